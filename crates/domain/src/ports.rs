@@ -1,0 +1,119 @@
+//! Repository traits: what the services need from storage.
+//!
+//! They are synchronous because the storage driver (Diesel) blocks; callers on an async
+//! runtime must run them on a blocking thread pool.
+
+use chrono::{DateTime, Utc};
+
+use crate::lead::Submission;
+use crate::{
+    ClassSession, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage, Location, MembershipPlan,
+    NewClassSession, NewLead, NewLeadEvent, NewLocation, NewMembershipPlan, NewProgramType,
+    NewTrainer, ProgramType, RepoResult, ScheduleFilter, SessionStatus, Trainer,
+};
+
+/// The plan's common operations for a catalog entity `E` created from `N`.
+pub trait CrudRepository<E, N>: Send + Sync {
+    /// Active rows, ordered by name (code-point order), then id.
+    fn list_active(&self) -> RepoResult<Vec<E>>;
+    /// One row, active or not.
+    fn get_by_id(&self, id: i64) -> RepoResult<Option<E>>;
+    /// Stores a new row.
+    fn create(&self, new: &N) -> RepoResult<E>;
+    /// Replaces a row's fields; `None` when it does not exist.
+    fn update(&self, id: i64, new: &N) -> RepoResult<Option<E>>;
+    /// Deletes a row; `false` when it did not exist.
+    fn delete(&self, id: i64) -> RepoResult<bool>;
+}
+
+/// Studios.
+pub trait LocationRepository: CrudRepository<Location, NewLocation> {
+    /// The location with exactly this name.
+    fn find_by_name(&self, name: &str) -> RepoResult<Option<Location>>;
+}
+
+/// Program types.
+pub trait ProgramTypeRepository: CrudRepository<ProgramType, NewProgramType> {
+    /// The program type with exactly this name.
+    fn find_by_name(&self, name: &str) -> RepoResult<Option<ProgramType>>;
+}
+
+/// Trainers.
+pub trait TrainerRepository: CrudRepository<Trainer, NewTrainer> {
+    /// Active trainers who have at least one class session at `location_id`, by full name.
+    fn list_active_by_location(&self, location_id: i64) -> RepoResult<Vec<Trainer>>;
+    /// The trainer with exactly this full name.
+    fn find_by_name(&self, full_name: &str) -> RepoResult<Option<Trainer>>;
+}
+
+/// Membership plans (ordered by price, then id, rather than by name).
+pub trait MembershipPlanRepository: CrudRepository<MembershipPlan, NewMembershipPlan> {
+    /// Active plans of one location, by price then id.
+    fn list_by_location(&self, location_id: i64) -> RepoResult<Vec<MembershipPlan>>;
+    /// The plan of `location_id` with exactly this name.
+    fn find_by_name(&self, location_id: i64, name: &str) -> RepoResult<Option<MembershipPlan>>;
+}
+
+/// The timetable.
+pub trait ClassSessionRepository: Send + Sync {
+    /// Sessions matching the filter, with their location, program type and trainer, by start then id.
+    fn search(&self, filter: &ScheduleFilter) -> RepoResult<Vec<ClassSession>>;
+    /// One session.
+    fn get_by_id(&self, id: i64) -> RepoResult<Option<ClassSession>>;
+    /// Stores one session.
+    fn create(&self, new: &NewClassSession) -> RepoResult<ClassSession>;
+    /// Stores many sessions in one transaction; returns how many were stored.
+    fn create_many(&self, new: &[NewClassSession]) -> RepoResult<usize>;
+    /// Sets a session's status; `None` when it does not exist.
+    fn set_status(&self, id: i64, status: SessionStatus) -> RepoResult<Option<ClassSession>>;
+    /// Deletes a session; `false` when it did not exist.
+    fn delete(&self, id: i64) -> RepoResult<bool>;
+    /// Sessions of one location starting in `[from, to)` (all statuses).
+    fn count_by_location(&self, location_id: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> RepoResult<i64>;
+}
+
+/// Leads and their history. Every change writes its events in the same transaction.
+pub trait LeadRepository: Send + Sync {
+    /// Stores a lead and its `created` event.
+    fn create(&self, new: &NewLead, actor: &str) -> RepoResult<Lead>;
+    /// Stores many leads (each with its `created` event) in one transaction; returns how many.
+    fn create_many(&self, new: &[NewLead], actor: &str) -> RepoResult<usize>;
+    /// A public submission, de-duplicated: when an open lead with the same phone was created
+    /// at or after `open_since`, records a `resubmitted` event with `resubmission` on it instead
+    /// of creating a lead. Submissions of one phone are serialised, so concurrent ones cannot
+    /// both create a lead.
+    fn submit(
+        &self,
+        new: &NewLead,
+        open_since: DateTime<Utc>,
+        resubmission: &serde_json::Value,
+    ) -> RepoResult<Submission>;
+    /// One lead.
+    fn get_by_id(&self, id: i64) -> RepoResult<Option<Lead>>;
+    /// A filtered, ordered page and the total.
+    fn search(&self, filter: &LeadFilter) -> RepoResult<LeadPage>;
+    /// Applies the fields of `changes` that differ from the stored lead, bumps its version and
+    /// records the events, atomically. `None` when the lead does not exist; `RepoError::Stale`
+    /// when `expected_version` is given and differs.
+    fn update(
+        &self,
+        id: i64,
+        changes: &LeadChanges,
+        expected_version: Option<i64>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Option<Lead>>;
+    /// Erases a lead and strips personal data from its events, recording an `erased` event;
+    /// `false` when it did not exist.
+    fn delete(&self, id: i64, actor: &str, at: DateTime<Utc>) -> RepoResult<bool>;
+    /// The lead's events, oldest first; `None` when the lead does not exist.
+    fn events(&self, lead_id: i64) -> RepoResult<Option<Vec<LeadEvent>>>;
+    /// Stores an event (used by tests and tools; services use the atomic operations above).
+    fn add_event(&self, lead_id: i64, event: &NewLeadEvent) -> RepoResult<LeadEvent>;
+}
+
+/// Whether the database answers and its schema is current.
+pub trait DatabaseHealth: Send + Sync {
+    /// `Ok` when a trivial query succeeds and no migration is pending.
+    fn check_ready(&self) -> RepoResult<()>;
+}
