@@ -137,8 +137,12 @@ impl Money {
     /// assert!(Money::new(100, "rub").is_none());
     /// ```
     pub fn new(minor: i64, currency: &str) -> Option<Self> {
-        let valid_currency = currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase());
-        (minor >= 0 && valid_currency).then(|| Self { minor, currency: currency.to_owned() })
+        let valid_currency =
+            currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase());
+        (minor >= 0 && valid_currency).then(|| Self {
+            minor,
+            currency: currency.to_owned(),
+        })
     }
 
     /// The amount in minor units.

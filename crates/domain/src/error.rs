@@ -50,7 +50,10 @@ impl FieldErrors {
 
     /// Records `message` against `field`.
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_owned()).or_default().push(message.into());
+        self.0
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.into());
     }
 
     /// True when no field has an error.

@@ -24,7 +24,11 @@ string_enum! {
 impl LeadStatus {
     /// Open leads are still being worked; a repeated submission joins them instead of
     /// creating a new lead.
-    pub const OPEN: &'static [LeadStatus] = &[LeadStatus::New, LeadStatus::Contacted, LeadStatus::TrialScheduled];
+    pub const OPEN: &'static [LeadStatus] = &[
+        LeadStatus::New,
+        LeadStatus::Contacted,
+        LeadStatus::TrialScheduled,
+    ];
 
     /// True for `new`, `contacted` and `trial_scheduled`.
     pub fn is_open(self) -> bool {
@@ -144,6 +148,45 @@ pub struct NewLead {
     pub created_at: DateTime<Utc>,
 }
 
+impl NewLead {
+    /// Data of this lead's `created` event: its channel and references, nothing personal.
+    pub fn created_event_data(&self) -> serde_json::Value {
+        serde_json::json!({
+            "source": self.source.as_str(),
+            "location_id": self.location_id,
+            "program_type_id": self.program_type_id,
+            "class_session_id": self.class_session_id,
+        })
+    }
+
+    /// Data of a `resubmitted` event recording this submission on an existing lead:
+    /// the new message, references and campaign.
+    pub fn resubmission_event_data(&self) -> serde_json::Value {
+        serde_json::json!({
+            "message": self.message,
+            "location_id": self.location_id,
+            "program_type_id": self.program_type_id,
+            "class_session_id": self.class_session_id,
+            "utm_source": self.utm_source,
+            "utm_medium": self.utm_medium,
+            "utm_campaign": self.utm_campaign,
+        })
+    }
+}
+
+/// Keys of event data that may hold personal data, removed when a lead is erased.
+pub const PERSONAL_EVENT_DATA_KEYS: &[&str] = &["message"];
+
+/// Event data with every personal key removed.
+pub fn strip_personal_data(mut data: serde_json::Value) -> serde_json::Value {
+    if let Some(object) = data.as_object_mut() {
+        for key in PERSONAL_EVENT_DATA_KEYS {
+            object.remove(*key);
+        }
+    }
+    data
+}
+
 /// A partial update: `None` leaves a field as it is; `Some(None)` clears a nullable field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LeadChanges {
@@ -190,7 +233,12 @@ impl LeadChanges {
     /// with one `status_changed` event for a status change and one `updated` event naming
     /// the other changed fields (names only: values may be personal data).
     pub fn plan(&self, current: &Lead) -> UpdatePlan {
-        fn keep<T: PartialEq + Clone>(wanted: &Option<T>, current: &T, field: &'static str, changed: &mut Vec<&'static str>) -> Option<T> {
+        fn keep<T: PartialEq + Clone>(
+            wanted: &Option<T>,
+            current: &T,
+            field: &'static str,
+            changed: &mut Vec<&'static str>,
+        ) -> Option<T> {
             match wanted {
                 Some(value) if value != current => {
                     changed.push(field);
@@ -202,12 +250,32 @@ impl LeadChanges {
         let mut fields = Vec::new();
         let changes = LeadChanges {
             name: keep(&self.name, &current.name, "name", &mut fields),
-            phone: keep(&self.phone, &Phone::from_e164_unchecked(current.phone.clone()), "phone", &mut fields),
+            phone: keep(
+                &self.phone,
+                &Phone::from_e164_unchecked(current.phone.clone()),
+                "phone",
+                &mut fields,
+            ),
             email: keep(&self.email, &current.email, "email", &mut fields),
             message: keep(&self.message, &current.message, "message", &mut fields),
-            location_id: keep(&self.location_id, &current.location_id, "location_id", &mut fields),
-            program_type_id: keep(&self.program_type_id, &current.program_type_id, "program_type_id", &mut fields),
-            class_session_id: keep(&self.class_session_id, &current.class_session_id, "class_session_id", &mut fields),
+            location_id: keep(
+                &self.location_id,
+                &current.location_id,
+                "location_id",
+                &mut fields,
+            ),
+            program_type_id: keep(
+                &self.program_type_id,
+                &current.program_type_id,
+                "program_type_id",
+                &mut fields,
+            ),
+            class_session_id: keep(
+                &self.class_session_id,
+                &current.class_session_id,
+                "class_session_id",
+                &mut fields,
+            ),
             status: None,
             source: keep(&self.source, &current.source, "source", &mut fields),
             notes: keep(&self.notes, &current.notes, "notes", &mut fields),
@@ -221,9 +289,15 @@ impl LeadChanges {
             ));
         }
         if !fields.is_empty() {
-            events.push((LeadEventKind::Updated, serde_json::json!({"fields": fields})));
+            events.push((
+                LeadEventKind::Updated,
+                serde_json::json!({"fields": fields}),
+            ));
         }
-        UpdatePlan { changes: LeadChanges { status, ..changes }, events }
+        UpdatePlan {
+            changes: LeadChanges { status, ..changes },
+            events,
+        }
     }
 
     /// Applies these changes to `lead` in memory.
@@ -428,15 +502,21 @@ mod tests {
             status: Some(LeadStatus::Contacted),
             notes: Some(Some("called".into())),
             message: Some(Some("hi".into())), // unchanged
-            location_id: Some(None),           // cleared
+            location_id: Some(None),          // cleared
             ..LeadChanges::default()
         };
         let plan = changes.plan(&lead());
         assert_eq!(
             plan.events,
             vec![
-                (LeadEventKind::StatusChanged, serde_json::json!({"from": "new", "to": "contacted"})),
-                (LeadEventKind::Updated, serde_json::json!({"fields": ["location_id", "notes"]})),
+                (
+                    LeadEventKind::StatusChanged,
+                    serde_json::json!({"from": "new", "to": "contacted"})
+                ),
+                (
+                    LeadEventKind::Updated,
+                    serde_json::json!({"fields": ["location_id", "notes"]})
+                ),
             ]
         );
         assert_eq!(plan.changes.message, None);
@@ -445,14 +525,23 @@ mod tests {
 
     #[test]
     fn plan_of_identical_values_is_a_noop() {
-        let changes = LeadChanges { status: Some(LeadStatus::New), name: Some("Анна".into()), ..Default::default() };
+        let changes = LeadChanges {
+            status: Some(LeadStatus::New),
+            name: Some("Анна".into()),
+            ..Default::default()
+        };
         assert!(changes.plan(&lead()).is_noop());
     }
 
     #[test]
     fn apply_to_sets_and_clears() {
         let mut l = lead();
-        LeadChanges { message: Some(None), status: Some(LeadStatus::Lost), ..Default::default() }.apply_to(&mut l);
+        LeadChanges {
+            message: Some(None),
+            status: Some(LeadStatus::Lost),
+            ..Default::default()
+        }
+        .apply_to(&mut l);
         assert_eq!((l.message, l.status), (None, LeadStatus::Lost));
     }
 
@@ -466,6 +555,9 @@ mod tests {
 
     #[test]
     fn search_text_folds_unicode_case() {
-        assert_eq!(search_text("АННА", Some("A@B.RU"), "+7916"), "анна\na@b.ru\n+7916");
+        assert_eq!(
+            search_text("АННА", Some("A@B.RU"), "+7916"),
+            "анна\na@b.ru\n+7916"
+        );
     }
 }

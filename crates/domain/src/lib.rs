@@ -17,9 +17,8 @@ pub use catalog::{
 };
 pub use error::{FieldErrors, RepoError, RepoResult};
 pub use lead::{
-    Submission, UpdatePlan, WEBSITE_ACTOR,
     Lead, LeadChanges, LeadEvent, LeadEventKind, LeadFilter, LeadPage, LeadSort, LeadSource,
-    LeadStatus, NewLead, NewLeadEvent,
+    LeadStatus, NewLead, NewLeadEvent, Submission, UpdatePlan, WEBSITE_ACTOR,
 };
 pub use phone::{Phone, PhoneError};
 pub use schedule::{

@@ -39,7 +39,9 @@ impl Phone {
         if !phonenumber::is_valid(&number) {
             return Err(PhoneError::Invalid);
         }
-        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(Self(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
 
     /// Wraps a value that is already E.164 (as read back from storage).
@@ -78,18 +80,32 @@ mod tests {
             "+7 (916) 123-45-67",
             " 89161234567 ",
         ] {
-            assert_eq!(Phone::parse(input).map(Phone::into_string), Ok("+79161234567".to_owned()), "{input}");
+            assert_eq!(
+                Phone::parse(input).map(Phone::into_string),
+                Ok("+79161234567".to_owned()),
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn keeps_foreign_numbers_with_country_code() {
-        assert_eq!(Phone::parse("+49 30 901820").map(Phone::into_string), Ok("+4930901820".to_owned()));
+        assert_eq!(
+            Phone::parse("+49 30 901820").map(Phone::into_string),
+            Ok("+4930901820".to_owned())
+        );
     }
 
     #[test]
     fn rejects_garbage_short_and_overlong_input() {
-        for input in ["", "   ", "garbage", "12345", "+7 916 123", &"9".repeat(100)] {
+        for input in [
+            "",
+            "   ",
+            "garbage",
+            "12345",
+            "+7 916 123",
+            &"9".repeat(100),
+        ] {
             assert_eq!(Phone::parse(input), Err(PhoneError::Invalid), "{input}");
         }
     }

@@ -69,7 +69,12 @@ pub trait ClassSessionRepository: Send + Sync {
     /// Deletes a session; `false` when it did not exist.
     fn delete(&self, id: i64) -> RepoResult<bool>;
     /// Sessions of one location starting in `[from, to)` (all statuses).
-    fn count_by_location(&self, location_id: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> RepoResult<i64>;
+    fn count_by_location(
+        &self,
+        location_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> RepoResult<i64>;
 }
 
 /// Leads and their history. Every change writes its events in the same transaction.
@@ -79,15 +84,9 @@ pub trait LeadRepository: Send + Sync {
     /// Stores many leads (each with its `created` event) in one transaction; returns how many.
     fn create_many(&self, new: &[NewLead], actor: &str) -> RepoResult<usize>;
     /// A public submission, de-duplicated: when an open lead with the same phone was created
-    /// at or after `open_since`, records a `resubmitted` event with `resubmission` on it instead
-    /// of creating a lead. Submissions of one phone are serialised, so concurrent ones cannot
-    /// both create a lead.
-    fn submit(
-        &self,
-        new: &NewLead,
-        open_since: DateTime<Utc>,
-        resubmission: &serde_json::Value,
-    ) -> RepoResult<Submission>;
+    /// at or after `open_since`, records a `resubmitted` event on it instead of creating a
+    /// lead. Submissions of one phone are serialised, so concurrent ones cannot both create one.
+    fn submit(&self, new: &NewLead, open_since: DateTime<Utc>) -> RepoResult<Submission>;
     /// One lead.
     fn get_by_id(&self, id: i64) -> RepoResult<Option<Lead>>;
     /// A filtered, ordered page and the total.

@@ -76,7 +76,9 @@ pub fn start_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
     // DST gaps are at most a few hours; step forward until the local time exists.
     for _ in 0..=16 {
         match tz.from_local_datetime(&local) {
-            LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => return at.with_timezone(&Utc),
+            LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => {
+                return at.with_timezone(&Utc);
+            }
             LocalResult::None => local += Duration::minutes(15),
         }
     }
@@ -95,7 +97,11 @@ impl TimeWindow {
     pub const MAX_SCHEDULE_DAYS: i64 = 62;
 
     /// Builds a window; `to == from` is allowed (an empty window).
-    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, max_days: i64) -> Result<Self, TimeWindowError> {
+    pub fn new(
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        max_days: i64,
+    ) -> Result<Self, TimeWindowError> {
         if to < from {
             return Err(TimeWindowError::Reversed);
         }
@@ -126,15 +132,23 @@ mod tests {
     use super::*;
 
     fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("valid test instant").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid test instant")
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn date_is_local_midnight_in_the_zone() {
         let date = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
-        assert_eq!(start_of_day(date, chrono_tz::Europe::Moscow), utc("2026-11-23T21:00:00Z"));
+        assert_eq!(
+            start_of_day(date, chrono_tz::Europe::Moscow),
+            utc("2026-11-23T21:00:00Z")
+        );
         // India is UTC+05:30: not a whole number of hours.
-        assert_eq!(start_of_day(date, chrono_tz::Asia::Kolkata), utc("2026-11-23T18:30:00Z"));
+        assert_eq!(
+            start_of_day(date, chrono_tz::Asia::Kolkata),
+            utc("2026-11-23T18:30:00Z")
+        );
     }
 
     #[test]
@@ -149,13 +163,20 @@ mod tests {
     fn midnight_inside_a_dst_gap_starts_at_the_first_existing_time() {
         // Chile (America/Santiago) springs forward at 24:00 -> 01:00 on 2026-09-06.
         let date = NaiveDate::from_ymd_opt(2026, 9, 6).expect("date");
-        assert_eq!(start_of_day(date, chrono_tz::America::Santiago), utc("2026-09-06T04:00:00Z"));
+        assert_eq!(
+            start_of_day(date, chrono_tz::America::Santiago),
+            utc("2026-09-06T04:00:00Z")
+        );
     }
 
     #[test]
     fn rejects_instants_without_offset_and_bad_dates() {
         for bad in ["2026-11-24T15:00:00", "2026-13-01", "24.11.2026", "", "now"] {
-            assert_eq!(InstantOrDate::parse(bad), Err(TimeWindowError::Malformed), "{bad}");
+            assert_eq!(
+                InstantOrDate::parse(bad),
+                Err(TimeWindowError::Malformed),
+                "{bad}"
+            );
         }
     }
 
@@ -163,7 +184,10 @@ mod tests {
     fn window_rules() {
         let from = utc("2026-11-01T00:00:00Z");
         assert!(TimeWindow::new(from, from, 62).is_ok());
-        assert_eq!(TimeWindow::new(from, from - Duration::seconds(1), 62), Err(TimeWindowError::Reversed));
+        assert_eq!(
+            TimeWindow::new(from, from - Duration::seconds(1), 62),
+            Err(TimeWindowError::Reversed)
+        );
         assert!(TimeWindow::new(from, from + Duration::days(62), 62).is_ok());
         assert_eq!(
             TimeWindow::new(from, from + Duration::days(62) + Duration::seconds(1), 62),

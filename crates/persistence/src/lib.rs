@@ -1,1 +1,172 @@
-//! placeholder
+//! Persistence for the Cohai Stretching backend: Diesel on SQLite (embedded default) or
+//! PostgreSQL (scale-out), chosen at run time from the database URL.
+//!
+//! [`Database::open`] builds the connection pool; [`Database::repositories`] hands out the
+//! implementations of the domain's repository traits. Everything here blocks: call it from a
+//! blocking thread pool, never from an async executor thread.
+
+mod check;
+mod connection;
+mod error;
+pub mod migrations;
+mod repos;
+mod schema;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cohai_domain::ports::{
+    ClassSessionRepository, DatabaseHealth, LeadRepository, LocationRepository,
+    MembershipPlanRepository, ProgramTypeRepository, TrainerRepository,
+};
+
+pub use check::{ColumnType, Mismatch, check_schema};
+pub use connection::{AnyConnection, ConnectError, ConnectionManager, DatabaseUrl};
+pub use migrations::MigrationError;
+
+/// The connection pool.
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+
+/// Pool and connection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Most connections open at once.
+    pub max_size: u32,
+    /// How long a request waits for a free connection before the database counts as unavailable.
+    pub connection_timeout: Duration,
+    /// How long an SQLite statement waits for a lock held by another connection.
+    pub busy_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_size: 8,
+            connection_timeout: Duration::from_secs(3),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the database could not be opened, migrated or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistenceError {
+    /// No connection could be made in time.
+    #[error("cannot connect to the database: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// Applying or inspecting migrations failed.
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+    /// A query failed.
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Connections in the pool right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Open connections.
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The configured maximum.
+    pub max_size: u32,
+}
+
+/// An opened database: its pool and what it is.
+#[derive(Clone)]
+pub struct Database {
+    pool: DbPool,
+    url: DatabaseUrl,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &self.url.redacted())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Builds the pool and opens a first connection (creating an SQLite file and its folder
+    /// if needed); fails when that connection cannot be made within the pool's time-out.
+    pub fn open(url: DatabaseUrl, settings: &PoolSettings) -> Result<Self, PersistenceError> {
+        let manager = ConnectionManager::new(url.clone(), settings.busy_timeout);
+        let pool = r2d2::Pool::builder()
+            .max_size(settings.max_size)
+            // Open one connection now (so start-up fails fast on a bad URL), the rest on demand.
+            .min_idle(Some(1))
+            .connection_timeout(settings.connection_timeout)
+            .test_on_check_out(false)
+            .build(manager)?;
+        Ok(Self { pool, url })
+    }
+
+    /// The database URL (use [`DatabaseUrl::redacted`] to log it).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// The pool, for callers that need a raw connection (tools, tests).
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations; returns their names.
+    pub fn migrate(&self) -> Result<Vec<String>, PersistenceError> {
+        let mut conn = self.pool.get()?;
+        Ok(migrations::run_pending(&mut conn)?)
+    }
+
+    /// Compares the database with the mapped schema; empty when it matches.
+    pub fn check(&self) -> Result<Vec<Mismatch>, PersistenceError> {
+        let mut conn = self.pool.get()?;
+        Ok(check_schema(&mut conn)?)
+    }
+
+    /// Pool occupancy, for metrics.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max_size: self.pool.max_size(),
+        }
+    }
+
+    /// The repository implementations over this database.
+    pub fn repositories(&self) -> Repositories {
+        let db = repos::Db::new(self.pool.clone());
+        Repositories {
+            locations: Arc::new(repos::DieselLocationRepository::new(db.clone())),
+            program_types: Arc::new(repos::DieselProgramTypeRepository::new(db.clone())),
+            trainers: Arc::new(repos::DieselTrainerRepository::new(db.clone())),
+            membership_plans: Arc::new(repos::DieselMembershipPlanRepository::new(db.clone())),
+            class_sessions: Arc::new(repos::DieselClassSessionRepository::new(db.clone())),
+            leads: Arc::new(repos::DieselLeadRepository::new(db.clone())),
+            health: Arc::new(repos::DieselDatabaseHealth::new(db)),
+        }
+    }
+}
+
+/// Every repository, as the ports the services take.
+#[derive(Clone)]
+pub struct Repositories {
+    /// Locations.
+    pub locations: Arc<dyn LocationRepository>,
+    /// Program types.
+    pub program_types: Arc<dyn ProgramTypeRepository>,
+    /// Trainers.
+    pub trainers: Arc<dyn TrainerRepository>,
+    /// Membership plans.
+    pub membership_plans: Arc<dyn MembershipPlanRepository>,
+    /// Class sessions.
+    pub class_sessions: Arc<dyn ClassSessionRepository>,
+    /// Leads and their events.
+    pub leads: Arc<dyn LeadRepository>,
+    /// Readiness.
+    pub health: Arc<dyn DatabaseHealth>,
+}

@@ -1,0 +1,205 @@
+//! One connection type for both backends, and the r2d2 manager that opens it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+/// A connection to whichever backend `DATABASE_URL` chose.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// PostgreSQL.
+    Postgresql(PgConnection),
+    /// SQLite.
+    Sqlite(SqliteConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection of either backend.
+///
+/// For what Diesel's `MultiConnection` cannot express (batch inserts, `BEGIN IMMEDIATE`):
+/// the body is compiled once per backend.
+macro_rules! with_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::connection::AnyConnection::Postgresql($c) => $body,
+            $crate::connection::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use with_backend;
+
+/// Runs `$body` in a write transaction on the concrete connection.
+///
+/// SQLite gets `BEGIN IMMEDIATE`, which takes the write lock up front: a deferred transaction
+/// that reads and then writes fails with `SQLITE_BUSY` when another writer got in between.
+macro_rules! write_transaction {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::connection::AnyConnection::Postgresql($c) => {
+                diesel::Connection::transaction($c, |$c| $body)
+            }
+            $crate::connection::AnyConnection::Sqlite($c) => $c.immediate_transaction(|$c| $body),
+        }
+    };
+}
+pub(crate) use write_transaction;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A PostgreSQL connection URL (`postgres://…` or `postgresql://…`).
+    Postgres(String),
+    /// An SQLite database file.
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    /// Reads a `DATABASE_URL`: `postgres://…`/`postgresql://…` selects PostgreSQL; `sqlite://path`,
+    /// `sqlite:path` or a plain file path selects SQLite.
+    ///
+    /// ```
+    /// use cohai_persistence::DatabaseUrl;
+    /// use std::path::PathBuf;
+    /// assert_eq!(DatabaseUrl::parse("sqlite://data/cohai.db"), DatabaseUrl::Sqlite(PathBuf::from("data/cohai.db")));
+    /// assert_eq!(DatabaseUrl::parse("data/cohai.db"), DatabaseUrl::Sqlite(PathBuf::from("data/cohai.db")));
+    /// assert!(matches!(DatabaseUrl::parse("postgres://localhost/cohai"), DatabaseUrl::Postgres(_)));
+    /// ```
+    pub fn parse(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Self::Postgres(url.to_owned());
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        Self::Sqlite(PathBuf::from(path))
+    }
+
+    /// `"postgres"` or `"sqlite"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// The URL without any password, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Self::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme_end), Some(at)) if at > scheme_end => {
+                    let userinfo = &url[scheme_end + 3..at];
+                    let user = userinfo.split(':').next().unwrap_or_default();
+                    format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+/// Why a connection could not be opened or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The driver refused to connect.
+    #[error(transparent)]
+    Connection(#[from] diesel::ConnectionError),
+    /// A set-up statement (SQLite pragmas) or the validity check failed.
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    /// The SQLite file's folder could not be created.
+    #[error("cannot create the folder {path}: {source}")]
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Opens connections for r2d2, picking the backend from the URL (Diesel's derived
+/// `establish` would try both and hide the real error).
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+    busy_timeout: Duration,
+}
+
+impl ConnectionManager {
+    /// A manager for `url`; SQLite connections wait up to `busy_timeout` for a lock.
+    pub fn new(url: DatabaseUrl, busy_timeout: Duration) -> Self {
+        Self { url, busy_timeout }
+    }
+
+    /// The database this manager connects to.
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    fn connect_sqlite(&self, path: &Path) -> Result<SqliteConnection, ConnectError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| ConnectError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+        // busy_timeout first: switching to WAL itself needs the lock.
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            self.busy_timeout.as_millis()
+        ))?;
+        Ok(conn)
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<AnyConnection, ConnectError> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => {
+                Ok(AnyConnection::Postgresql(PgConnection::establish(url)?))
+            }
+            DatabaseUrl::Sqlite(path) => Ok(AnyConnection::Sqlite(self.connect_sqlite(path)?)),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1").map_err(ConnectError::from)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_postgres_password_only() {
+        let url = DatabaseUrl::parse("postgres://cohai:s3cret@db:5432/cohai");
+        assert_eq!(url.redacted(), "postgres://cohai:***@db:5432/cohai");
+        assert_eq!(
+            DatabaseUrl::parse("postgres://db/cohai").redacted(),
+            "postgres://db/cohai"
+        );
+    }
+
+    #[test]
+    fn sqlite_url_forms() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db"),
+            DatabaseUrl::Sqlite(PathBuf::from("/tmp/x.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:x.db"),
+            DatabaseUrl::Sqlite(PathBuf::from("x.db"))
+        );
+    }
+}

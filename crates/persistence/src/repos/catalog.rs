@@ -1,0 +1,441 @@
+//! Locations, program types, trainers and membership plans.
+
+use cohai_domain::ports::{
+    CrudRepository, LocationRepository, MembershipPlanRepository, ProgramTypeRepository,
+    TrainerRepository,
+};
+use cohai_domain::{
+    Location, MembershipPlan, NewLocation, NewMembershipPlan, NewProgramType, NewTrainer,
+    ProgramType, RepoResult, Trainer,
+};
+use diesel::prelude::*;
+
+use super::{Db, IntoDomain, parse_stored, to_domain_vec};
+use crate::error::StoreError;
+use crate::schema::{class_sessions, locations, membership_plans, program_types, trainers};
+
+/// Implements [`CrudRepository`] for a catalog table whose rows have `is_active`.
+macro_rules! crud_repository {
+    ($repo:ident, $table:ident, $entity:ty, $new:ty, $row:ty, $record:ident, order = $order:expr) => {
+        /// Diesel implementation of the repository.
+        pub(crate) struct $repo {
+            db: Db,
+        }
+
+        impl $repo {
+            pub(crate) fn new(db: Db) -> Self {
+                Self { db }
+            }
+        }
+
+        impl CrudRepository<$entity, $new> for $repo {
+            fn list_active(&self) -> RepoResult<Vec<$entity>> {
+                self.db.run(|c| {
+                    to_domain_vec(
+                        $table::table
+                            .filter($table::is_active.eq(true))
+                            .order($order)
+                            .load::<$row>(c)?,
+                    )
+                })
+            }
+
+            fn get_by_id(&self, id: i64) -> RepoResult<Option<$entity>> {
+                self.db.run(|c| {
+                    $table::table
+                        .find(id)
+                        .first::<$row>(c)
+                        .optional()?
+                        .map(IntoDomain::into_domain)
+                        .transpose()
+                })
+            }
+
+            fn create(&self, new: &$new) -> RepoResult<$entity> {
+                let record = $record::from(new);
+                self.db.run(|c| {
+                    diesel::insert_into($table::table)
+                        .values(&record)
+                        .returning($table::all_columns)
+                        .get_result::<$row>(c)?
+                        .into_domain()
+                })
+            }
+
+            fn update(&self, id: i64, new: &$new) -> RepoResult<Option<$entity>> {
+                let record = $record::from(new);
+                self.db.run(|c| {
+                    diesel::update($table::table.find(id))
+                        .set(&record)
+                        .returning($table::all_columns)
+                        .get_result::<$row>(c)
+                        .optional()?
+                        .map(IntoDomain::into_domain)
+                        .transpose()
+                })
+            }
+
+            fn delete(&self, id: i64) -> RepoResult<bool> {
+                self.db
+                    .run(|c| Ok(diesel::delete($table::table.find(id)).execute(c)? > 0))
+            }
+        }
+    };
+}
+
+#[derive(Queryable)]
+struct LocationRow {
+    id: i64,
+    name: String,
+    address: String,
+    city: String,
+    phone: Option<String>,
+    timezone: String,
+    is_active: bool,
+}
+
+impl IntoDomain for LocationRow {
+    type Output = Location;
+    fn into_domain(self) -> Result<Location, StoreError> {
+        let LocationRow {
+            id,
+            name,
+            address,
+            city,
+            phone,
+            timezone,
+            is_active,
+        } = self;
+        Ok(Location {
+            id,
+            name,
+            address,
+            city,
+            phone,
+            timezone,
+            is_active,
+        })
+    }
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = locations, treat_none_as_null = true)]
+struct LocationRecord<'a> {
+    name: &'a str,
+    address: &'a str,
+    city: &'a str,
+    phone: Option<&'a str>,
+    timezone: &'a str,
+    is_active: bool,
+}
+
+impl<'a> From<&'a NewLocation> for LocationRecord<'a> {
+    fn from(n: &'a NewLocation) -> Self {
+        Self {
+            name: &n.name,
+            address: &n.address,
+            city: &n.city,
+            phone: n.phone.as_deref(),
+            timezone: &n.timezone,
+            is_active: n.is_active,
+        }
+    }
+}
+
+crud_repository!(
+    DieselLocationRepository,
+    locations,
+    Location,
+    NewLocation,
+    LocationRow,
+    LocationRecord,
+    order = (locations::name.asc(), locations::id.asc())
+);
+
+impl LocationRepository for DieselLocationRepository {
+    fn find_by_name(&self, name: &str) -> RepoResult<Option<Location>> {
+        self.db.run(|c| {
+            locations::table
+                .filter(locations::name.eq(name))
+                .first::<LocationRow>(c)
+                .optional()?
+                .map(IntoDomain::into_domain)
+                .transpose()
+        })
+    }
+}
+
+#[derive(Queryable)]
+struct ProgramTypeRow {
+    id: i64,
+    name: String,
+    description: Option<String>,
+    duration_minutes: i32,
+    level: String,
+    is_active: bool,
+}
+
+impl IntoDomain for ProgramTypeRow {
+    type Output = ProgramType;
+    fn into_domain(self) -> Result<ProgramType, StoreError> {
+        let ProgramTypeRow {
+            id,
+            name,
+            description,
+            duration_minutes,
+            level,
+            is_active,
+        } = self;
+        Ok(ProgramType {
+            id,
+            name,
+            description,
+            duration_minutes,
+            level: parse_stored(&level)?,
+            is_active,
+        })
+    }
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = program_types, treat_none_as_null = true)]
+struct ProgramTypeRecord<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+    duration_minutes: i32,
+    level: &'static str,
+    is_active: bool,
+}
+
+impl<'a> From<&'a NewProgramType> for ProgramTypeRecord<'a> {
+    fn from(n: &'a NewProgramType) -> Self {
+        Self {
+            name: &n.name,
+            description: n.description.as_deref(),
+            duration_minutes: n.duration_minutes,
+            level: n.level.as_str(),
+            is_active: n.is_active,
+        }
+    }
+}
+
+crud_repository!(
+    DieselProgramTypeRepository,
+    program_types,
+    ProgramType,
+    NewProgramType,
+    ProgramTypeRow,
+    ProgramTypeRecord,
+    order = (program_types::name.asc(), program_types::id.asc())
+);
+
+impl ProgramTypeRepository for DieselProgramTypeRepository {
+    fn find_by_name(&self, name: &str) -> RepoResult<Option<ProgramType>> {
+        self.db.run(|c| {
+            program_types::table
+                .filter(program_types::name.eq(name))
+                .first::<ProgramTypeRow>(c)
+                .optional()?
+                .map(IntoDomain::into_domain)
+                .transpose()
+        })
+    }
+}
+
+#[derive(Queryable)]
+struct TrainerRow {
+    id: i64,
+    full_name: String,
+    bio: Option<String>,
+    photo_url: Option<String>,
+    is_active: bool,
+}
+
+impl IntoDomain for TrainerRow {
+    type Output = Trainer;
+    fn into_domain(self) -> Result<Trainer, StoreError> {
+        let TrainerRow {
+            id,
+            full_name,
+            bio,
+            photo_url,
+            is_active,
+        } = self;
+        Ok(Trainer {
+            id,
+            full_name,
+            bio,
+            photo_url,
+            is_active,
+        })
+    }
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = trainers, treat_none_as_null = true)]
+struct TrainerRecord<'a> {
+    full_name: &'a str,
+    bio: Option<&'a str>,
+    photo_url: Option<&'a str>,
+    is_active: bool,
+}
+
+impl<'a> From<&'a NewTrainer> for TrainerRecord<'a> {
+    fn from(n: &'a NewTrainer) -> Self {
+        Self {
+            full_name: &n.full_name,
+            bio: n.bio.as_deref(),
+            photo_url: n.photo_url.as_deref(),
+            is_active: n.is_active,
+        }
+    }
+}
+
+crud_repository!(
+    DieselTrainerRepository,
+    trainers,
+    Trainer,
+    NewTrainer,
+    TrainerRow,
+    TrainerRecord,
+    order = (trainers::full_name.asc(), trainers::id.asc())
+);
+
+impl TrainerRepository for DieselTrainerRepository {
+    fn list_active_by_location(&self, location_id: i64) -> RepoResult<Vec<Trainer>> {
+        self.db.run(|c| {
+            let teaches_there = class_sessions::table
+                .filter(class_sessions::trainer_id.eq(trainers::id))
+                .filter(class_sessions::location_id.eq(location_id));
+            to_domain_vec(
+                trainers::table
+                    .filter(trainers::is_active.eq(true))
+                    .filter(diesel::dsl::exists(teaches_there))
+                    .order((trainers::full_name.asc(), trainers::id.asc()))
+                    .load::<TrainerRow>(c)?,
+            )
+        })
+    }
+
+    fn find_by_name(&self, full_name: &str) -> RepoResult<Option<Trainer>> {
+        self.db.run(|c| {
+            trainers::table
+                .filter(trainers::full_name.eq(full_name))
+                .first::<TrainerRow>(c)
+                .optional()?
+                .map(IntoDomain::into_domain)
+                .transpose()
+        })
+    }
+}
+
+#[derive(Queryable)]
+struct MembershipPlanRow {
+    id: i64,
+    location_id: i64,
+    name: String,
+    description: Option<String>,
+    price_minor: i64,
+    currency: String,
+    visits: Option<i32>,
+    validity_days: i32,
+    is_active: bool,
+}
+
+impl IntoDomain for MembershipPlanRow {
+    type Output = MembershipPlan;
+    fn into_domain(self) -> Result<MembershipPlan, StoreError> {
+        let MembershipPlanRow {
+            id,
+            location_id,
+            name,
+            description,
+            price_minor,
+            currency,
+            visits,
+            validity_days,
+            is_active,
+        } = self;
+        Ok(MembershipPlan {
+            id,
+            location_id,
+            name,
+            description,
+            price_minor,
+            currency,
+            visits,
+            validity_days,
+            is_active,
+        })
+    }
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = membership_plans, treat_none_as_null = true)]
+struct MembershipPlanRecord<'a> {
+    location_id: i64,
+    name: &'a str,
+    description: Option<&'a str>,
+    price_minor: i64,
+    currency: &'a str,
+    visits: Option<i32>,
+    validity_days: i32,
+    is_active: bool,
+}
+
+impl<'a> From<&'a NewMembershipPlan> for MembershipPlanRecord<'a> {
+    fn from(n: &'a NewMembershipPlan) -> Self {
+        Self {
+            location_id: n.location_id,
+            name: &n.name,
+            description: n.description.as_deref(),
+            price_minor: n.price.minor(),
+            currency: n.price.currency(),
+            visits: n.visits,
+            validity_days: n.validity_days,
+            is_active: n.is_active,
+        }
+    }
+}
+
+crud_repository!(
+    DieselMembershipPlanRepository,
+    membership_plans,
+    MembershipPlan,
+    NewMembershipPlan,
+    MembershipPlanRow,
+    MembershipPlanRecord,
+    order = (
+        membership_plans::price_minor.asc(),
+        membership_plans::id.asc()
+    )
+);
+
+impl MembershipPlanRepository for DieselMembershipPlanRepository {
+    fn list_by_location(&self, location_id: i64) -> RepoResult<Vec<MembershipPlan>> {
+        self.db.run(|c| {
+            to_domain_vec(
+                membership_plans::table
+                    .filter(membership_plans::is_active.eq(true))
+                    .filter(membership_plans::location_id.eq(location_id))
+                    .order((
+                        membership_plans::price_minor.asc(),
+                        membership_plans::id.asc(),
+                    ))
+                    .load::<MembershipPlanRow>(c)?,
+            )
+        })
+    }
+
+    fn find_by_name(&self, location_id: i64, name: &str) -> RepoResult<Option<MembershipPlan>> {
+        self.db.run(|c| {
+            membership_plans::table
+                .filter(membership_plans::location_id.eq(location_id))
+                .filter(membership_plans::name.eq(name))
+                .first::<MembershipPlanRow>(c)
+                .optional()?
+                .map(IntoDomain::into_domain)
+                .transpose()
+        })
+    }
+}

@@ -1,0 +1,535 @@
+//! Leads and their events. Every change and its event are written in one transaction.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use cohai_domain::lead::{search_text, strip_personal_data};
+use cohai_domain::ports::LeadRepository;
+use cohai_domain::{
+    Lead, LeadChanges, LeadEvent, LeadEventKind, LeadFilter, LeadPage, LeadSort, LeadStatus,
+    NewLead, NewLeadEvent, RepoError, RepoResult, Submission, WEBSITE_ACTOR,
+};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel::{PgConnection, SqliteConnection};
+
+use super::{Db, IntoDomain, from_db_time, parse_stored, to_db_time, to_domain_vec};
+use crate::connection::{AnyConnection, write_transaction};
+use crate::error::StoreError;
+use crate::schema::{lead_events, leads};
+
+/// Rows per INSERT statement in batch inserts (17 binds each, under both backends' limits).
+const INSERT_CHUNK: usize = 1000;
+
+type Backend = <AnyConnection as Connection>::Backend;
+
+#[derive(Queryable)]
+struct LeadRow {
+    id: i64,
+    name: String,
+    phone: String,
+    email: Option<String>,
+    message: Option<String>,
+    location_id: Option<i64>,
+    program_type_id: Option<i64>,
+    class_session_id: Option<i64>,
+    source: String,
+    status: String,
+    notes: Option<String>,
+    utm_source: Option<String>,
+    utm_medium: Option<String>,
+    utm_campaign: Option<String>,
+    #[allow(dead_code)] // selected with the row, used only by the search filter
+    search_text: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl IntoDomain for LeadRow {
+    type Output = Lead;
+    fn into_domain(self) -> Result<Lead, StoreError> {
+        Ok(Lead {
+            id: self.id,
+            name: self.name,
+            phone: self.phone,
+            email: self.email,
+            message: self.message,
+            location_id: self.location_id,
+            program_type_id: self.program_type_id,
+            class_session_id: self.class_session_id,
+            source: parse_stored(&self.source)?,
+            status: parse_stored(&self.status)?,
+            notes: self.notes,
+            utm_source: self.utm_source,
+            utm_medium: self.utm_medium,
+            utm_campaign: self.utm_campaign,
+            created_at: from_db_time(self.created_at),
+            updated_at: from_db_time(self.updated_at),
+            version: self.version,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = leads)]
+struct LeadRecord<'a> {
+    name: &'a str,
+    phone: &'a str,
+    email: Option<&'a str>,
+    message: Option<&'a str>,
+    location_id: Option<i64>,
+    program_type_id: Option<i64>,
+    class_session_id: Option<i64>,
+    source: &'static str,
+    status: &'static str,
+    notes: Option<&'a str>,
+    utm_source: Option<&'a str>,
+    utm_medium: Option<&'a str>,
+    utm_campaign: Option<&'a str>,
+    search_text: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> From<&'a NewLead> for LeadRecord<'a> {
+    fn from(n: &'a NewLead) -> Self {
+        let at = to_db_time(n.created_at);
+        Self {
+            name: &n.name,
+            phone: n.phone.as_str(),
+            email: n.email.as_deref(),
+            message: n.message.as_deref(),
+            location_id: n.location_id,
+            program_type_id: n.program_type_id,
+            class_session_id: n.class_session_id,
+            source: n.source.as_str(),
+            status: n.status.as_str(),
+            notes: n.notes.as_deref(),
+            utm_source: n.utm_source.as_deref(),
+            utm_medium: n.utm_medium.as_deref(),
+            utm_campaign: n.utm_campaign.as_deref(),
+            search_text: search_text(&n.name, n.email.as_deref(), n.phone.as_str()),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+/// The columns an update writes; `None` leaves a column alone, `Some(None)` sets NULL.
+#[derive(AsChangeset)]
+#[diesel(table_name = leads)]
+struct LeadChangeset<'a> {
+    name: Option<&'a str>,
+    phone: Option<&'a str>,
+    email: Option<Option<&'a str>>,
+    message: Option<Option<&'a str>>,
+    location_id: Option<Option<i64>>,
+    program_type_id: Option<Option<i64>>,
+    class_session_id: Option<Option<i64>>,
+    source: Option<&'static str>,
+    status: Option<&'static str>,
+    notes: Option<Option<&'a str>>,
+    search_text: String,
+    version: i64,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = lead_events)]
+struct LeadEventRecord<'a> {
+    lead_id: Option<i64>,
+    kind: &'static str,
+    actor: &'a str,
+    data: String,
+    created_at: NaiveDateTime,
+}
+
+impl<'a> LeadEventRecord<'a> {
+    fn new(
+        lead_id: i64,
+        kind: LeadEventKind,
+        actor: &'a str,
+        data: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            lead_id: Some(lead_id),
+            kind: kind.as_str(),
+            actor,
+            data: data.to_string(),
+            created_at: to_db_time(at),
+        }
+    }
+}
+
+#[derive(Queryable)]
+struct LeadEventRow {
+    id: i64,
+    lead_id: Option<i64>,
+    kind: String,
+    actor: String,
+    data: String,
+    created_at: NaiveDateTime,
+}
+
+impl IntoDomain for LeadEventRow {
+    type Output = LeadEvent;
+    fn into_domain(self) -> Result<LeadEvent, StoreError> {
+        let data = serde_json::from_str(&self.data)
+            .map_err(|e| RepoError::Internal(format!("event {}: {e}", self.id)))?;
+        Ok(LeadEvent {
+            id: self.id,
+            lead_id: self.lead_id.unwrap_or_default(),
+            kind: parse_stored(&self.kind)?,
+            actor: self.actor,
+            data,
+            created_at: from_db_time(self.created_at),
+        })
+    }
+}
+
+/// Serialises writers that must not interleave (same phone, same lead) inside a transaction.
+trait TransactionLock {
+    fn lock(&mut self, key: &str) -> QueryResult<()>;
+}
+
+impl TransactionLock for PgConnection {
+    /// A transaction-scoped advisory lock on the key's hash: concurrent submissions of one
+    /// phone queue here instead of both seeing "no open lead".
+    fn lock(&mut self, key: &str) -> QueryResult<()> {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<Text, _>(key)
+            .execute(self)?;
+        Ok(())
+    }
+}
+
+impl TransactionLock for SqliteConnection {
+    /// `BEGIN IMMEDIATE` (see `write_transaction!`) already holds the database's write lock.
+    fn lock(&mut self, _key: &str) -> QueryResult<()> {
+        Ok(())
+    }
+}
+
+/// Applies a filter to any lead query, so the page and its count share one definition.
+fn filtered(filter: &LeadFilter) -> leads::BoxedQuery<'static, Backend> {
+    let mut query = leads::table.into_boxed();
+    if !filter.statuses.is_empty() {
+        query = query.filter(
+            leads::status.eq_any(
+                filter
+                    .statuses
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+        );
+    }
+    if let Some(source) = filter.source {
+        query = query.filter(leads::source.eq(source.as_str()));
+    }
+    if let Some(id) = filter.location_id {
+        query = query.filter(leads::location_id.eq(id));
+    }
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
+        query = query.filter(leads::search_text.like(like_pattern(q)).escape('\\'));
+    }
+    if let Some(from) = filter.created_from {
+        query = query.filter(leads::created_at.ge(to_db_time(from)));
+    }
+    if let Some(to) = filter.created_to {
+        query = query.filter(leads::created_at.lt(to_db_time(to)));
+    }
+    query
+}
+
+/// `%q%` for a case-insensitive substring search, with LIKE's wildcards escaped.
+fn like_pattern(q: &str) -> String {
+    let mut pattern = String::with_capacity(q.len() + 2);
+    pattern.push('%');
+    for ch in q.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Diesel implementation of [`LeadRepository`].
+pub(crate) struct DieselLeadRepository {
+    db: Db,
+}
+
+impl DieselLeadRepository {
+    pub(crate) fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+impl LeadRepository for DieselLeadRepository {
+    fn create(&self, new: &NewLead, actor: &str) -> RepoResult<Lead> {
+        let record = LeadRecord::from(new);
+        let data = new.created_event_data();
+        self.db.run(|c| {
+            write_transaction!(c, |c| {
+                let row: LeadRow = diesel::insert_into(leads::table)
+                    .values(&record)
+                    .returning(leads::all_columns)
+                    .get_result(c)?;
+                diesel::insert_into(lead_events::table)
+                    .values(LeadEventRecord::new(
+                        row.id,
+                        LeadEventKind::Created,
+                        actor,
+                        &data,
+                        new.created_at,
+                    ))
+                    .execute(c)?;
+                row.into_domain()
+            })
+        })
+    }
+
+    fn create_many(&self, new: &[NewLead], actor: &str) -> RepoResult<usize> {
+        let records: Vec<LeadRecord<'_>> = new.iter().map(LeadRecord::from).collect();
+        self.db.run(|c| {
+            write_transaction!(c, |c| {
+                let mut stored = 0;
+                for chunk in records.chunks(INSERT_CHUNK) {
+                    let before: Option<i64> = leads::table.select(diesel::dsl::max(leads::id)).get_result(c)?;
+                    stored += diesel::insert_into(leads::table).values(chunk).execute(c)?;
+                    // One statement records the `created` event of every lead just inserted.
+                    diesel::sql_query(
+                        "INSERT INTO lead_events (lead_id, kind, actor, data, created_at) \
+                         SELECT id, 'created', $1, '{\"source\":\"' || source || '\"}', created_at FROM leads WHERE id > $2",
+                    )
+                    .bind::<Text, _>(actor)
+                    .bind::<BigInt, _>(before.unwrap_or(0))
+                    .execute(c)?;
+                }
+                Ok::<_, StoreError>(stored)
+            })
+        })
+    }
+
+    fn submit(&self, new: &NewLead, open_since: DateTime<Utc>) -> RepoResult<Submission> {
+        let record = LeadRecord::from(new);
+        let created = new.created_event_data();
+        let resubmitted = new.resubmission_event_data();
+        let open: Vec<&str> = LeadStatus::OPEN.iter().map(|s| s.as_str()).collect();
+        self.db.run(|c| {
+            write_transaction!(c, |c| {
+                c.lock(new.phone.as_str())?;
+                let existing: Option<LeadRow> = leads::table
+                    .filter(leads::phone.eq(new.phone.as_str()))
+                    .filter(leads::status.eq_any(&open))
+                    .filter(leads::created_at.ge(to_db_time(open_since)))
+                    .order((leads::created_at.desc(), leads::id.desc()))
+                    .first(c)
+                    .optional()?;
+                if let Some(row) = existing {
+                    diesel::insert_into(lead_events::table)
+                        .values(LeadEventRecord::new(
+                            row.id,
+                            LeadEventKind::Resubmitted,
+                            WEBSITE_ACTOR,
+                            &resubmitted,
+                            new.created_at,
+                        ))
+                        .execute(c)?;
+                    return Ok(Submission::Resubmitted(row.into_domain()?));
+                }
+                let row: LeadRow = diesel::insert_into(leads::table)
+                    .values(&record)
+                    .returning(leads::all_columns)
+                    .get_result(c)?;
+                diesel::insert_into(lead_events::table)
+                    .values(LeadEventRecord::new(
+                        row.id,
+                        LeadEventKind::Created,
+                        WEBSITE_ACTOR,
+                        &created,
+                        new.created_at,
+                    ))
+                    .execute(c)?;
+                Ok::<_, StoreError>(Submission::Created(row.into_domain()?))
+            })
+        })
+    }
+
+    fn get_by_id(&self, id: i64) -> RepoResult<Option<Lead>> {
+        self.db.run(|c| {
+            leads::table
+                .find(id)
+                .first::<LeadRow>(c)
+                .optional()?
+                .map(IntoDomain::into_domain)
+                .transpose()
+        })
+    }
+
+    fn search(&self, filter: &LeadFilter) -> RepoResult<LeadPage> {
+        self.db.run(|c| {
+            let total: i64 = filtered(filter).count().get_result(c)?;
+            let query = filtered(filter);
+            let query = match filter.sort {
+                LeadSort::CreatedAsc => query.order((leads::created_at.asc(), leads::id.asc())),
+                LeadSort::CreatedDesc => query.order((leads::created_at.desc(), leads::id.desc())),
+                LeadSort::UpdatedAsc => query.order((leads::updated_at.asc(), leads::id.asc())),
+                LeadSort::UpdatedDesc => query.order((leads::updated_at.desc(), leads::id.desc())),
+            };
+            let rows: Vec<LeadRow> = query.limit(filter.limit).offset(filter.offset).load(c)?;
+            Ok(LeadPage {
+                items: to_domain_vec(rows)?,
+                total,
+            })
+        })
+    }
+
+    fn update(
+        &self,
+        id: i64,
+        changes: &LeadChanges,
+        expected_version: Option<i64>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Option<Lead>> {
+        self.db.run(|c| {
+            write_transaction!(c, |c| {
+                c.lock(&format!("lead:{id}"))?;
+                let Some(row) = leads::table.find(id).first::<LeadRow>(c).optional()? else {
+                    return Ok(None);
+                };
+                let current = row.into_domain()?;
+                if expected_version.is_some_and(|v| v != current.version) {
+                    return Err(RepoError::Stale.into());
+                }
+                let plan = changes.plan(&current);
+                if plan.is_noop() {
+                    return Ok(Some(current));
+                }
+                let mut next = current.clone();
+                plan.changes.apply_to(&mut next);
+                let ch = &plan.changes;
+                let changeset = LeadChangeset {
+                    name: ch.name.as_deref(),
+                    phone: ch.phone.as_ref().map(|p| p.as_str()),
+                    email: ch.email.as_ref().map(Option::as_deref),
+                    message: ch.message.as_ref().map(Option::as_deref),
+                    location_id: ch.location_id,
+                    program_type_id: ch.program_type_id,
+                    class_session_id: ch.class_session_id,
+                    source: ch.source.map(|s| s.as_str()),
+                    status: ch.status.map(|s| s.as_str()),
+                    notes: ch.notes.as_ref().map(Option::as_deref),
+                    search_text: search_text(&next.name, next.email.as_deref(), &next.phone),
+                    version: current.version + 1,
+                    updated_at: to_db_time(at),
+                };
+                let row: LeadRow = diesel::update(leads::table.find(id))
+                    .set(&changeset)
+                    .returning(leads::all_columns)
+                    .get_result(c)?;
+                let events: Vec<LeadEventRecord<'_>> = plan
+                    .events
+                    .iter()
+                    .map(|(kind, data)| LeadEventRecord::new(id, *kind, actor, data, at))
+                    .collect();
+                for event in events {
+                    diesel::insert_into(lead_events::table)
+                        .values(event)
+                        .execute(c)?;
+                }
+                Ok::<_, StoreError>(Some(row.into_domain()?))
+            })
+        })
+    }
+
+    fn delete(&self, id: i64, actor: &str, at: DateTime<Utc>) -> RepoResult<bool> {
+        self.db.run(|c| {
+            write_transaction!(c, |c| {
+                c.lock(&format!("lead:{id}"))?;
+                let exists: i64 = leads::table
+                    .filter(leads::id.eq(id))
+                    .count()
+                    .get_result(c)?;
+                if exists == 0 {
+                    return Ok(false);
+                }
+                let events: Vec<(i64, String)> = lead_events::table
+                    .filter(lead_events::lead_id.eq(id))
+                    .select((lead_events::id, lead_events::data))
+                    .load(c)?;
+                for (event_id, data) in events {
+                    let stripped = serde_json::from_str(&data)
+                        .map(strip_personal_data)
+                        .unwrap_or_default()
+                        .to_string();
+                    if stripped != data {
+                        diesel::update(lead_events::table.find(event_id))
+                            .set(lead_events::data.eq(stripped))
+                            .execute(c)?;
+                    }
+                }
+                diesel::insert_into(lead_events::table)
+                    .values(LeadEventRecord::new(
+                        id,
+                        LeadEventKind::Erased,
+                        actor,
+                        &serde_json::json!({}),
+                        at,
+                    ))
+                    .execute(c)?;
+                // The foreign key sets the events' lead_id to NULL: they stay for statistics.
+                diesel::delete(leads::table.find(id)).execute(c)?;
+                Ok::<_, StoreError>(true)
+            })
+        })
+    }
+
+    fn events(&self, lead_id: i64) -> RepoResult<Option<Vec<LeadEvent>>> {
+        self.db.run(|c| {
+            let exists: i64 = leads::table
+                .filter(leads::id.eq(lead_id))
+                .count()
+                .get_result(c)?;
+            if exists == 0 {
+                return Ok(None);
+            }
+            let rows: Vec<LeadEventRow> = lead_events::table
+                .filter(lead_events::lead_id.eq(lead_id))
+                .order(lead_events::id.asc())
+                .load(c)?;
+            Ok(Some(to_domain_vec(rows)?))
+        })
+    }
+
+    fn add_event(&self, lead_id: i64, event: &NewLeadEvent) -> RepoResult<LeadEvent> {
+        self.db.run(|c| {
+            diesel::insert_into(lead_events::table)
+                .values(LeadEventRecord::new(
+                    lead_id,
+                    event.kind,
+                    &event.actor,
+                    &event.data,
+                    event.created_at,
+                ))
+                .returning(lead_events::all_columns)
+                .get_result::<LeadEventRow>(c)?
+                .into_domain()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_pattern_escapes_wildcards_and_lowercases() {
+        assert_eq!(like_pattern("Ан_на%"), "%ан\\_на\\%%");
+    }
+}

@@ -1,0 +1,73 @@
+//! Diesel implementations of the domain's repository traits, one module per entity.
+
+mod catalog;
+mod class_session;
+mod health;
+mod lead;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use cohai_domain::RepoResult;
+
+pub(crate) use catalog::{
+    DieselLocationRepository, DieselMembershipPlanRepository, DieselProgramTypeRepository,
+    DieselTrainerRepository,
+};
+pub(crate) use class_session::DieselClassSessionRepository;
+pub(crate) use health::DieselDatabaseHealth;
+pub(crate) use lead::DieselLeadRepository;
+
+use crate::DbPool;
+use crate::connection::AnyConnection;
+use crate::error::{StoreError, map_pool};
+
+/// The pool, with the one way the repositories use it.
+#[derive(Clone)]
+pub(crate) struct Db {
+    pool: DbPool,
+}
+
+impl Db {
+    pub(crate) fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+
+    /// Checks out a connection and runs `f` on it, mapping every error to a `RepoError`.
+    pub(crate) fn run<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+    ) -> RepoResult<T> {
+        let mut conn = self.pool.get().map_err(map_pool)?;
+        f(&mut conn).map_err(Into::into)
+    }
+}
+
+/// A stored row that becomes a domain value; fails only if the database holds a value the
+/// CHECK constraints should have kept out.
+pub(crate) trait IntoDomain {
+    type Output;
+    fn into_domain(self) -> Result<Self::Output, StoreError>;
+}
+
+pub(crate) fn to_domain_vec<R: IntoDomain>(rows: Vec<R>) -> Result<Vec<R::Output>, StoreError> {
+    rows.into_iter().map(IntoDomain::into_domain).collect()
+}
+
+/// Parses a stored enum value.
+pub(crate) fn parse_stored<T: std::str::FromStr<Err = cohai_domain::error::UnknownValue>>(
+    value: &str,
+) -> Result<T, StoreError> {
+    value
+        .parse()
+        .map_err(|e: cohai_domain::error::UnknownValue| {
+            cohai_domain::RepoError::Internal(e.to_string()).into()
+        })
+}
+
+/// Instants are stored as UTC without zone.
+pub(crate) fn to_db_time(at: DateTime<Utc>) -> NaiveDateTime {
+    at.naive_utc()
+}
+
+pub(crate) fn from_db_time(at: NaiveDateTime) -> DateTime<Utc> {
+    at.and_utc()
+}

@@ -1,0 +1,186 @@
+//! Diesel table definitions shared by both backends.
+//!
+//! Written by hand rather than generated: one definition must serve SQLite and PostgreSQL,
+//! so ids are `BigInt` and instants are UTC `Timestamp`s on both. `check` verifies that a
+//! database matches these definitions (see [`crate::check`]).
+
+diesel::table! {
+    locations (id) {
+        id -> BigInt,
+        name -> Text,
+        address -> Text,
+        city -> Text,
+        phone -> Nullable<Text>,
+        timezone -> Text,
+        is_active -> Bool,
+    }
+}
+
+diesel::table! {
+    program_types (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Nullable<Text>,
+        duration_minutes -> Integer,
+        level -> Text,
+        is_active -> Bool,
+    }
+}
+
+diesel::table! {
+    trainers (id) {
+        id -> BigInt,
+        full_name -> Text,
+        bio -> Nullable<Text>,
+        photo_url -> Nullable<Text>,
+        is_active -> Bool,
+    }
+}
+
+diesel::table! {
+    membership_plans (id) {
+        id -> BigInt,
+        location_id -> BigInt,
+        name -> Text,
+        description -> Nullable<Text>,
+        price_minor -> BigInt,
+        currency -> Text,
+        visits -> Nullable<Integer>,
+        validity_days -> Integer,
+        is_active -> Bool,
+    }
+}
+
+diesel::table! {
+    class_sessions (id) {
+        id -> BigInt,
+        location_id -> BigInt,
+        program_type_id -> BigInt,
+        trainer_id -> BigInt,
+        membership_plan_id -> Nullable<BigInt>,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        capacity -> Integer,
+        status -> Text,
+    }
+}
+
+diesel::table! {
+    leads (id) {
+        id -> BigInt,
+        name -> Text,
+        phone -> Text,
+        email -> Nullable<Text>,
+        message -> Nullable<Text>,
+        location_id -> Nullable<BigInt>,
+        program_type_id -> Nullable<BigInt>,
+        class_session_id -> Nullable<BigInt>,
+        source -> Text,
+        status -> Text,
+        notes -> Nullable<Text>,
+        utm_source -> Nullable<Text>,
+        utm_medium -> Nullable<Text>,
+        utm_campaign -> Nullable<Text>,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lead_events (id) {
+        id -> BigInt,
+        lead_id -> Nullable<BigInt>,
+        kind -> Text,
+        actor -> Text,
+        data -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(membership_plans -> locations (location_id));
+diesel::joinable!(class_sessions -> locations (location_id));
+diesel::joinable!(class_sessions -> program_types (program_type_id));
+diesel::joinable!(class_sessions -> trainers (trainer_id));
+diesel::joinable!(lead_events -> leads (lead_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    locations,
+    program_types,
+    trainers,
+    membership_plans,
+    class_sessions,
+    leads,
+    lead_events,
+);
+
+/// Every mapped column as `(table, column, type)`, with the type as [`crate::check`] names it.
+///
+/// Kept beside the `table!` definitions; a test loads every table through Diesel on both
+/// backends, so a column missing here or there fails the build's tests.
+pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
+    use crate::check::ColumnType::{BigInt, Bool, Integer, Text, Timestamp};
+    &[
+        ("locations", "id", BigInt),
+        ("locations", "name", Text),
+        ("locations", "address", Text),
+        ("locations", "city", Text),
+        ("locations", "phone", Text),
+        ("locations", "timezone", Text),
+        ("locations", "is_active", Bool),
+        ("program_types", "id", BigInt),
+        ("program_types", "name", Text),
+        ("program_types", "description", Text),
+        ("program_types", "duration_minutes", Integer),
+        ("program_types", "level", Text),
+        ("program_types", "is_active", Bool),
+        ("trainers", "id", BigInt),
+        ("trainers", "full_name", Text),
+        ("trainers", "bio", Text),
+        ("trainers", "photo_url", Text),
+        ("trainers", "is_active", Bool),
+        ("membership_plans", "id", BigInt),
+        ("membership_plans", "location_id", BigInt),
+        ("membership_plans", "name", Text),
+        ("membership_plans", "description", Text),
+        ("membership_plans", "price_minor", BigInt),
+        ("membership_plans", "currency", Text),
+        ("membership_plans", "visits", Integer),
+        ("membership_plans", "validity_days", Integer),
+        ("membership_plans", "is_active", Bool),
+        ("class_sessions", "id", BigInt),
+        ("class_sessions", "location_id", BigInt),
+        ("class_sessions", "program_type_id", BigInt),
+        ("class_sessions", "trainer_id", BigInt),
+        ("class_sessions", "membership_plan_id", BigInt),
+        ("class_sessions", "starts_at", Timestamp),
+        ("class_sessions", "ends_at", Timestamp),
+        ("class_sessions", "capacity", Integer),
+        ("class_sessions", "status", Text),
+        ("leads", "id", BigInt),
+        ("leads", "name", Text),
+        ("leads", "phone", Text),
+        ("leads", "email", Text),
+        ("leads", "message", Text),
+        ("leads", "location_id", BigInt),
+        ("leads", "program_type_id", BigInt),
+        ("leads", "class_session_id", BigInt),
+        ("leads", "source", Text),
+        ("leads", "status", Text),
+        ("leads", "notes", Text),
+        ("leads", "utm_source", Text),
+        ("leads", "utm_medium", Text),
+        ("leads", "utm_campaign", Text),
+        ("leads", "search_text", Text),
+        ("leads", "version", BigInt),
+        ("leads", "created_at", Timestamp),
+        ("leads", "updated_at", Timestamp),
+        ("lead_events", "id", BigInt),
+        ("lead_events", "lead_id", BigInt),
+        ("lead_events", "kind", Text),
+        ("lead_events", "actor", Text),
+        ("lead_events", "data", Text),
+        ("lead_events", "created_at", Timestamp),
+    ]
+};

@@ -1,0 +1,163 @@
+//! Throw-away databases for tests: a temp SQLite file, or a uniquely named PostgreSQL
+//! database that is dropped afterwards. Enabled by the `test-support` feature.
+//!
+//! PostgreSQL is reached at `COHAI_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); when it cannot be reached the tests fail
+//! rather than skip, so a green run always means both backends were tested.
+
+use std::path::PathBuf;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+use crate::{Database, DatabaseUrl, PoolSettings};
+
+/// Default administrative URL of the test PostgreSQL server.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file in a temp folder.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+}
+
+/// The administrative PostgreSQL URL for tests.
+pub fn postgres_admin_url() -> String {
+    std::env::var("COHAI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+/// A database that exists for the lifetime of this value.
+pub struct TestDatabase {
+    /// The opened database.
+    pub db: Database,
+    /// Its URL (pass it to a server process under test).
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// A fresh, migrated database.
+    pub fn new(backend: Backend) -> Self {
+        let test_db = Self::unmigrated(backend);
+        test_db
+            .db
+            .migrate()
+            .expect("migrations apply to a fresh test database");
+        test_db
+    }
+
+    /// A fresh database without tables.
+    pub fn unmigrated(backend: Backend) -> Self {
+        Self::with_settings(
+            backend,
+            &PoolSettings {
+                max_size: 16,
+                ..PoolSettings::default()
+            },
+        )
+    }
+
+    /// A fresh database without tables, opened with `settings`.
+    pub fn with_settings(backend: Backend, settings: &PoolSettings) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path: PathBuf = dir.path().join("data").join("cohai-test.db");
+                let url = format!("sqlite://{}", path.display());
+                let db = Database::open(DatabaseUrl::parse(&url), settings)
+                    .expect("open test SQLite database");
+                Self {
+                    db,
+                    url,
+                    cleanup: Cleanup::Sqlite(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let name = format!("cohai_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+                    panic!("PostgreSQL for tests is not reachable at {admin_url}: {e}")
+                });
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create test database");
+                let url = replace_database(&admin_url, &name);
+                let db = Database::open(DatabaseUrl::parse(&url), settings)
+                    .expect("open test PostgreSQL database");
+                Self {
+                    db,
+                    url,
+                    cleanup: Cleanup::Postgres { admin_url, name },
+                }
+            }
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            // Close what the pool holds, then force out anything left (e.g. a killed server's).
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// Declares `sqlite` and `postgres` test modules running each named test function
+/// (`fn(Backend)`) on that backend.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name($crate::testing::Backend::Sqlite) })+
+        }
+        mod postgres {
+            $(#[test] fn $name() { super::$name($crate::testing::Backend::Postgres) })+
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_database;
+
+    #[test]
+    fn replaces_the_database_name_keeping_the_query() {
+        assert_eq!(
+            replace_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://u@h/postgres?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(replace_database("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}
