@@ -111,8 +111,21 @@ pub trait LeadRepository: Send + Sync {
     fn add_event(&self, lead_id: i64, event: &NewLeadEvent) -> RepoResult<LeadEvent>;
 }
 
+/// Occupancy of the database connection pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Open connections.
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Configured maximum.
+    pub max_size: u32,
+}
+
 /// Whether the database answers and its schema is current.
 pub trait DatabaseHealth: Send + Sync {
     /// `Ok` when a trivial query succeeds and no migration is pending.
     fn check_ready(&self) -> RepoResult<()>;
+    /// Connection pool occupancy (no database access).
+    fn pool_stats(&self) -> PoolStats;
 }

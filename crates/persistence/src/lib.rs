@@ -64,17 +64,6 @@ pub enum PersistenceError {
     Query(#[from] diesel::result::Error),
 }
 
-/// Connections in the pool right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolState {
-    /// Open connections.
-    pub connections: u32,
-    /// Open connections not in use.
-    pub idle: u32,
-    /// The configured maximum.
-    pub max_size: u32,
-}
-
 /// An opened database: its pool and what it is.
 #[derive(Clone)]
 pub struct Database {
@@ -125,16 +114,6 @@ impl Database {
     pub fn check(&self) -> Result<Vec<Mismatch>, PersistenceError> {
         let mut conn = self.pool.get()?;
         Ok(check_schema(&mut conn)?)
-    }
-
-    /// Pool occupancy, for metrics.
-    pub fn pool_state(&self) -> PoolState {
-        let state = self.pool.state();
-        PoolState {
-            connections: state.connections,
-            idle: state.idle_connections,
-            max_size: self.pool.max_size(),
-        }
     }
 
     /// The repository implementations over this database.

@@ -1,6 +1,6 @@
 //! Readiness: the database answers and its schema is current.
 
-use cohai_domain::ports::DatabaseHealth;
+use cohai_domain::ports::{DatabaseHealth, PoolStats};
 use cohai_domain::{RepoError, RepoResult};
 use diesel::connection::SimpleConnection;
 
@@ -28,5 +28,14 @@ impl DatabaseHealth for DieselDatabaseHealth {
                 Err(e) => Err(RepoError::Unavailable(e.to_string()).into()),
             }
         })
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        let state = self.db.pool().state();
+        PoolStats {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max_size: self.db.pool().max_size(),
+        }
     }
 }

@@ -8,7 +8,7 @@ use cohai_domain::{
     NewLead, NewLeadEvent, RepoError, RepoResult, Submission, WEBSITE_ACTOR,
 };
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use diesel::{PgConnection, SqliteConnection};
 
 use super::{Db, IntoDomain, from_db_time, parse_stored, to_db_time, to_domain_vec};
@@ -295,20 +295,37 @@ impl LeadRepository for DieselLeadRepository {
 
     fn create_many(&self, new: &[NewLead], actor: &str) -> RepoResult<usize> {
         let records: Vec<LeadRecord<'_>> = new.iter().map(LeadRecord::from).collect();
+        let events: Vec<serde_json::Value> = new.iter().map(NewLead::created_event_data).collect();
         self.db.run(|c| {
             write_transaction!(c, |c| {
                 let mut stored = 0;
-                for chunk in records.chunks(INSERT_CHUNK) {
-                    let before: Option<i64> = leads::table.select(diesel::dsl::max(leads::id)).get_result(c)?;
-                    stored += diesel::insert_into(leads::table).values(chunk).execute(c)?;
-                    // One statement records the `created` event of every lead just inserted.
-                    diesel::sql_query(
-                        "INSERT INTO lead_events (lead_id, kind, actor, data, created_at) \
-                         SELECT id, 'created', $1, '{\"source\":\"' || source || '\"}', created_at FROM leads WHERE id > $2",
-                    )
-                    .bind::<Text, _>(actor)
-                    .bind::<BigInt, _>(before.unwrap_or(0))
-                    .execute(c)?;
+                for (chunk, data) in records
+                    .chunks(INSERT_CHUNK)
+                    .zip(events.chunks(INSERT_CHUNK))
+                {
+                    // The ids of exactly these rows (not "every id above the old maximum", which
+                    // on PostgreSQL also catches leads committed concurrently by others). Ids grow
+                    // in VALUES order, so the sorted ids line up with the chunk.
+                    let mut ids: Vec<i64> = diesel::insert_into(leads::table)
+                        .values(chunk)
+                        .returning(leads::id)
+                        .get_results(c)?;
+                    ids.sort_unstable();
+                    stored += ids.len();
+                    let created: Vec<LeadEventRecord<'_>> = ids
+                        .iter()
+                        .zip(chunk.iter().zip(data))
+                        .map(|(id, (record, data))| LeadEventRecord {
+                            lead_id: Some(*id),
+                            kind: LeadEventKind::Created.as_str(),
+                            actor,
+                            data: data.to_string(),
+                            created_at: record.created_at,
+                        })
+                        .collect();
+                    diesel::insert_into(lead_events::table)
+                        .values(&created)
+                        .execute(c)?;
                 }
                 Ok::<_, StoreError>(stored)
             })

@@ -31,6 +31,10 @@ impl Db {
         Self { pool }
     }
 
+    pub(crate) fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
     /// Checks out a connection and runs `f` on it, mapping every error to a `RepoError`.
     pub(crate) fn run<T>(
         &self,

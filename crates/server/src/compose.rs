@@ -1,0 +1,104 @@
+//! Composition: from settings to an opened database and the web layer's state.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use cohai_persistence::{Database, DatabaseUrl, PersistenceError, Repositories};
+use cohai_services::{CatalogServiceImpl, HealthServiceImpl, LeadServiceImpl, ScheduleServiceImpl};
+use cohai_web::auth::AdminKeyError;
+use cohai_web::{AdminKey, AdminKeys, AppState, Metrics, WebSettings};
+
+use crate::settings::Settings;
+
+/// The version compiled into the binaries.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git commit, when the build environment provided `COHAI_GIT_COMMIT`.
+pub const GIT_COMMIT: &str = match option_env!("COHAI_GIT_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
+/// Why the application could not be put together.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// An admin key in the configuration is malformed.
+    #[error("admin key configuration: {0}")]
+    AdminKey(#[from] AdminKeyError),
+    /// Metrics could not be registered.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus_error::Error),
+}
+
+mod prometheus_error {
+    /// Wraps the metrics registry's error without exposing the crate to callers.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    pub struct Error(pub String);
+}
+
+/// Opens the configured database (the SQLite file and folder are created if missing).
+pub fn open_database(settings: &Settings) -> Result<Database, PersistenceError> {
+    Database::open(DatabaseUrl::parse(&settings.database_url), &settings.pool())
+}
+
+/// The admin keys: `admin_api_key` (named `admin`) and `admin_keys` (by digest).
+pub fn admin_keys(settings: &Settings) -> Result<AdminKeys, AdminKeyError> {
+    let mut keys = Vec::new();
+    if !settings.admin_api_key.is_empty() {
+        keys.push(AdminKey::from_plain("admin", &settings.admin_api_key)?);
+    }
+    for key in &settings.admin_keys {
+        keys.push(AdminKey::from_sha256_hex(&key.name, &key.sha256)?);
+    }
+    Ok(AdminKeys::new(keys))
+}
+
+/// The web layer's settings.
+pub fn web_settings(settings: &Settings) -> Result<WebSettings, AdminKeyError> {
+    Ok(WebSettings {
+        admin_keys: admin_keys(settings)?,
+        test_error_enabled: settings.test_error_enabled,
+        cache_max_age: settings.cache_max_age,
+        lead_rate_per_minute: settings.lead_rate_per_minute,
+        trusted_proxies: settings.trusted_proxies.clone(),
+        body_limit: settings.body_limit,
+        cors_origins: settings.cors_origins.clone(),
+    })
+}
+
+/// The services over `repos`, and the state every HTTP worker shares.
+pub fn app_state(
+    repos: &Repositories,
+    web_settings: WebSettings,
+) -> Result<web::Data<AppState>, ComposeError> {
+    let catalog = Arc::new(CatalogServiceImpl::new(
+        repos.locations.clone(),
+        repos.program_types.clone(),
+        repos.trainers.clone(),
+        repos.membership_plans.clone(),
+    ));
+    let schedule = Arc::new(ScheduleServiceImpl::new(
+        repos.class_sessions.clone(),
+        repos.locations.clone(),
+        repos.program_types.clone(),
+        repos.trainers.clone(),
+    ));
+    let leads = Arc::new(LeadServiceImpl::new(
+        repos.leads.clone(),
+        repos.locations.clone(),
+        repos.program_types.clone(),
+        repos.class_sessions.clone(),
+    ));
+    let health = Arc::new(HealthServiceImpl::new(repos.health.clone()));
+    let metrics =
+        Metrics::new(VERSION, GIT_COMMIT).map_err(|e| prometheus_error::Error(e.to_string()))?;
+    Ok(web::Data::new(AppState {
+        catalog,
+        schedule,
+        leads,
+        health,
+        settings: web_settings,
+        metrics,
+    }))
+}

@@ -1,0 +1,108 @@
+//! Running the HTTP server until SIGTERM or SIGINT, then finishing requests in flight.
+
+use std::time::Instant;
+
+use actix_web::HttpServer;
+use cohai_persistence::{Database, DatabaseUrl};
+
+use crate::compose::{self, ComposeError};
+use crate::settings::Settings;
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] cohai_persistence::PersistenceError),
+    /// The application could not be composed.
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    /// An admin key is malformed.
+    #[error(transparent)]
+    AdminKey(#[from] cohai_web::auth::AdminKeyError),
+    /// Binding or serving failed.
+    #[error("HTTP server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens and migrates the database, then serves until a stop signal.
+pub async fn run(settings: Settings) -> Result<(), ServeError> {
+    let started = Instant::now();
+    let url = DatabaseUrl::parse(&settings.database_url);
+    log::info!("database: {} ({})", url.redacted(), url.backend_name());
+    let db = actix_web::web::block({
+        let settings = settings.clone();
+        move || -> Result<Database, ServeError> {
+            // Loads the phone-number metadata now rather than in the first sign-up.
+            let _ = cohai_domain::Phone::parse("+79161234567");
+            let db = compose::open_database(&settings)?;
+            let applied = db.migrate()?;
+            if !applied.is_empty() {
+                log::info!("applied migrations: {}", applied.join(", "));
+            }
+            Ok(db)
+        }
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))??;
+
+    let web_settings = compose::web_settings(&settings)?;
+    if web_settings.admin_keys.is_empty() {
+        log::warn!(
+            "no admin key is configured: every admin request will be refused (set COHAI_ADMIN_API_KEY)"
+        );
+    }
+    let state = compose::app_state(&db.repositories(), web_settings)?;
+
+    let mut server = HttpServer::new(move || cohai_web::app(state.clone()))
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout_secs)
+        .bind(&settings.bind)?;
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    for addr in server.addrs() {
+        log::info!(
+            "listening on http://{addr} (ready in {} ms)",
+            started.elapsed().as_millis()
+        );
+    }
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        wait_for_stop_signal().await;
+        log::info!("stop signal received; finishing requests in flight");
+        handle.stop(true).await;
+    });
+    server.await?;
+    drop(db);
+    log::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                log::error!("cannot install signal handlers; stop with SIGKILL");
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

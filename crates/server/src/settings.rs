@@ -1,0 +1,246 @@
+//! Typed settings: `config/default.toml`, then the file in `COHAI_CONFIG`, then the
+//! environment. Unknown keys are rejected, and errors name the offending key and its source.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables with the `COHAI_` prefix that are not settings.
+const NOT_SETTINGS: &[&str] = &["COHAI_CONFIG", "COHAI_TEST_POSTGRES_URL"];
+const NOT_SETTINGS_PREFIXES: &[&str] = &["COHAI_TEST_", "COHAI_BENCH_"];
+
+/// Every setting of the server and the bootstrap tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// SQLite path/URL or PostgreSQL URL.
+    pub database_url: String,
+    /// Listen address.
+    pub bind: String,
+    /// HTTP workers; 0 = one per core.
+    pub workers: usize,
+    /// Grace period for requests in flight at shutdown, seconds.
+    pub shutdown_timeout_secs: u64,
+    /// One admin key named `admin` (empty = none).
+    pub admin_api_key: String,
+    /// More admin keys, by SHA-256 digest.
+    pub admin_keys: Vec<AdminKeySetting>,
+    /// Whether `/api/v1/test-error` answers.
+    pub test_error_enabled: bool,
+    /// `max-age` of public responses, seconds.
+    pub cache_max_age: u32,
+    /// Lead submissions per minute per IP; 0 = off.
+    pub lead_rate_per_minute: u32,
+    /// Trusted reverse proxies.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Largest request body, bytes.
+    pub body_limit: usize,
+    /// CORS origins.
+    pub cors_origins: Vec<String>,
+    /// Database pool.
+    pub database: DatabaseSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// A named admin key, stored as the SHA-256 digest of the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminKeySetting {
+    /// Recorded as the actor of the key's changes.
+    pub name: String,
+    /// Hex SHA-256 of the key.
+    pub sha256: String,
+}
+
+/// Connection pool settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Most connections.
+    pub pool_max_size: u32,
+    /// Wait for a free connection, milliseconds.
+    pub pool_timeout_ms: u64,
+    /// SQLite lock wait, milliseconds.
+    pub busy_timeout_ms: u64,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// Default filter when `RUST_LOG` is unset.
+    pub level: String,
+    /// Plain or JSON lines.
+    pub format: LogFormat,
+    /// Optional file to append to, besides standard error.
+    pub file: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://data/cohai.db".to_owned(),
+            bind: "127.0.0.1:8080".to_owned(),
+            workers: 0,
+            shutdown_timeout_secs: 30,
+            admin_api_key: String::new(),
+            admin_keys: Vec::new(),
+            test_error_enabled: true,
+            cache_max_age: 60,
+            lead_rate_per_minute: 10,
+            trusted_proxies: Vec::new(),
+            body_limit: 64 * 1024,
+            cors_origins: Vec::new(),
+            database: DatabaseSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            pool_max_size: 8,
+            pool_timeout_ms: 3000,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+            format: LogFormat::Plain,
+            file: String::new(),
+        }
+    }
+}
+
+/// Settings could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct SettingsError(#[from] Box<figment::Error>);
+
+impl Settings {
+    /// Loads `config/default.toml` (if present, relative to the working directory), the file
+    /// named by `COHAI_CONFIG`, then the environment.
+    pub fn load() -> Result<Self, SettingsError> {
+        Self::load_from(
+            Path::new("config/default.toml"),
+            std::env::var_os("COHAI_CONFIG")
+                .map(PathBuf::from)
+                .as_deref(),
+        )
+    }
+
+    /// Like [`Settings::load`] with explicit files.
+    pub fn load_from(defaults: &Path, extra: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut figment =
+            Figment::from(Serialized::defaults(Settings::default())).merge(Toml::file(defaults));
+        if let Some(extra) = extra {
+            // A named file must exist: a typo in COHAI_CONFIG should not silently fall back.
+            if !extra.exists() {
+                return Err(SettingsError(Box::new(figment::Error::from(format!(
+                    "COHAI_CONFIG names {}, which does not exist",
+                    extra.display()
+                )))));
+            }
+            figment = figment.merge(Toml::file(extra));
+        }
+        figment
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(
+                Env::prefixed("COHAI_")
+                    .filter(|key| {
+                        let full = format!("COHAI_{}", key.as_str().to_ascii_uppercase());
+                        !NOT_SETTINGS.contains(&full.as_str())
+                            && !NOT_SETTINGS_PREFIXES.iter().any(|p| full.starts_with(p))
+                    })
+                    .split("__"),
+            )
+            .extract()
+            .map_err(|e| SettingsError(Box::new(e)))
+    }
+
+    /// The pool settings for the persistence layer.
+    pub fn pool(&self) -> cohai_persistence::PoolSettings {
+        cohai_persistence::PoolSettings {
+            max_size: self.database.pool_max_size.max(1),
+            connection_timeout: std::time::Duration::from_millis(
+                self.database.pool_timeout_ms.max(1),
+            ),
+            busy_timeout: std::time::Duration::from_millis(self.database.busy_timeout_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    #[test]
+    fn shipped_default_file_parses_to_the_code_defaults_where_they_overlap() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/default.toml");
+        let settings = Settings::load_from(&path, None).expect("config/default.toml is valid");
+        assert_eq!(settings.bind, "127.0.0.1:8080");
+        assert_eq!(settings.lead_rate_per_minute, 10);
+    }
+
+    #[test]
+    fn a_later_file_overrides_and_unknown_keys_are_rejected_with_their_name() {
+        let dir = tempfile::tempdir().expect("dir");
+        let base = write(dir.path(), "a.toml", "bind = \"0.0.0.0:1\"\n");
+        let extra = write(dir.path(), "b.toml", "[database]\npool_max_size = 3\n");
+        let s = Settings::load_from(&base, Some(&extra)).expect("valid");
+        assert_eq!(
+            (s.bind.as_str(), s.database.pool_max_size),
+            ("0.0.0.0:1", 3)
+        );
+
+        let bad = write(dir.path(), "c.toml", "lead_rate_per_minut = 5\n");
+        let err = Settings::load_from(&base, Some(&bad))
+            .expect_err("unknown key")
+            .to_string();
+        assert!(err.contains("lead_rate_per_minut"), "{err}");
+    }
+
+    #[test]
+    fn a_wrongly_typed_value_names_its_key() {
+        let dir = tempfile::tempdir().expect("dir");
+        let bad = write(dir.path(), "a.toml", "cache_max_age = \"soon\"\n");
+        let err = Settings::load_from(&bad, None)
+            .expect_err("wrong type")
+            .to_string();
+        assert!(err.contains("cache_max_age"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_named_file_is_an_error() {
+        let err = Settings::load_from(
+            Path::new("nope.toml"),
+            Some(Path::new("/nonexistent/cohai.toml")),
+        );
+        assert!(err.is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! The services' error type: what went wrong, in terms the HTTP edge can map once.
+
+use cohai_domain::{FieldErrors, RepoError};
+
+/// Result of a service call.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Why a service call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The named resource (or a resource named by a filter) does not exist.
+    #[error("{entity} {id} not found")]
+    NotFound {
+        /// What kind of thing, e.g. `location`.
+        entity: &'static str,
+        /// The id asked for.
+        id: i64,
+    },
+    /// A query or path parameter is out of range or inconsistent.
+    #[error("{message}")]
+    InvalidParameter {
+        /// The parameter's name.
+        parameter: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Field values are invalid.
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    /// A uniqueness or state conflict.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The caller's version of the resource is stale.
+    #[error("the resource has changed")]
+    PreconditionFailed,
+    /// The database cannot be reached; the detail is for logs.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything unexpected; the detail is for logs, never for clients.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// `NotFound` for `entity` `id`.
+    pub fn not_found(entity: &'static str, id: i64) -> Self {
+        Self::NotFound { entity, id }
+    }
+
+    /// `InvalidParameter` for `parameter`.
+    pub fn invalid_parameter(parameter: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidParameter {
+            parameter,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<RepoError> for ServiceError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::Unavailable(detail) => Self::Unavailable(detail),
+            RepoError::Stale => Self::PreconditionFailed,
+            RepoError::Conflict(detail) => Self::Conflict(detail),
+            // References are checked before writing; a violation here means the row vanished
+            // in between, which the client sees as a conflict with the current state.
+            RepoError::MissingReference(detail) => {
+                Self::Conflict(format!("a referenced row no longer exists ({detail})"))
+            }
+            RepoError::Invalid(detail) | RepoError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+impl From<FieldErrors> for ServiceError {
+    fn from(e: FieldErrors) -> Self {
+        Self::Validation(e)
+    }
+}

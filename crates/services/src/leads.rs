@@ -1,0 +1,531 @@
+//! Leads: the public sign-up form and the managers' CRM.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use cohai_domain::ports::{
+    ClassSessionRepository, LeadRepository, LocationRepository, ProgramTypeRepository,
+};
+use cohai_domain::{
+    FieldErrors, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage, LeadSource, LeadStatus,
+    NewLead, Phone, Submission, WEBSITE_ACTOR,
+};
+use serde::{Deserialize, Deserializer};
+use validator::Validate;
+
+use crate::{ServiceError, ServiceResult};
+
+/// How long an open lead absorbs repeated submissions of the same phone.
+pub const DEDUP_WINDOW: Duration = Duration::hours(24);
+/// Largest page of the admin list.
+pub const MAX_PAGE_SIZE: i64 = 200;
+
+const REQUIRED: &str = "is required";
+const NOT_NULL: &str = "must not be null";
+
+/// The website's sign-up form. Unknown fields are ignored, so the site may send more
+/// (e.g. other UTM tags) without breaking.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeadForm {
+    /// 1–100 characters after trimming. Required.
+    #[cfg_attr(feature = "openapi", schema(required = true, example = "Анна"))]
+    pub name: Option<String>,
+    /// Any common format; stored as E.164 (default region RU). Required.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, example = "+7 (916) 123-45-67")
+    )]
+    pub phone: Option<String>,
+    /// A valid e-mail address.
+    #[cfg_attr(feature = "openapi", schema(example = "anna@example.com"))]
+    pub email: Option<String>,
+    /// At most 2000 characters.
+    pub message: Option<String>,
+    /// An existing location.
+    pub location_id: Option<i64>,
+    /// An existing program type.
+    pub program_type_id: Option<i64>,
+    /// An existing class session.
+    pub class_session_id: Option<i64>,
+    /// Consent to personal-data processing; must be `true`. Required.
+    #[cfg_attr(feature = "openapi", schema(required = true, example = true))]
+    pub consent: Option<bool>,
+    /// At most 100 characters.
+    pub utm_source: Option<String>,
+    /// At most 100 characters.
+    pub utm_medium: Option<String>,
+    /// At most 100 characters.
+    pub utm_campaign: Option<String>,
+    /// Honeypot: leave empty. A filled one gets a normal-looking reply and stores nothing.
+    pub website: Option<String>,
+}
+
+/// A lead entered by a manager.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminLeadForm {
+    /// 1–100 characters after trimming. Required.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub name: Option<String>,
+    /// Stored as E.164. Required.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub phone: Option<String>,
+    /// A valid e-mail address.
+    pub email: Option<String>,
+    /// At most 2000 characters.
+    pub message: Option<String>,
+    /// An existing location.
+    pub location_id: Option<i64>,
+    /// An existing program type.
+    pub program_type_id: Option<i64>,
+    /// An existing class session.
+    pub class_session_id: Option<i64>,
+    /// Accepted for symmetry with the public form; not required.
+    pub consent: Option<bool>,
+    /// Default `new`.
+    pub status: Option<LeadStatus>,
+    /// Default `other`.
+    pub source: Option<LeadSource>,
+    /// At most 5000 characters.
+    pub notes: Option<String>,
+    /// At most 100 characters.
+    pub utm_source: Option<String>,
+    /// At most 100 characters.
+    pub utm_medium: Option<String>,
+    /// At most 100 characters.
+    pub utm_campaign: Option<String>,
+}
+
+/// A partial update: an absent field stays as it is, `null` clears a nullable one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeadPatch {
+    /// New name; not nullable.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub name: Option<Option<String>>,
+    /// New phone; not nullable.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub phone: Option<Option<String>>,
+    /// New e-mail, or `null`.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub email: Option<Option<String>>,
+    /// New message, or `null`.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub message: Option<Option<String>>,
+    /// New location, or `null`.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub location_id: Option<Option<i64>>,
+    /// New program type, or `null`.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub program_type_id: Option<Option<i64>>,
+    /// New class session, or `null`.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub class_session_id: Option<Option<i64>>,
+    /// New status; not nullable.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<LeadStatus>))]
+    pub status: Option<Option<LeadStatus>>,
+    /// New source; not nullable.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<LeadSource>))]
+    pub source: Option<Option<LeadSource>>,
+    /// New notes, or `null`.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub notes: Option<Option<String>>,
+}
+
+/// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`, by `default`).
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The result of a public submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitOutcome {
+    /// The new lead, or the open lead the submission joined.
+    pub lead: Lead,
+    /// True when a lead was created.
+    pub created: bool,
+}
+
+/// Leads: intake and CRM.
+pub trait LeadService: Send + Sync {
+    /// The public form: validates, de-duplicates within 24 hours by phone, stores.
+    fn submit(&self, form: LeadForm) -> ServiceResult<SubmitOutcome>;
+    /// A manager's new lead (no de-duplication).
+    fn create(&self, form: AdminLeadForm, actor: &str) -> ServiceResult<Lead>;
+    /// One lead.
+    fn get(&self, id: i64) -> ServiceResult<Lead>;
+    /// A filtered page.
+    fn list(&self, filter: &LeadFilter) -> ServiceResult<LeadPage>;
+    /// A partial update, optionally only if the lead is still at `expected_version`.
+    fn update(
+        &self,
+        id: i64,
+        patch: LeadPatch,
+        expected_version: Option<i64>,
+        actor: &str,
+    ) -> ServiceResult<Lead>;
+    /// Erases a lead's personal data.
+    fn delete(&self, id: i64, actor: &str) -> ServiceResult<()>;
+    /// A lead's history, oldest first.
+    fn events(&self, id: i64) -> ServiceResult<Vec<LeadEvent>>;
+}
+
+/// [`LeadService`] over the repositories.
+pub struct LeadServiceImpl {
+    leads: Arc<dyn LeadRepository>,
+    locations: Arc<dyn LocationRepository>,
+    program_types: Arc<dyn ProgramTypeRepository>,
+    sessions: Arc<dyn ClassSessionRepository>,
+}
+
+/// The current instant at the precision both databases store (microseconds).
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Trimmed text; blank means absent.
+fn clean(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// Length and format rules of the free-text fields, checked by `validator`.
+#[derive(Validate)]
+struct TextRules<'a> {
+    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
+    name: Option<&'a str>,
+    #[validate(
+        email(message = "not a valid email address"),
+        length(max = 254, message = "must be at most 254 characters")
+    )]
+    email: Option<&'a str>,
+    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
+    message: Option<&'a str>,
+    #[validate(length(max = 5000, message = "must be at most 5000 characters"))]
+    notes: Option<&'a str>,
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    utm_source: Option<&'a str>,
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    utm_medium: Option<&'a str>,
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    utm_campaign: Option<&'a str>,
+}
+
+impl TextRules<'_> {
+    fn check_into(&self, errors: &mut FieldErrors) {
+        if let Err(e) = self.validate() {
+            for (field, messages) in FieldErrors::from(e).0 {
+                for m in messages {
+                    errors.add(&field, m);
+                }
+            }
+        }
+    }
+}
+
+/// The required name (trimmed) and phone (normalised), each `None` when missing or invalid,
+/// with an error recorded for it.
+fn required_name_and_phone(
+    name: Option<String>,
+    phone: Option<String>,
+    errors: &mut FieldErrors,
+) -> (Option<String>, Option<Phone>) {
+    let name = name.map(|n| n.trim().to_owned());
+    if name.is_none() {
+        errors.add("name", REQUIRED);
+    }
+    let phone = match phone {
+        None => {
+            errors.add("phone", REQUIRED);
+            None
+        }
+        Some(p) => Phone::parse(&p)
+            .map_err(|e| errors.add("phone", e.to_string()))
+            .ok(),
+    };
+    (name, phone)
+}
+
+impl LeadServiceImpl {
+    /// A lead service over these repositories.
+    pub fn new(
+        leads: Arc<dyn LeadRepository>,
+        locations: Arc<dyn LocationRepository>,
+        program_types: Arc<dyn ProgramTypeRepository>,
+        sessions: Arc<dyn ClassSessionRepository>,
+    ) -> Self {
+        Self {
+            leads,
+            locations,
+            program_types,
+            sessions,
+        }
+    }
+
+    /// Records an error for each reference that names nothing.
+    fn check_references(
+        &self,
+        location_id: Option<i64>,
+        program_type_id: Option<i64>,
+        class_session_id: Option<i64>,
+        errors: &mut FieldErrors,
+    ) -> ServiceResult<()> {
+        if let Some(id) = location_id
+            && (id <= 0 || self.locations.get_by_id(id)?.is_none())
+        {
+            errors.add("location_id", format!("location {id} does not exist"));
+        }
+        if let Some(id) = program_type_id
+            && (id <= 0 || self.program_types.get_by_id(id)?.is_none())
+        {
+            errors.add(
+                "program_type_id",
+                format!("program type {id} does not exist"),
+            );
+        }
+        if let Some(id) = class_session_id
+            && (id <= 0 || self.sessions.get_by_id(id)?.is_none())
+        {
+            errors.add(
+                "class_session_id",
+                format!("class session {id} does not exist"),
+            );
+        }
+        Ok(())
+    }
+
+    fn existing(&self, id: i64) -> ServiceResult<Lead> {
+        self.leads
+            .get_by_id(id)?
+            .ok_or_else(|| ServiceError::not_found("lead", id))
+    }
+}
+
+impl LeadService for LeadServiceImpl {
+    fn submit(&self, form: LeadForm) -> ServiceResult<SubmitOutcome> {
+        let mut errors = FieldErrors::new();
+        let (name, phone) = required_name_and_phone(form.name, form.phone, &mut errors);
+        let (email, message) = (clean(form.email), clean(form.message));
+        let (utm_source, utm_medium, utm_campaign) = (
+            clean(form.utm_source),
+            clean(form.utm_medium),
+            clean(form.utm_campaign),
+        );
+        match form.consent {
+            None => errors.add("consent", REQUIRED),
+            Some(false) => errors.add("consent", "must be true"),
+            Some(true) => {}
+        }
+        TextRules {
+            name: name.as_deref(),
+            email: email.as_deref(),
+            message: message.as_deref(),
+            notes: None,
+            utm_source: utm_source.as_deref(),
+            utm_medium: utm_medium.as_deref(),
+            utm_campaign: utm_campaign.as_deref(),
+        }
+        .check_into(&mut errors);
+        self.check_references(
+            form.location_id,
+            form.program_type_id,
+            form.class_session_id,
+            &mut errors,
+        )?;
+        let (Some(name), Some(phone), true) = (name, phone, errors.is_empty()) else {
+            return Err(errors.into());
+        };
+        let at = now();
+        let new = NewLead {
+            name,
+            phone,
+            email,
+            message,
+            location_id: form.location_id,
+            program_type_id: form.program_type_id,
+            class_session_id: form.class_session_id,
+            source: LeadSource::Website,
+            status: LeadStatus::New,
+            notes: None,
+            utm_source,
+            utm_medium,
+            utm_campaign,
+            created_at: at,
+        };
+        Ok(match self.leads.submit(&new, at - DEDUP_WINDOW)? {
+            Submission::Created(lead) => SubmitOutcome {
+                lead,
+                created: true,
+            },
+            Submission::Resubmitted(lead) => SubmitOutcome {
+                lead,
+                created: false,
+            },
+        })
+    }
+
+    fn create(&self, form: AdminLeadForm, actor: &str) -> ServiceResult<Lead> {
+        let mut errors = FieldErrors::new();
+        let (name, phone) = required_name_and_phone(form.name, form.phone, &mut errors);
+        let (email, message, notes) = (clean(form.email), clean(form.message), clean(form.notes));
+        let (utm_source, utm_medium, utm_campaign) = (
+            clean(form.utm_source),
+            clean(form.utm_medium),
+            clean(form.utm_campaign),
+        );
+        TextRules {
+            name: name.as_deref(),
+            email: email.as_deref(),
+            message: message.as_deref(),
+            notes: notes.as_deref(),
+            utm_source: utm_source.as_deref(),
+            utm_medium: utm_medium.as_deref(),
+            utm_campaign: utm_campaign.as_deref(),
+        }
+        .check_into(&mut errors);
+        self.check_references(
+            form.location_id,
+            form.program_type_id,
+            form.class_session_id,
+            &mut errors,
+        )?;
+        let (Some(name), Some(phone), true) = (name, phone, errors.is_empty()) else {
+            return Err(errors.into());
+        };
+        let new = NewLead {
+            name,
+            phone,
+            email,
+            message,
+            location_id: form.location_id,
+            program_type_id: form.program_type_id,
+            class_session_id: form.class_session_id,
+            source: form.source.unwrap_or(LeadSource::Other),
+            status: form.status.unwrap_or(LeadStatus::New),
+            notes,
+            utm_source,
+            utm_medium,
+            utm_campaign,
+            created_at: now(),
+        };
+        Ok(self.leads.create(&new, actor)?)
+    }
+
+    fn get(&self, id: i64) -> ServiceResult<Lead> {
+        self.existing(id)
+    }
+
+    fn list(&self, filter: &LeadFilter) -> ServiceResult<LeadPage> {
+        if !(1..=MAX_PAGE_SIZE).contains(&filter.limit) {
+            return Err(ServiceError::invalid_parameter(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
+        }
+        if filter.offset < 0 {
+            return Err(ServiceError::invalid_parameter(
+                "offset",
+                "must not be negative",
+            ));
+        }
+        if let Some(id) = filter.location_id {
+            self.locations
+                .get_by_id(id)?
+                .ok_or_else(|| ServiceError::not_found("location", id))?;
+        }
+        Ok(self.leads.search(filter)?)
+    }
+
+    fn update(
+        &self,
+        id: i64,
+        patch: LeadPatch,
+        expected_version: Option<i64>,
+        actor: &str,
+    ) -> ServiceResult<Lead> {
+        let mut errors = FieldErrors::new();
+        let mut not_null = |field: &str, present: bool| {
+            if present {
+                errors.add(field, NOT_NULL);
+            }
+        };
+        not_null("name", matches!(patch.name, Some(None)));
+        not_null("phone", matches!(patch.phone, Some(None)));
+        not_null("status", matches!(patch.status, Some(None)));
+        not_null("source", matches!(patch.source, Some(None)));
+        let name = patch.name.flatten().map(|n| n.trim().to_owned());
+        let phone = match patch.phone.flatten() {
+            Some(p) => Phone::parse(&p)
+                .map_err(|e| errors.add("phone", e.to_string()))
+                .ok(),
+            None => None,
+        };
+        // A blank optional text clears the field, like `null`.
+        let email = patch.email.map(clean);
+        let message = patch.message.map(clean);
+        let notes = patch.notes.map(clean);
+        TextRules {
+            name: name.as_deref(),
+            email: email.as_ref().and_then(Option::as_deref),
+            message: message.as_ref().and_then(Option::as_deref),
+            notes: notes.as_ref().and_then(Option::as_deref),
+            utm_source: None,
+            utm_medium: None,
+            utm_campaign: None,
+        }
+        .check_into(&mut errors);
+        self.check_references(
+            patch.location_id.flatten(),
+            patch.program_type_id.flatten(),
+            patch.class_session_id.flatten(),
+            &mut errors,
+        )?;
+        errors.into_result()?;
+        let changes = LeadChanges {
+            name,
+            phone,
+            email,
+            message,
+            location_id: patch.location_id,
+            program_type_id: patch.program_type_id,
+            class_session_id: patch.class_session_id,
+            status: patch.status.flatten(),
+            source: patch.source.flatten(),
+            notes,
+        };
+        self.leads
+            .update(id, &changes, expected_version, actor, now())?
+            .ok_or_else(|| ServiceError::not_found("lead", id))
+    }
+
+    fn delete(&self, id: i64, actor: &str) -> ServiceResult<()> {
+        if self.leads.delete(id, actor, now())? {
+            Ok(())
+        } else {
+            Err(ServiceError::not_found("lead", id))
+        }
+    }
+
+    fn events(&self, id: i64) -> ServiceResult<Vec<LeadEvent>> {
+        self.leads
+            .events(id)?
+            .ok_or_else(|| ServiceError::not_found("lead", id))
+    }
+}
+
+/// The actor recorded for public submissions.
+pub const PUBLIC_ACTOR: &str = WEBSITE_ACTOR;

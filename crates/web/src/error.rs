@@ -1,0 +1,245 @@
+//! The API's error type and its one mapping to HTTP.
+//!
+//! Handlers and extractors return [`ApiError`]; [`crate::middleware`] turns every error
+//! response — including actix's own (unknown route, wrong method, oversized body) — into the
+//! contract's shape `{"error": {"code", "message", "request_id", …}}`.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use cohai_services::ServiceError;
+use serde::Serialize;
+
+/// An error as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// Human-readable message; never contains internals.
+    pub message: String,
+    /// Extra detail, e.g. `{"parameter": "location_id"}`.
+    pub details: Option<BTreeMap<&'static str, String>>,
+    /// Per-field validation messages.
+    pub fields: Option<BTreeMap<String, Vec<String>>>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+            fields: None,
+        }
+    }
+
+    /// 400 `invalid_parameter` naming the parameter.
+    pub fn invalid_parameter(parameter: &str, message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", message);
+        e.details = Some(BTreeMap::from([("parameter", parameter.to_owned())]));
+        e
+    }
+
+    /// 400 `invalid_json`.
+    pub fn invalid_json(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_json", message)
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid admin API key is required",
+        )
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 412 `precondition_failed`.
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            "the resource has changed; fetch it again",
+        )
+    }
+
+    /// 413 `payload_too_large`.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than {limit} bytes"),
+        )
+    }
+
+    /// 422 `validation_failed`.
+    pub fn validation(fields: BTreeMap<String, Vec<String>>) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "some fields are invalid",
+        );
+        e.fields = Some(fields);
+        e
+    }
+
+    /// 429 `rate_limited`.
+    pub fn rate_limited() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; retry later",
+        )
+    }
+
+    /// 500 `internal`, with a generic message.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
+    }
+
+    /// 503 `unavailable`.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the service is temporarily unavailable; retry later",
+        )
+    }
+
+    /// The error the contract prescribes for an error status that carries no [`ApiError`]
+    /// (produced by actix itself or a third-party middleware).
+    pub fn for_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            400 => Self::invalid_json("the request could not be read"),
+            401 => Self::unauthorized(),
+            404 => Self::not_found("no such resource"),
+            405 => Self::new(
+                status,
+                "method_not_allowed",
+                "this method is not allowed on this path",
+            ),
+            412 => Self::precondition_failed(),
+            413 => Self::new(status, "payload_too_large", "the request body is too large"),
+            415 => Self::invalid_json("the content type must be application/json"),
+            429 => Self::rate_limited(),
+            503 => Self::unavailable(),
+            _ if status.is_client_error() => {
+                Self::new(status, "bad_request", "the request could not be processed")
+            }
+            _ => Self::internal(),
+        }
+    }
+
+    /// The JSON body for this error, carrying `request_id`.
+    pub fn body(&self, request_id: &str) -> serde_json::Value {
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            code: &'a str,
+            message: &'a str,
+            request_id: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            details: Option<&'a BTreeMap<&'static str, String>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            fields: Option<&'a BTreeMap<String, Vec<String>>>,
+        }
+        serde_json::json!({"error": Inner {
+            code: self.code,
+            message: &self.message,
+            request_id,
+            details: self.details.as_ref(),
+            fields: self.fields.as_ref(),
+        }})
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The body is written by the request middleware, which knows the request id and finds
+    /// this error through `HttpResponse::error`.
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        response.finish()
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound { .. } => Self::not_found(e.to_string()),
+            ServiceError::InvalidParameter { parameter, message } => {
+                Self::invalid_parameter(parameter, message)
+            }
+            ServiceError::Validation(fields) => Self::validation(fields.0),
+            ServiceError::Conflict(_) => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "the request conflicts with the current state",
+            ),
+            ServiceError::PreconditionFailed => Self::precondition_failed(),
+            ServiceError::Unavailable(detail) => {
+                log::warn!("database unavailable: {detail}");
+                Self::unavailable()
+            }
+            ServiceError::Internal(detail) => {
+                log::error!("internal error: {detail}");
+                Self::internal()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_never_carry_their_detail() {
+        let e = ApiError::from(ServiceError::Internal(
+            "SELECT * FROM secrets failed at /srv/db".into(),
+        ));
+        assert_eq!(e.body("r1")["error"]["message"], "internal server error");
+    }
+
+    #[test]
+    fn body_has_the_contract_shape() {
+        let body =
+            ApiError::invalid_parameter("location_id", "must be a positive integer").body("abc");
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {"code": "invalid_parameter", "message": "must be a positive integer",
+                "request_id": "abc", "details": {"parameter": "location_id"}}})
+        );
+    }
+}

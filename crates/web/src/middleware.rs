@@ -1,0 +1,146 @@
+//! The request middleware: request id, panic guard, error shape, security headers,
+//! access log and metrics — everything that must hold for every response.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, web};
+use futures_util::FutureExt;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The request's id, as stored in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Header carrying the request id both ways.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest client-supplied request id that is kept.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The client's request id when it is a sane token (it is logged, so no control characters
+/// or spaces); otherwise a new one.
+fn request_id_for(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= MAX_REQUEST_ID_LEN
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned)
+}
+
+/// Turns a panic in a handler into a 500 in the contract's shape (via [`request_context`]).
+///
+/// Installed on each resource rather than the app: the request may only be cloned after
+/// routing, and the clone is what a response for a panicked handler is built from.
+pub async fn panic_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let http_req = req.request().clone();
+    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(result) => result.map(ServiceResponse::map_into_boxed_body),
+        Err(_panic) => {
+            log::error!(
+                "handler panicked: {} {}",
+                http_req.method(),
+                http_req.path()
+            );
+            Ok(ServiceResponse::from_err(ApiError::internal(), http_req))
+        }
+    }
+}
+
+/// Content-Security-Policy for JSON responses: nothing may be loaded or framed.
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+/// Content-Security-Policy for the Swagger UI, which is served from this origin only.
+const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+     script-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
+
+/// Wraps every request; see the module docs.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let request_id = request_id_for(&req);
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+
+    // Handlers' errors arrive as responses; an `Err` here comes from a middleware and is
+    // rendered by actix itself (the request cannot be cloned before routing, see `panic_guard`).
+    let mut res = next.call(req).await?.map_into_boxed_body();
+
+    let status = res.status();
+    if status.is_client_error() || status.is_server_error() {
+        let error = res
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<ApiError>())
+            .cloned()
+            .unwrap_or_else(|| ApiError::for_status(status));
+        let body = error.body(&request_id).to_string();
+        res = res.map_body(|head, _| {
+            head.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            BoxBody::new(body)
+        });
+    }
+
+    let headers = res.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    let csp = if path.starts_with("/docs") {
+        DOCS_CSP
+    } else {
+        API_CSP
+    };
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+
+    let elapsed = started.elapsed();
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        state.metrics.observe_request(
+            method.as_str(),
+            &route,
+            status.as_u16(),
+            elapsed.as_secs_f64(),
+        );
+    }
+    // Path only: query strings can hold personal data (the admin search `q`).
+    log::info!(
+        target: "cohai::access",
+        "{method} {path} {} {:.1}ms rid={request_id}",
+        status.as_u16(),
+        elapsed.as_secs_f64() * 1000.0
+    );
+    Ok(res)
+}

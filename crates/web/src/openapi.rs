@@ -1,0 +1,98 @@
+//! The OpenAPI 3 document, generated from the handlers and types.
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::routes;
+
+/// The error body every error response carries.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // a schema only: errors are serialised by `ApiError::body`
+pub struct ErrorResponse {
+    /// The error.
+    error: ErrorDetail,
+}
+
+/// The error's detail.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    /// `invalid_parameter`, `invalid_json`, `unauthorized`, `not_found`, `method_not_allowed`,
+    /// `conflict`, `precondition_failed`, `payload_too_large`, `validation_failed`,
+    /// `rate_limited`, `internal` or `unavailable`.
+    #[schema(example = "not_found")]
+    code: String,
+    /// Human-readable; never contains internals.
+    #[schema(example = "location 999 not found")]
+    message: String,
+    /// The request's id (also in the `X-Request-Id` header).
+    request_id: String,
+    /// For `invalid_parameter`: `{"parameter": "location_id"}`.
+    details: Option<BTreeMap<String, String>>,
+    /// For `validation_failed`: messages per field.
+    fields: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// Adds the bearer security scheme used by the admin paths.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An admin API key (see the README)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cohai Stretching API",
+        description = "Studio locations, classes, trainers, membership plans and the class schedule; \
+            the website's sign-up form; the managers' leads CRM. Every error has the shape of `ErrorResponse`; \
+            every response carries `X-Request-Id`.",
+        license(name = "Proprietary")
+    ),
+    paths(
+        routes::ops::health,
+        routes::ops::ready,
+        routes::ops::metrics,
+        routes::ops::test_error,
+        routes::ops::openapi_json,
+        routes::locations::list,
+        routes::locations::get,
+        routes::program_types::list,
+        routes::trainers::list,
+        routes::trainers::get,
+        routes::memberships::list,
+        routes::memberships::get,
+        routes::schedule::list,
+        routes::leads::submit,
+        routes::admin::leads::list,
+        routes::admin::leads::create,
+        routes::admin::leads::get,
+        routes::admin::leads::update,
+        routes::admin::leads::delete,
+        routes::admin::leads::events,
+    ),
+    components(schemas(ErrorResponse, ErrorDetail)),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "catalog", description = "Locations, program types, trainers and membership plans"),
+        (name = "schedule", description = "The class timetable"),
+        (name = "leads", description = "The website's sign-up form"),
+        (name = "admin", description = "The leads CRM (admin key required)"),
+        (name = "operations", description = "Health, readiness, metrics and documentation"),
+    )
+)]
+pub struct ApiDoc;

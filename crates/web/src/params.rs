@@ -1,0 +1,118 @@
+//! Query and path parameters, parsed with errors that name the parameter.
+
+use cohai_domain::time::InstantOrDate;
+
+use crate::error::ApiError;
+
+/// The decoded query string.
+#[derive(Debug, Default)]
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    /// Decodes `query` (`a=1&b=2`).
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        serde_urlencoded::from_str(query)
+            .map(Self)
+            .map_err(|_| ApiError::invalid_parameter("query", "the query string is malformed"))
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An optional positive id.
+    pub fn id(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.get(name).map(|raw| parse_id(name, raw)).transpose()
+    }
+
+    /// An optional integer in `min..=max`, else `default`.
+    pub fn int_in(&self, name: &str, min: i64, max: i64, default: i64) -> Result<i64, ApiError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        let message = || format!("must be an integer from {min} to {max}");
+        let value: i64 = raw
+            .parse()
+            .map_err(|_| ApiError::invalid_parameter(name, message()))?;
+        if (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(ApiError::invalid_parameter(name, message()))
+        }
+    }
+
+    /// An optional RFC 3339 instant (with offset) or `YYYY-MM-DD` date.
+    pub fn instant_or_date(&self, name: &str) -> Result<Option<InstantOrDate>, ApiError> {
+        self.get(name)
+            .map(|raw| {
+                InstantOrDate::parse(&restore_plus(raw)).map_err(|_| {
+                    ApiError::invalid_parameter(name, "must be an RFC 3339 date-time with an offset (Z or +03:00) or a YYYY-MM-DD date")
+                })
+            })
+            .transpose()
+    }
+}
+
+/// An unencoded `+` in a query string decodes to a space; put it back in an offset such as
+/// `2026-11-24T15:00:00 03:00`.
+fn restore_plus(raw: &str) -> String {
+    match raw.rfind(' ') {
+        Some(i)
+            if raw.len() - i == 6
+                && raw[i + 1..].bytes().enumerate().all(|(n, b)| {
+                    if n == 2 {
+                        b == b':'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                }) =>
+        {
+            format!("{}+{}", &raw[..i], &raw[i + 1..])
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+/// A positive 64-bit id: ASCII digits only, no sign, no fraction, in range.
+///
+/// ```
+/// use cohai_web::params::parse_id;
+/// assert_eq!(parse_id("id", "17").ok(), Some(17));
+/// for bad in ["abc", "0", "-1", "1.5", "+1", "", "99999999999999999999"] {
+///     assert!(parse_id("id", bad).is_err(), "{bad}");
+/// }
+/// ```
+pub fn parse_id(name: &str, raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0 && raw.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| ApiError::invalid_parameter(name, "must be a positive integer id"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restores_a_plus_lost_in_url_decoding() {
+        assert_eq!(
+            restore_plus("2026-11-24T15:00:00 03:00"),
+            "2026-11-24T15:00:00+03:00"
+        );
+        assert_eq!(restore_plus("2026-11-24"), "2026-11-24");
+        assert_eq!(restore_plus("2026-11-24 15:00"), "2026-11-24 15:00");
+    }
+
+    #[test]
+    fn int_in_rejects_out_of_range_and_non_integers() {
+        let q = QueryParams::parse("limit=100000&offset=x&ok=5").expect("query");
+        assert!(q.int_in("limit", 1, 200, 50).is_err());
+        assert!(q.int_in("offset", 0, i64::MAX, 0).is_err());
+        assert_eq!(q.int_in("ok", 1, 10, 1).ok(), Some(5));
+        assert_eq!(q.int_in("missing", 1, 10, 7).ok(), Some(7));
+    }
+}

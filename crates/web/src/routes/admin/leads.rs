@@ -1,0 +1,291 @@
+//! The leads CRM: `/api/v1/admin/leads…`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono_tz::Tz;
+use cohai_domain::time::InstantOrDate;
+use cohai_domain::{Lead, LeadFilter, LeadSort, LeadSource, LeadStatus};
+use cohai_services::{AdminLeadForm, LeadPatch};
+
+use crate::auth::Admin;
+use crate::blocking::blocking;
+use crate::body::JsonBody;
+use crate::caching::{if_match, if_none_match};
+use crate::error::ApiError;
+use crate::openapi::ErrorResponse;
+use crate::params::{QueryParams, parse_id};
+use crate::routes::{LeadEventList, LeadPageResponse, query};
+use crate::state::AppState;
+
+/// Admin responses hold personal data: never stored by caches.
+const PRIVATE: &str = "private, no-store";
+
+/// The lead's strong entity tag, from its version.
+fn lead_etag(lead: &Lead) -> String {
+    format!("\"lead-{}-v{}\"", lead.id, lead.version)
+}
+
+/// The version an `If-Match` tag names for lead `id`, if it names one.
+fn version_in_tag(tag: &str, id: i64) -> Option<i64> {
+    let rest = tag.strip_prefix(&format!("lead-{id}-v"))?;
+    rest.parse().ok()
+}
+
+fn lead_response(status: actix_web::http::StatusCode, lead: &Lead) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, lead_etag(lead)))
+        .insert_header((header::CACHE_CONTROL, PRIVATE))
+        .json(lead)
+}
+
+fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
+    let statuses = match params.get("status") {
+        None => Vec::new(),
+        Some(raw) => raw
+            .split(',')
+            .map(|s| {
+                s.parse::<LeadStatus>().map_err(|_| {
+                    ApiError::invalid_parameter("status", format!("unknown status {s:?}"))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let source = params
+        .get("source")
+        .map(|s| {
+            s.parse::<LeadSource>()
+                .map_err(|_| ApiError::invalid_parameter("source", format!("unknown source {s:?}")))
+        })
+        .transpose()?;
+    let sort = params
+        .get("sort")
+        .map(|s| {
+            LeadSort::parse(s).ok_or_else(|| {
+                ApiError::invalid_parameter(
+                    "sort",
+                    "must be one of created_at, -created_at, updated_at, -updated_at",
+                )
+            })
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let q = params
+        .get("q")
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_owned);
+    if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(ApiError::invalid_parameter(
+            "q",
+            "must be at most 200 characters",
+        ));
+    }
+    Ok(LeadFilter {
+        statuses,
+        source,
+        location_id: params.id("location_id")?,
+        q,
+        created_from: params
+            .instant_or_date("created_from")?
+            .map(|v: InstantOrDate| v.as_range_start(Tz::UTC)),
+        created_to: params
+            .instant_or_date("created_to")?
+            .map(|v: InstantOrDate| v.as_range_end(Tz::UTC)),
+        sort,
+        limit: params.int_in("limit", 1, cohai_services::leads::MAX_PAGE_SIZE, 50)?,
+        offset: params.int_in("offset", 0, i64::MAX, 0)?,
+    })
+}
+
+/// Leads, filtered, sorted and paginated.
+#[utoipa::path(get, path = "/api/v1/admin/leads", tag = "admin",
+    security(("bearer" = [])),
+    params(
+        ("status" = Option<String>, Query, description = "One status or a comma-separated list: new, contacted, trial_scheduled, converted, lost"),
+        ("source" = Option<LeadSource>, Query, description = "Only this source"),
+        ("location_id" = Option<i64>, Query, description = "Only leads for this location", minimum = 1),
+        ("q" = Option<String>, Query, description = "Case-insensitive substring of name, e-mail or phone"),
+        ("created_from" = Option<String>, Query, description = "Created at or after: RFC 3339 with offset, or a UTC date"),
+        ("created_to" = Option<String>, Query, description = "Created before: RFC 3339 with offset, or a UTC date (whole day included)"),
+        ("sort" = Option<String>, Query, description = "created_at | -created_at (default) | updated_at | -updated_at; ties by id in the same direction"),
+        ("limit" = Option<i64>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
+        ("offset" = Option<i64>, Query, description = "≥ 0, default 0", minimum = 0),
+    ),
+    responses(
+        (status = 200, description = "A page of leads", body = LeadPageResponse),
+        (status = 400, description = "A malformed or out-of-range parameter", body = ErrorResponse),
+        (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
+        (status = 404, description = "No such location", body = ErrorResponse),
+    ))]
+pub async fn list(
+    admin: Admin,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let _ = admin;
+    let filter = filter_from(&query(&req)?)?;
+    let leads = state.leads.clone();
+    let (limit, offset) = (filter.limit, filter.offset);
+    let page = blocking(move || leads.list(&filter)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, PRIVATE))
+        .json(LeadPageResponse {
+            items: page.items,
+            total: page.total,
+            limit,
+            offset,
+        }))
+}
+
+/// One lead, with its `ETag`.
+#[utoipa::path(get, path = "/api/v1/admin/leads/{id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Lead id", minimum = 1)),
+    responses(
+        (status = 200, description = "The lead", body = Lead, headers(("ETag" = String, description = "Changes with every update"))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, description = "Malformed id", body = ErrorResponse),
+        (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
+        (status = 404, description = "No such lead", body = ErrorResponse),
+    ))]
+pub async fn get(
+    admin: Admin,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let _ = admin;
+    let id = parse_id("id", &id)?;
+    let leads = state.leads.clone();
+    let lead = blocking(move || leads.get(id)).await?;
+    if if_none_match(&req, &lead_etag(&lead)) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, lead_etag(&lead)))
+            .finish());
+    }
+    Ok(lead_response(actix_web::http::StatusCode::OK, &lead))
+}
+
+/// Creates a lead (no de-duplication). Unknown fields are rejected.
+#[utoipa::path(post, path = "/api/v1/admin/leads", tag = "admin",
+    security(("bearer" = [])),
+    request_body(content = AdminLeadForm, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = Lead,
+            headers(("Location" = String, description = "URL of the new lead"), ("ETag" = String, description = "The lead's version"))),
+        (status = 400, description = "Not JSON, malformed JSON, a wrong field type or an unknown field", body = ErrorResponse),
+        (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
+        (status = 413, description = "Body over the limit", body = ErrorResponse),
+        (status = 422, description = "Invalid or missing fields", body = ErrorResponse),
+    ))]
+pub async fn create(
+    admin: Admin,
+    state: web::Data<AppState>,
+    body: JsonBody<AdminLeadForm>,
+) -> Result<HttpResponse, ApiError> {
+    let leads = state.leads.clone();
+    let form = body.into_inner();
+    let lead = blocking(move || leads.create(form, &admin.name)).await?;
+    state.metrics.lead_created(lead.source.as_str());
+    let mut response = lead_response(actix_web::http::StatusCode::CREATED, &lead);
+    if let Ok(location) = header::HeaderValue::from_str(&format!("/api/v1/admin/leads/{}", lead.id))
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Partially updates a lead: absent fields stay, `null` clears a nullable field.
+#[utoipa::path(patch, path = "/api/v1/admin/leads/{id}", tag = "admin",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Lead id", minimum = 1),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on; 412 when the lead changed since"),
+    ),
+    request_body(content = LeadPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated lead", body = Lead, headers(("ETag" = String, description = "The new version"))),
+        (status = 400, description = "Not JSON, malformed JSON, a wrong field type or an unknown field", body = ErrorResponse),
+        (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
+        (status = 404, description = "No such lead", body = ErrorResponse),
+        (status = 412, description = "If-Match does not match the current ETag", body = ErrorResponse),
+        (status = 422, description = "Invalid values", body = ErrorResponse),
+    ))]
+pub async fn update(
+    admin: Admin,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: JsonBody<LeadPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("id", &id)?;
+    let expected_version = match if_match(&req) {
+        None | Some(None) => None,
+        Some(Some(tags)) => Some(
+            tags.iter()
+                .find_map(|t| version_in_tag(t, id))
+                .ok_or_else(ApiError::precondition_failed)?,
+        ),
+    };
+    let leads = state.leads.clone();
+    let patch = body.into_inner();
+    let lead = blocking(move || leads.update(id, patch, expected_version, &admin.name)).await?;
+    Ok(lead_response(actix_web::http::StatusCode::OK, &lead))
+}
+
+/// Erases a lead and its personal data.
+#[utoipa::path(delete, path = "/api/v1/admin/leads/{id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Lead id", minimum = 1)),
+    responses(
+        (status = 204, description = "Erased"),
+        (status = 400, description = "Malformed id", body = ErrorResponse),
+        (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
+        (status = 404, description = "No such lead", body = ErrorResponse),
+    ))]
+pub async fn delete(
+    admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("id", &id)?;
+    let leads = state.leads.clone();
+    blocking(move || leads.delete(id, &admin.name)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A lead's history, oldest first.
+#[utoipa::path(get, path = "/api/v1/admin/leads/{id}/events", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Lead id", minimum = 1)),
+    responses(
+        (status = 200, description = "Events, oldest first", body = LeadEventList),
+        (status = 400, description = "Malformed id", body = ErrorResponse),
+        (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
+        (status = 404, description = "No such lead", body = ErrorResponse),
+    ))]
+pub async fn events(
+    admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let _ = admin;
+    let id = parse_id("id", &id)?;
+    let leads = state.leads.clone();
+    let items = blocking(move || leads.events(id)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, PRIVATE))
+        .json(LeadEventList { items }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_in_tag;
+
+    #[test]
+    fn if_match_tags_name_a_version_of_this_lead_only() {
+        assert_eq!(version_in_tag("lead-7-v3", 7), Some(3));
+        assert_eq!(version_in_tag("lead-7-v3", 8), None);
+        assert_eq!(version_in_tag("garbage", 7), None);
+    }
+}

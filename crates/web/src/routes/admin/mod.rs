@@ -1,0 +1,3 @@
+//! The admin API (bearer-key authenticated).
+
+pub mod leads;

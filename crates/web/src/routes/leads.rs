@@ -1,0 +1,102 @@
+//! `POST /api/v1/leads`: the website's sign-up form.
+
+use actix_web::http::StatusCode;
+use actix_web::middleware::Condition;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, SubsecRound, Utc};
+use cohai_domain::LeadStatus;
+use cohai_services::LeadForm;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::blocking::blocking;
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::openapi::ErrorResponse;
+use crate::state::AppState;
+
+/// What the form's sender learns about its lead.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadReceipt {
+    /// The lead's id.
+    pub id: i64,
+    /// Its status.
+    pub status: LeadStatus,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Wraps the lead form's resource in the rate limiter, if one is configured.
+pub fn rate_limited_resource(state: &AppState) -> impl actix_web::dev::HttpServiceFactory + use<> {
+    let limit = crate::rate_limit::lead_rate_limit(
+        state.settings.lead_rate_per_minute,
+        state.settings.trusted_proxies.clone(),
+    );
+    let enabled = limit.is_some();
+    let config = limit.unwrap_or_else(|| {
+        // Never consulted when disabled; any valid configuration will do.
+        crate::rate_limit::lead_rate_limit(1, Vec::new())
+            .unwrap_or_else(|| unreachable!("1 per minute is a valid quota"))
+    });
+    super::resource("/api/v1/leads")
+        .wrap(Condition::new(
+            enabled,
+            actix_governor::Governor::new(&config),
+        ))
+        .route(web::post().to(submit))
+}
+
+/// A decoy id for honeypot submissions, in the range real ids occupy.
+fn decoy_id() -> i64 {
+    i64::from(uuid::Uuid::new_v4().as_u128() as u16) + 1000
+}
+
+/// Submits the sign-up form.
+///
+/// A repeated submission with the same phone while an earlier lead is open and less than
+/// 24 hours old creates no lead: it answers 200 with the existing lead and records the
+/// submission in that lead's history. Unknown fields are ignored.
+#[utoipa::path(post, path = "/api/v1/leads", tag = "leads",
+    request_body(content = LeadForm, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Lead created", body = LeadReceipt),
+        (status = 200, description = "An open lead of this phone exists; the submission was added to it", body = LeadReceipt),
+        (status = 400, description = "Not JSON, malformed JSON or a wrong field type", body = ErrorResponse),
+        (status = 413, description = "Body over the limit (64 KiB)", body = ErrorResponse),
+        (status = 422, description = "Invalid or missing fields", body = ErrorResponse),
+        (status = 429, description = "Too many submissions from this address; see Retry-After", body = ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+pub async fn submit(
+    state: web::Data<AppState>,
+    body: JsonBody<LeadForm>,
+) -> Result<HttpResponse, ApiError> {
+    let form = body.into_inner();
+    if form
+        .website
+        .as_deref()
+        .is_some_and(|w| !w.trim().is_empty())
+    {
+        log::info!("honeypot field filled; submission dropped");
+        let receipt = LeadReceipt {
+            id: decoy_id(),
+            status: LeadStatus::New,
+            created_at: Utc::now().trunc_subsecs(6),
+        };
+        return Ok(HttpResponse::Created().json(receipt));
+    }
+    let leads = state.leads.clone();
+    let outcome = blocking(move || leads.submit(form)).await?;
+    let status = if outcome.created {
+        state.metrics.lead_created(outcome.lead.source.as_str());
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let lead = outcome.lead;
+    Ok(HttpResponse::build(status).json(LeadReceipt {
+        id: lead.id,
+        status: lead.status,
+        created_at: lead.created_at,
+    }))
+}

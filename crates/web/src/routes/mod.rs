@@ -1,0 +1,131 @@
+//! HTTP handlers, one module per resource, and the response types they share.
+
+pub mod admin;
+pub mod leads;
+pub mod locations;
+pub mod memberships;
+pub mod ops;
+pub mod program_types;
+pub mod schedule;
+pub mod trainers;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use cohai_domain::{ClassSession, Lead, LeadEvent, Location, MembershipPlan, ProgramType, Trainer};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::caching::json_with_etag;
+use crate::error::ApiError;
+use crate::params::QueryParams;
+use crate::state::AppState;
+
+/// Declares a `{"items": [...]}` list type for `$item`.
+macro_rules! list_type {
+    ($name:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            /// The items.
+            pub items: Vec<$item>,
+        }
+    };
+}
+
+list_type!(LocationList, Location, "Active locations.");
+list_type!(ProgramTypeList, ProgramType, "Active program types.");
+list_type!(TrainerList, Trainer, "Active trainers.");
+list_type!(
+    MembershipPlanList,
+    MembershipPlan,
+    "Active membership plans."
+);
+list_type!(ClassSessionList, ClassSession, "Class sessions.");
+list_type!(LeadEventList, LeadEvent, "A lead's events, oldest first.");
+
+/// One page of leads.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadPageResponse {
+    /// The page.
+    pub items: Vec<Lead>,
+    /// All leads matching the filters.
+    pub total: i64,
+    /// Page size used.
+    pub limit: i64,
+    /// Rows skipped.
+    pub offset: i64,
+}
+
+/// A public, cacheable JSON response: strong `ETag`, `Cache-Control`, 304 on a match.
+pub(crate) fn public_json<T: Serialize>(
+    req: &HttpRequest,
+    state: &AppState,
+    value: &T,
+) -> Result<HttpResponse, ApiError> {
+    let body = serde_json::to_vec(value).map_err(|e| {
+        log::error!("cannot serialise a response: {e}");
+        ApiError::internal()
+    })?;
+    let cache_control = format!("public, max-age={}", state.settings.cache_max_age);
+    Ok(json_with_etag(req, body, &cache_control))
+}
+
+/// The decoded query string of `req`.
+pub(crate) fn query(req: &HttpRequest) -> Result<QueryParams, ApiError> {
+    QueryParams::parse(req.query_string())
+}
+
+/// A resource whose handlers' panics become 500s (see [`crate::middleware::panic_guard`]).
+pub(crate) fn resource(
+    path: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path).wrap(actix_web::middleware::from_fn(
+        crate::middleware::panic_guard,
+    ))
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
+    cfg.service(leads::rate_limited_resource(state))
+        .service(resource("/health").route(web::get().to(ops::health)))
+        .service(resource("/ready").route(web::get().to(ops::ready)))
+        .service(resource("/metrics").route(web::get().to(ops::metrics)))
+        .service(
+            web::scope("/api/v1")
+                .service(resource("/test-error").route(web::get().to(ops::test_error)))
+                .service(resource("/openapi.json").route(web::get().to(ops::openapi_json)))
+                .service(resource("/locations").route(web::get().to(locations::list)))
+                .service(resource("/locations/{id}").route(web::get().to(locations::get)))
+                .service(resource("/program-types").route(web::get().to(program_types::list)))
+                .service(resource("/trainers").route(web::get().to(trainers::list)))
+                .service(resource("/trainers/{id}").route(web::get().to(trainers::get)))
+                .service(resource("/memberships").route(web::get().to(memberships::list)))
+                .service(resource("/memberships/{id}").route(web::get().to(memberships::get)))
+                .service(resource("/schedule").route(web::get().to(schedule::list)))
+                .service(
+                    web::scope("/admin")
+                        .service(
+                            resource("/leads")
+                                .route(web::get().to(admin::leads::list))
+                                .route(web::post().to(admin::leads::create)),
+                        )
+                        .service(
+                            resource("/leads/{id}")
+                                .route(web::get().to(admin::leads::get))
+                                .route(web::patch().to(admin::leads::update))
+                                .route(web::delete().to(admin::leads::delete)),
+                        )
+                        .service(
+                            resource("/leads/{id}/events")
+                                .route(web::get().to(admin::leads::events)),
+                        ),
+                ),
+        );
+}

@@ -1,0 +1,22 @@
+//! `GET /api/v1/program-types`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{ProgramTypeList, public_json};
+use crate::blocking::blocking;
+use crate::error::ApiError;
+use crate::openapi::ErrorResponse;
+use crate::state::AppState;
+
+/// Active program types, ordered by name.
+#[utoipa::path(get, path = "/api/v1/program-types", tag = "catalog",
+    responses(
+        (status = 200, description = "Active program types by name", body = ProgramTypeList),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let catalog = state.catalog.clone();
+    let items = blocking(move || catalog.program_types()).await?;
+    public_json(&req, &state, &ProgramTypeList { items })
+}

@@ -1,0 +1,42 @@
+//! `GET /api/v1/schedule`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use cohai_services::ScheduleQuery;
+
+use super::{ClassSessionList, public_json, query};
+use crate::blocking::blocking;
+use crate::error::ApiError;
+use crate::openapi::ErrorResponse;
+use crate::state::AppState;
+
+/// Class sessions starting in `[from, to)`, ordered by `starts_at`, then `id`; cancelled
+/// sessions are included with `status: "cancelled"`.
+#[utoipa::path(get, path = "/api/v1/schedule", tag = "schedule",
+    params(
+        ("location_id" = Option<i64>, Query, description = "Only this location; dates are then read in its time zone", minimum = 1),
+        ("program_type_id" = Option<i64>, Query, description = "Only this program type", minimum = 1),
+        ("trainer_id" = Option<i64>, Query, description = "Only this trainer", minimum = 1),
+        ("from" = Option<String>, Query, description = "Inclusive start: RFC 3339 date-time with offset, or YYYY-MM-DD (local midnight). Default: now"),
+        ("to" = Option<String>, Query, description = "Exclusive end: RFC 3339 date-time with offset, or YYYY-MM-DD (that whole day included). Default: from + 7 days; at most 62 days after from"),
+    ),
+    responses(
+        (status = 200, description = "Sessions by starts_at, then id", body = ClassSessionList),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, description = "Malformed filter, to before from, or a range over 62 days", body = ErrorResponse),
+        (status = 404, description = "The location, program type or trainer does not exist", body = ErrorResponse),
+    ))]
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let params = query(&req)?;
+    let schedule_query = ScheduleQuery {
+        location_id: params.id("location_id")?,
+        program_type_id: params.id("program_type_id")?,
+        trainer_id: params.id("trainer_id")?,
+        from: params.instant_or_date("from")?,
+        to: params.instant_or_date("to")?,
+        now: Utc::now(),
+    };
+    let schedule = state.schedule.clone();
+    let items = blocking(move || schedule.schedule(&schedule_query)).await?;
+    public_json(&req, &state, &ClassSessionList { items })
+}

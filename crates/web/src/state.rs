@@ -1,0 +1,58 @@
+//! What every handler can reach: the services and the web settings.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use cohai_services::{CatalogService, HealthService, LeadService, ScheduleService};
+
+use crate::auth::AdminKeys;
+use crate::metrics::Metrics;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// Keys accepted on admin endpoints.
+    pub admin_keys: AdminKeys,
+    /// Whether `GET /api/v1/test-error` answers (with a deliberate 500).
+    pub test_error_enabled: bool,
+    /// `max-age` of public GET responses, in seconds.
+    pub cache_max_age: u32,
+    /// Lead submissions per minute per client IP (burst of the same size); 0 disables.
+    pub lead_rate_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed for the client IP.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Origins allowed by CORS (the website's).
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            admin_keys: AdminKeys::default(),
+            test_error_enabled: true,
+            cache_max_age: 60,
+            lead_rate_per_minute: 10,
+            trusted_proxies: Vec::new(),
+            body_limit: 64 * 1024,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// Services and settings shared by all workers.
+pub struct AppState {
+    /// Catalog reads.
+    pub catalog: Arc<dyn CatalogService>,
+    /// Timetable reads.
+    pub schedule: Arc<dyn ScheduleService>,
+    /// Leads.
+    pub leads: Arc<dyn LeadService>,
+    /// Readiness and pool state.
+    pub health: Arc<dyn HealthService>,
+    /// Settings.
+    pub settings: WebSettings,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}
