@@ -1,1 +1,299 @@
-//! e2e
+//! Harness for the end-to-end tests: the real application (`cohai_web::app`, the real
+//! services and the Diesel repositories) over a fresh SQLite file or PostgreSQL database.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
+use actix_web::test::{self, TestRequest};
+use actix_web::web;
+use chrono::{DateTime, Duration, Utc};
+use cohai_domain::{
+    ClassSession, Location, MembershipPlan, Money, NewClassSession, NewLocation, NewMembershipPlan,
+    NewProgramType, NewTrainer, ProgramLevel, ProgramType, SessionStatus, Trainer,
+};
+use cohai_persistence::Repositories;
+pub use cohai_persistence::testing::{Backend, TestDatabase};
+use cohai_web::{AppState, WebSettings};
+
+/// The admin key every test app accepts (named `admin`).
+pub const ADMIN_KEY: &str = "test-admin-key";
+
+/// The application over a throw-away database.
+pub struct TestApp {
+    /// The database (dropped with the app).
+    pub db: TestDatabase,
+    /// The repositories, to arrange data directly.
+    pub repos: Repositories,
+    state: web::Data<AppState>,
+}
+
+impl TestApp {
+    /// An app with an admin key and no rate limit.
+    pub fn new(backend: Backend) -> Self {
+        Self::with(backend, |_| {})
+    }
+
+    /// An app whose web settings `adjust` changes.
+    pub fn with(backend: Backend, adjust: impl FnOnce(&mut WebSettings)) -> Self {
+        let db = TestDatabase::new(backend);
+        let repos = db.db.repositories();
+        let mut settings = WebSettings {
+            admin_keys: cohai_web::AdminKeys::new(vec![
+                cohai_web::AdminKey::from_plain("admin", ADMIN_KEY).expect("valid test key"),
+            ]),
+            lead_rate_per_minute: 0,
+            ..WebSettings::default()
+        };
+        adjust(&mut settings);
+        let state = cohai_server::compose::app_state(&repos, settings).expect("compose the app");
+        Self { db, repos, state }
+    }
+
+    /// The initialised actix service, ready for [`call`].
+    pub async fn service(
+        &self,
+    ) -> impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    > {
+        test::init_service(cohai_web::app(self.state.clone())).await
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub json: serde_json::Value,
+    /// The raw body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the contract's error shape and code, and that `request_id` matches the header.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.json);
+        assert_eq!(
+            self.json["error"]["code"], code,
+            "code; body: {}",
+            self.json
+        );
+        assert!(
+            self.json["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "message; body: {}",
+            self.json
+        );
+        assert_eq!(
+            self.json["error"]["request_id"].as_str(),
+            self.header("x-request-id"),
+            "request id; body: {}",
+            self.json
+        );
+    }
+}
+
+/// Sends `req` to `app` and reads the whole response.
+pub async fn call<S, B>(app: &S, req: TestRequest) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let res = test::call_service(app, req.to_request()).await;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = test::read_body(res).await.to_vec();
+    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    Reply {
+        status,
+        headers,
+        json,
+        body,
+    }
+}
+
+/// `GET uri`.
+pub async fn get<S, B>(app: &S, uri: &str) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    call(app, TestRequest::get().uri(uri)).await
+}
+
+/// An admin request with the test key.
+pub fn admin(req: TestRequest) -> TestRequest {
+    req.insert_header(("authorization", format!("Bearer {ADMIN_KEY}")))
+}
+
+/// A small catalog that tests build on.
+pub struct Catalog {
+    /// Two active locations (Moscow, then Berlin) and one inactive.
+    pub locations: Vec<Location>,
+    /// Two program types.
+    pub program_types: Vec<ProgramType>,
+    /// Two trainers.
+    pub trainers: Vec<Trainer>,
+    /// Plans of the first location.
+    pub plans: Vec<MembershipPlan>,
+}
+
+/// Builders for rows.
+pub mod build {
+    use super::*;
+
+    /// An active location.
+    pub fn location(name: &str, timezone: &str) -> NewLocation {
+        NewLocation {
+            name: name.to_owned(),
+            address: "ул. Тестовая, 1".to_owned(),
+            city: "Москва".to_owned(),
+            phone: Some("+74951234567".to_owned()),
+            timezone: timezone.to_owned(),
+            is_active: true,
+        }
+    }
+
+    /// An active program type.
+    pub fn program_type(name: &str) -> NewProgramType {
+        NewProgramType {
+            name: name.to_owned(),
+            description: None,
+            duration_minutes: 60,
+            level: ProgramLevel::All,
+            is_active: true,
+        }
+    }
+
+    /// An active trainer.
+    pub fn trainer(full_name: &str) -> NewTrainer {
+        NewTrainer {
+            full_name: full_name.to_owned(),
+            bio: None,
+            photo_url: None,
+            is_active: true,
+        }
+    }
+
+    /// An active plan.
+    pub fn plan(location_id: i64, name: &str, price_minor: i64) -> NewMembershipPlan {
+        NewMembershipPlan {
+            location_id,
+            name: name.to_owned(),
+            description: None,
+            price: Money::new(price_minor, "RUB").expect("valid money"),
+            visits: Some(8),
+            validity_days: 30,
+            is_active: true,
+        }
+    }
+
+    /// A scheduled one-hour session.
+    pub fn session(
+        location_id: i64,
+        program_type_id: i64,
+        trainer_id: i64,
+        starts_at: DateTime<Utc>,
+    ) -> NewClassSession {
+        NewClassSession {
+            location_id,
+            program_type_id,
+            trainer_id,
+            membership_plan_id: None,
+            starts_at,
+            ends_at: starts_at + Duration::hours(1),
+            capacity: 12,
+            status: SessionStatus::Scheduled,
+        }
+    }
+}
+
+impl TestApp {
+    /// Creates a small catalog.
+    pub fn catalog(&self) -> Catalog {
+        let r = &self.repos;
+        let moscow = r
+            .locations
+            .create(&build::location("Центр", "Europe/Moscow"))
+            .expect("location");
+        let berlin = r
+            .locations
+            .create(&build::location("Berlin Mitte", "Europe/Berlin"))
+            .expect("location");
+        let closed = r
+            .locations
+            .create(&NewLocation {
+                is_active: false,
+                ..build::location("Закрыта", "Europe/Moscow")
+            })
+            .expect("location");
+        let stretch = r
+            .program_types
+            .create(&build::program_type("Стретчинг"))
+            .expect("program");
+        let yoga = r
+            .program_types
+            .create(&build::program_type("Йога"))
+            .expect("program");
+        let anna = r
+            .trainers
+            .create(&build::trainer("Анна Иванова"))
+            .expect("trainer");
+        let boris = r
+            .trainers
+            .create(&build::trainer("Борис Петров"))
+            .expect("trainer");
+        let cheap = r
+            .membership_plans
+            .create(&build::plan(moscow.id, "Разовое", 90_000))
+            .expect("plan");
+        let dear = r
+            .membership_plans
+            .create(&build::plan(moscow.id, "Безлимит", 900_000))
+            .expect("plan");
+        Catalog {
+            locations: vec![moscow, berlin, closed],
+            program_types: vec![stretch, yoga],
+            trainers: vec![anna, boris],
+            plans: vec![cheap, dear],
+        }
+    }
+
+    /// Creates one session.
+    pub fn session(&self, new: NewClassSession) -> ClassSession {
+        self.repos.class_sessions.create(&new).expect("session")
+    }
+}
+
+/// Parses an RFC 3339 instant (test input).
+pub fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("RFC 3339 instant")
+        .with_timezone(&Utc)
+}
+
+/// Declares `sqlite` and `postgres` modules running each async test function (`fn(Backend)`)
+/// on that backend under the actix runtime.
+#[macro_export]
+macro_rules! e2e_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[actix_web::test] async fn $name() { super::$name($crate::Backend::Sqlite).await })+
+        }
+        mod postgres {
+            $(#[actix_web::test] async fn $name() { super::$name($crate::Backend::Postgres).await })+
+        }
+    };
+}

@@ -1,7 +1,7 @@
 //! Per-client-IP rate limiting of the lead form (actix-governor), with the client IP taken
 //! from `X-Forwarded-For` only when the direct peer is a trusted proxy.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
@@ -54,8 +54,10 @@ impl KeyExtractor for ClientIp {
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok());
-        self.client_ip(req.peer_addr().map(|a| a.ip()), forwarded)
-            .ok_or_else(|| SimpleKeyExtractionError::new("cannot determine the client address"))
+        // Without a peer address (not over TCP) all such requests share one bucket.
+        Ok(self
+            .client_ip(req.peer_addr().map(|a| a.ip()), forwarded)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
     }
 
     fn exceed_rate_limit_response(
