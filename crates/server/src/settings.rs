@@ -9,8 +9,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `COHAI_` prefix that are not settings.
-const NOT_SETTINGS: &[&str] = &["COHAI_CONFIG", "COHAI_TEST_POSTGRES_URL"];
-const NOT_SETTINGS_PREFIXES: &[&str] = &["COHAI_TEST_", "COHAI_BENCH_"];
+const NOT_SETTINGS: &[&str] = &["COHAI_CONFIG", "COHAI_TEST_POSTGRES_URL", "COHAI_UPDATE_OPENAPI", "COHAI_GIT_COMMIT"];
+const NOT_SETTINGS_PREFIXES: &[&str] = &["COHAI_BENCH_"];
 
 /// Every setting of the server and the bootstrap tool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +134,7 @@ impl Default for LogSettings {
 /// Settings could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
-pub struct SettingsError(#[from] Box<figment::Error>);
+pub struct SettingsError(Box<figment::Error>);
 
 impl Settings {
     /// Loads `config/default.toml` (if present, relative to the working directory), the file
