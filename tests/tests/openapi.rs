@@ -43,26 +43,47 @@ async fn document_lists_every_operation_of_the_contract() {
     let doc = served_document().await;
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
     for (method, path) in CONTRACT {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} is missing");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is missing"
+        );
     }
-    let documented: usize = doc["paths"].as_object().expect("paths").values().map(|p| p.as_object().map_or(0, |o| o.len())).sum();
+    let documented: usize = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .map(|p| p.as_object().map_or(0, |o| o.len()))
+        .sum();
     assert_eq!(documented, CONTRACT.len(), "no undocumented extras");
 }
 
 #[actix_web::test]
 async fn admin_operations_require_the_bearer_scheme_and_errors_use_the_error_schema() {
     let doc = served_document().await;
-    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     for (method, path) in CONTRACT {
         let op = &doc["paths"][path][method];
         if path.starts_with("/api/v1/admin") {
-            assert_eq!(op["security"], serde_json::json!([{"bearer": []}]), "{method} {path}");
-            assert!(op["responses"]["401"].is_object(), "{method} {path} documents 401");
+            assert_eq!(
+                op["security"],
+                serde_json::json!([{"bearer": []}]),
+                "{method} {path}"
+            );
+            assert!(
+                op["responses"]["401"].is_object(),
+                "{method} {path} documents 401"
+            );
         }
         for (status, response) in op["responses"].as_object().expect("responses") {
             if status.starts_with('4') || status.starts_with('5') {
                 let schema = &response["content"]["application/json"]["schema"]["$ref"];
-                assert_eq!(schema, "#/components/schemas/ErrorResponse", "{method} {path} {status}");
+                assert_eq!(
+                    schema, "#/components/schemas/ErrorResponse",
+                    "{method} {path} {status}"
+                );
             }
         }
     }
@@ -77,9 +98,14 @@ async fn docs_copy_matches_what_the_server_serves() {
         std::fs::write(&path, pretty).expect("write docs/openapi.json");
         return;
     }
-    let stored = std::fs::read_to_string(&path).expect("docs/openapi.json exists (run `make openapi`)");
-    let stored: serde_json::Value = serde_json::from_str(&stored).expect("docs/openapi.json is JSON");
-    assert!(stored == doc, "docs/openapi.json is out of date: run `make openapi`");
+    let stored =
+        std::fs::read_to_string(&path).expect("docs/openapi.json exists (run `make openapi`)");
+    let stored: serde_json::Value =
+        serde_json::from_str(&stored).expect("docs/openapi.json is JSON");
+    assert!(
+        stored == doc,
+        "docs/openapi.json is out of date: run `make openapi`"
+    );
 }
 
 #[actix_web::test]
@@ -87,7 +113,10 @@ async fn swagger_ui_is_served_from_the_binary() {
     let t = TestApp::new(Backend::Sqlite);
     let app = t.service().await;
     let r = get(&app, "/docs").await;
-    assert_eq!((r.status.as_u16(), r.header("location")), (308, Some("/docs/")));
+    assert_eq!(
+        (r.status.as_u16(), r.header("location")),
+        (308, Some("/docs/"))
+    );
     let r = get(&app, "/docs/").await;
     assert_eq!(r.status, 200);
     let html = String::from_utf8_lossy(&r.body);

@@ -9,7 +9,12 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `COHAI_` prefix that are not settings.
-const NOT_SETTINGS: &[&str] = &["COHAI_CONFIG", "COHAI_TEST_POSTGRES_URL", "COHAI_UPDATE_OPENAPI", "COHAI_GIT_COMMIT"];
+const NOT_SETTINGS: &[&str] = &[
+    "COHAI_CONFIG",
+    "COHAI_TEST_POSTGRES_URL",
+    "COHAI_UPDATE_OPENAPI",
+    "COHAI_GIT_COMMIT",
+];
 const NOT_SETTINGS_PREFIXES: &[&str] = &["COHAI_BENCH_"];
 
 /// Every setting of the server and the bootstrap tool.

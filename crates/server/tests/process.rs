@@ -16,7 +16,10 @@ fn workspace_root() -> &'static Path {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A running server process, killed on drop.
@@ -41,7 +44,10 @@ impl Server {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn cohai-server");
-        let server = Self { child, base: format!("http://127.0.0.1:{port}") };
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
         server.wait_until_up();
         server
     }
@@ -58,15 +64,28 @@ impl Server {
     }
 
     fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut res = agent.get(&format!("{}{path}", self.base)).call().expect("request");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut res = agent
+            .get(&format!("{}{path}", self.base))
+            .call()
+            .expect("request");
         let status = res.status().as_u16();
         let body = res.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().expect("kill");
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
         assert!(status.success());
     }
 
@@ -76,7 +95,10 @@ impl Server {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "cohai-server did not exit within {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "cohai-server did not exit within {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -97,15 +119,34 @@ fn sqlite_url(dir: &tempfile::TempDir) -> String {
 fn serves_probes_errors_and_creates_the_sqlite_file_on_first_run() {
     let dir = tempfile::tempdir().expect("dir");
     let server = Server::start(&sqlite_url(&dir), &[]);
-    assert!(dir.path().join("data/cohai.db").exists(), "database file created with its folder");
-    assert_eq!(server.get("/health"), (200, serde_json::json!({"status": "ok"})));
-    assert_eq!(server.get("/ready"), (200, serde_json::json!({"status": "ready"})));
+    assert!(
+        dir.path().join("data/cohai.db").exists(),
+        "database file created with its folder"
+    );
+    assert_eq!(
+        server.get("/health"),
+        (200, serde_json::json!({"status": "ok"}))
+    );
+    assert_eq!(
+        server.get("/ready"),
+        (200, serde_json::json!({"status": "ready"}))
+    );
     let (status, body) = server.get("/no/such/route");
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     let (status, body) = server.get("/api/v1/test-error");
-    assert_eq!((status, body["error"]["code"].as_str()), (500, Some("internal")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (500, Some("internal"))
+    );
     assert_eq!(body["error"]["message"], "internal server error");
-    assert!(body["error"]["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(
+        body["error"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
 }
 
 #[test]
@@ -124,10 +165,19 @@ fn ready_turns_503_when_the_database_is_gone_while_health_stays_200() {
     drop(db); // DROP DATABASE … WITH (FORCE): every connection is cut.
     let started = Instant::now();
     let (status, body) = server.get("/ready");
-    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("unavailable")));
-    assert!(started.elapsed() < Duration::from_secs(5), "answered within the pool timeout");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("unavailable"))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered within the pool timeout"
+    );
     let (status, body) = server.get("/api/v1/locations");
-    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("unavailable")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("unavailable"))
+    );
     assert_eq!(server.get("/health").0, 200);
 }
 
@@ -149,9 +199,10 @@ fn two_servers_starting_together_on_postgres_migrate_once() {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let applied: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM __diesel_schema_migrations")
-        .load(&mut *conn)
-        .expect("count migrations");
+    let applied: Vec<Count> =
+        diesel::sql_query("SELECT COUNT(*) AS n FROM __diesel_schema_migrations")
+            .load(&mut *conn)
+            .expect("count migrations");
     assert_eq!(applied[0].n, 2);
 }
 
@@ -164,7 +215,10 @@ fn a_bad_setting_stops_start_up_with_a_message_naming_it() {
         .expect("run cohai-server");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.to_ascii_lowercase().contains("lead_rate_per_minute"), "{stderr}");
+    assert!(
+        stderr.to_ascii_lowercase().contains("lead_rate_per_minute"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -172,7 +226,10 @@ fn help_and_version_describe_the_program() {
     let help = Command::new(BIN).arg("--help").output().expect("--help");
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("COHAI_CONFIG"));
-    let version = Command::new(BIN).arg("--version").output().expect("--version");
+    let version = Command::new(BIN)
+        .arg("--version")
+        .output()
+        .expect("--version");
     assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
 
@@ -181,8 +238,11 @@ fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
     let dir = tempfile::tempdir().expect("dir");
     let mut server = Server::start(&sqlite_url(&dir), &[("COHAI_SHUTDOWN_TIMEOUT_SECS", "10")]);
     let body = r#"{"name":"Анна","phone":"+79161234567","consent":true}"#.as_bytes();
-    let mut stream = TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+    let mut stream =
+        TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
     let head = format!(
         "POST /api/v1/leads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()

@@ -41,6 +41,7 @@ pub fn app(
     >,
 > {
     let body_limit = state.settings.body_limit;
+    let cors = cors(&state.settings.cors_origins);
     let routes_state = state.clone();
     App::new()
         .app_data(state)
@@ -55,5 +56,30 @@ pub fn app(
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(ApiError::not_found("no such resource"))
         }))
+        .wrap(cors)
         .wrap(actix_web::middleware::from_fn(middleware::request_context))
+}
+
+/// CORS for the website: only the configured origins, the API's methods and headers.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            middleware::REQUEST_ID_HEADER,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            middleware::REQUEST_ID_HEADER,
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
