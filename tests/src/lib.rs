@@ -43,6 +43,7 @@ impl TestApp {
                 cohai_web::AdminKey::from_plain("admin", ADMIN_KEY).expect("valid test key"),
             ]),
             lead_rate_per_minute: 0,
+            public_cache_ttl: std::time::Duration::ZERO,
             ..WebSettings::default()
         };
         adjust(&mut settings);

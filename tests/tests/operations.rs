@@ -161,7 +161,43 @@ async fn metrics_count_requests_by_route_pattern_and_leads_by_source(backend: Ba
     assert!(!text.contains("999999"), "raw paths never become labels");
 }
 
+async fn public_responses_are_cached_for_the_ttl_then_refreshed(backend: Backend) {
+    let t = TestApp::with(backend, |s| {
+        s.public_cache_ttl = std::time::Duration::from_millis(300)
+    });
+    let c = t.catalog();
+    let app = t.service().await;
+    let count = |r: &cohai_e2e::Reply| r.json["items"].as_array().map(Vec::len);
+    let first = get(&app, "/api/v1/locations").await;
+    assert_eq!(count(&first), Some(2));
+    t.repos
+        .locations
+        .create(&cohai_e2e::build::location("Новая", "Europe/Moscow"))
+        .expect("location");
+    let cached = get(&app, "/api/v1/locations").await;
+    assert_eq!(
+        (count(&cached), cached.header("etag")),
+        (Some(2), first.header("etag")),
+        "served from the cache"
+    );
+    // Errors are not cached, and other queries are separate entries.
+    get(&app, "/api/v1/locations/999")
+        .await
+        .assert_error(404, "not_found");
+    let plans = get(
+        &app,
+        &format!("/api/v1/memberships?location_id={}", c.locations[0].id),
+    )
+    .await;
+    assert_eq!(count(&plans), Some(2));
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(350)).await;
+    let fresh = get(&app, "/api/v1/locations").await;
+    assert_eq!(count(&fresh), Some(3), "refreshed after the TTL");
+    assert_ne!(fresh.header("etag"), first.header("etag"));
+}
+
 e2e_tests!(
+    public_responses_are_cached_for_the_ttl_then_refreshed,
     every_response_carries_a_request_id_echoing_the_clients,
     unknown_routes_wrong_methods_and_bad_bodies_use_the_error_shape,
     responses_carry_security_headers,

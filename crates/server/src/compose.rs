@@ -6,6 +6,7 @@ use actix_web::web;
 use cohai_persistence::{Database, DatabaseUrl, PersistenceError, Repositories};
 use cohai_services::{CatalogServiceImpl, HealthServiceImpl, LeadServiceImpl, ScheduleServiceImpl};
 use cohai_web::auth::AdminKeyError;
+use cohai_web::response_cache::ResponseCache;
 use cohai_web::{AdminKey, AdminKeys, AppState, Metrics, WebSettings};
 
 use crate::settings::Settings;
@@ -64,6 +65,7 @@ pub fn web_settings(settings: &Settings) -> Result<WebSettings, AdminKeyError> {
         trusted_proxies: settings.trusted_proxies.clone(),
         body_limit: settings.body_limit,
         cors_origins: settings.cors_origins.clone(),
+        public_cache_ttl: std::time::Duration::from_millis(settings.public_cache_ttl_ms),
     })
 }
 
@@ -93,6 +95,7 @@ pub fn app_state(
     let health = Arc::new(HealthServiceImpl::new(repos.health.clone()));
     let metrics =
         Metrics::new(VERSION, GIT_COMMIT).map_err(|e| prometheus_error::Error(e.to_string()))?;
+    let cache = ResponseCache::new(web_settings.public_cache_ttl);
     Ok(web::Data::new(AppState {
         catalog,
         schedule,
@@ -100,5 +103,6 @@ pub fn app_state(
         health,
         settings: web_settings,
         metrics,
+        cache,
     }))
 }

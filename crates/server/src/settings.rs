@@ -45,6 +45,8 @@ pub struct Settings {
     pub body_limit: usize,
     /// CORS origins.
     pub cors_origins: Vec<String>,
+    /// How long public GET responses are served from the in-process cache, ms; 0 = off.
+    pub public_cache_ttl_ms: u64,
     /// Database pool.
     pub database: DatabaseSettings,
     /// Logging.
@@ -110,6 +112,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             body_limit: 64 * 1024,
             cors_origins: Vec::new(),
+            public_cache_ttl_ms: 5000,
             database: DatabaseSettings::default(),
             log: LogSettings::default(),
         }

@@ -59,11 +59,15 @@ pub fn if_match(req: &HttpRequest) -> Option<Option<Vec<String>>> {
 }
 
 /// A JSON response with a strong `ETag`, or `304 Not Modified` when the client has it.
-pub fn json_with_etag(req: &HttpRequest, body: Vec<u8>, cache_control: &str) -> HttpResponse {
-    let etag = etag_of(&body);
+pub fn json_with_etag(
+    req: &HttpRequest,
+    body: actix_web::web::Bytes,
+    etag: &str,
+    cache_control: &str,
+) -> HttpResponse {
     let cache_control =
         HeaderValue::from_str(cache_control).unwrap_or(HeaderValue::from_static("no-cache"));
-    if if_none_match(req, &etag) {
+    if if_none_match(req, etag) {
         return HttpResponse::build(StatusCode::NOT_MODIFIED)
             .insert_header((header::ETAG, etag))
             .insert_header((header::CACHE_CONTROL, cache_control))

@@ -14,6 +14,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod params;
 pub mod rate_limit;
+pub mod response_cache;
 pub mod routes;
 pub mod state;
 

@@ -25,6 +25,8 @@ pub struct WebSettings {
     pub body_limit: usize,
     /// Origins allowed by CORS (the website's).
     pub cors_origins: Vec<String>,
+    /// How long public GET responses are kept in the in-process cache; zero disables it.
+    pub public_cache_ttl: std::time::Duration,
 }
 
 impl Default for WebSettings {
@@ -37,6 +39,7 @@ impl Default for WebSettings {
             trusted_proxies: Vec::new(),
             body_limit: 64 * 1024,
             cors_origins: Vec::new(),
+            public_cache_ttl: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -55,4 +58,6 @@ pub struct AppState {
     pub settings: WebSettings,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Recently served public responses.
+    pub cache: crate::response_cache::ResponseCache,
 }

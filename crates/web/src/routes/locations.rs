@@ -4,7 +4,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use cohai_domain::Location;
 
 use super::{LocationList, public_json};
-use crate::blocking::blocking;
 use crate::error::ApiError;
 use crate::openapi::ErrorResponse;
 use crate::params::parse_id;
@@ -19,8 +18,12 @@ use crate::state::AppState;
     ))]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let catalog = state.catalog.clone();
-    let items = blocking(move || catalog.locations()).await?;
-    public_json(&req, &state, &LocationList { items })
+    public_json(&req, &state, move || {
+        Ok(LocationList {
+            items: catalog.locations()?,
+        })
+    })
+    .await
 }
 
 /// One active location.
@@ -39,6 +42,5 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("id", &id)?;
     let catalog = state.catalog.clone();
-    let location = blocking(move || catalog.location(id)).await?;
-    public_json(&req, &state, &location)
+    public_json(&req, &state, move || catalog.location(id)).await
 }

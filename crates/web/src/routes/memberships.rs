@@ -4,7 +4,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use cohai_domain::MembershipPlan;
 
 use super::{MembershipPlanList, public_json, query};
-use crate::blocking::blocking;
 use crate::error::ApiError;
 use crate::openapi::ErrorResponse;
 use crate::params::parse_id;
@@ -22,8 +21,12 @@ use crate::state::AppState;
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let location_id = query(&req)?.id("location_id")?;
     let catalog = state.catalog.clone();
-    let items = blocking(move || catalog.memberships(location_id)).await?;
-    public_json(&req, &state, &MembershipPlanList { items })
+    public_json(&req, &state, move || {
+        Ok(MembershipPlanList {
+            items: catalog.memberships(location_id)?,
+        })
+    })
+    .await
 }
 
 /// One active membership plan.
@@ -42,6 +45,5 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("id", &id)?;
     let catalog = state.catalog.clone();
-    let plan = blocking(move || catalog.membership(id)).await?;
-    public_json(&req, &state, &plan)
+    public_json(&req, &state, move || catalog.membership(id)).await
 }

@@ -14,9 +14,11 @@ use cohai_domain::{ClassSession, Lead, LeadEvent, Location, MembershipPlan, Prog
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::caching::json_with_etag;
+use crate::blocking::blocking;
+use crate::caching::{etag_of, json_with_etag};
 use crate::error::ApiError;
 use crate::params::QueryParams;
+use crate::response_cache::CachedBody;
 use crate::state::AppState;
 
 /// Declares a `{"items": [...]}` list type for `$item`.
@@ -56,17 +58,44 @@ pub struct LeadPageResponse {
 }
 
 /// A public, cacheable JSON response: strong `ETag`, `Cache-Control`, 304 on a match.
-pub(crate) fn public_json<T: Serialize>(
+///
+/// `load` runs on the blocking pool unless a fresh copy of this path and query is in the
+/// in-process cache; errors are not cached.
+pub(crate) async fn public_json<T, F>(
     req: &HttpRequest,
     state: &AppState,
-    value: &T,
-) -> Result<HttpResponse, ApiError> {
-    let body = serde_json::to_vec(value).map_err(|e| {
-        log::error!("cannot serialise a response: {e}");
-        ApiError::internal()
-    })?;
-    let cache_control = format!("public, max-age={}", state.settings.cache_max_age);
-    Ok(json_with_etag(req, body, &cache_control))
+    load: F,
+) -> Result<HttpResponse, ApiError>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce() -> cohai_services::ServiceResult<T> + Send + 'static,
+{
+    let key = match req.query_string() {
+        "" => req.path().to_owned(),
+        query => format!("{}?{query}", req.path()),
+    };
+    let cached = match state.cache.get(&key) {
+        Some(hit) => hit,
+        None => {
+            let value = blocking(load).await?;
+            let body = serde_json::to_vec(&value).map_err(|e| {
+                log::error!("cannot serialise a response: {e}");
+                ApiError::internal()
+            })?;
+            let fresh = CachedBody {
+                etag: etag_of(&body),
+                body: body.into(),
+            };
+            state.cache.put(key, fresh.clone());
+            fresh
+        }
+    };
+    Ok(json_with_etag(
+        req,
+        cached.body,
+        &cached.etag,
+        &format!("public, max-age={}", state.settings.cache_max_age),
+    ))
 }
 
 /// The decoded query string of `req`.

@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::public_json;
 use crate::blocking::blocking;
+use crate::caching::{etag_of, json_with_etag};
 use crate::error::ApiError;
 use crate::openapi::{ApiDoc, ErrorResponse};
 use crate::state::AppState;
@@ -72,8 +72,12 @@ pub async fn openapi_json(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
-    let document =
-        DOCUMENT.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).unwrap_or_default());
-    public_json(&req, &state, document)
+    static DOCUMENT: OnceLock<(web::Bytes, String)> = OnceLock::new();
+    let (body, etag) = DOCUMENT.get_or_init(|| {
+        let body = serde_json::to_vec(&ApiDoc::openapi()).unwrap_or_default();
+        let etag = etag_of(&body);
+        (body.into(), etag)
+    });
+    let cache_control = format!("public, max-age={}", state.settings.cache_max_age);
+    Ok(json_with_etag(&req, body.clone(), etag, &cache_control))
 }

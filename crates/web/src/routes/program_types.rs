@@ -3,7 +3,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{ProgramTypeList, public_json};
-use crate::blocking::blocking;
 use crate::error::ApiError;
 use crate::openapi::ErrorResponse;
 use crate::state::AppState;
@@ -17,6 +16,10 @@ use crate::state::AppState;
     ))]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let catalog = state.catalog.clone();
-    let items = blocking(move || catalog.program_types()).await?;
-    public_json(&req, &state, &ProgramTypeList { items })
+    public_json(&req, &state, move || {
+        Ok(ProgramTypeList {
+            items: catalog.program_types()?,
+        })
+    })
+    .await
 }

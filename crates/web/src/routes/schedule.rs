@@ -5,7 +5,6 @@ use chrono::Utc;
 use cohai_services::ScheduleQuery;
 
 use super::{ClassSessionList, public_json, query};
-use crate::blocking::blocking;
 use crate::error::ApiError;
 use crate::openapi::ErrorResponse;
 use crate::state::AppState;
@@ -37,6 +36,10 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         now: Utc::now(),
     };
     let schedule = state.schedule.clone();
-    let items = blocking(move || schedule.schedule(&schedule_query)).await?;
-    public_json(&req, &state, &ClassSessionList { items })
+    public_json(&req, &state, move || {
+        Ok(ClassSessionList {
+            items: schedule.schedule(&schedule_query)?,
+        })
+    })
+    .await
 }
