@@ -10,8 +10,9 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A JSON body: 400 `invalid_json` for a wrong content type, malformed JSON or a wrong field
-/// type; 413 `payload_too_large` over the configured limit.
+/// A JSON object body: 400 `invalid_json` for a wrong content type, malformed JSON, a body
+/// that is not an object or a wrong field type; 413 `payload_too_large` over the configured
+/// limit.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -57,6 +58,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 return Err(ApiError::invalid_json(
                     "the content type must be application/json",
                 ));
+            }
+            // Every body of this API is an object. Serde would also read a struct from an array,
+            // positionally (`["Анна", "+7…"]` as name and phone), which the contract forbids.
+            if bytes.trim_ascii_start().first() != Some(&b'{') {
+                return Err(ApiError::invalid_json("the body must be a JSON object"));
             }
             serde_json::from_slice(&bytes)
                 .map(JsonBody)

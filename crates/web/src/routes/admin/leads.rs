@@ -159,8 +159,10 @@ pub async fn get(
     let leads = state.leads.clone();
     let lead = blocking(move || leads.get(id)).await?;
     if if_none_match(&req, &lead_etag(&lead)) {
+        // A 304 carries the Cache-Control the 200 would have (RFC 9110 §15.4.5).
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, lead_etag(&lead)))
+            .insert_header((header::CACHE_CONTROL, PRIVATE))
             .finish());
     }
     Ok(lead_response(actix_web::http::StatusCode::OK, &lead))

@@ -1,0 +1,67 @@
+//! Property tests of the parsers that take user input: phone numbers and time parameters.
+
+use chrono::{DateTime, Utc};
+use cohai_domain::Phone;
+use cohai_domain::time::{InstantOrDate, start_of_day};
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Any input is either rejected or normalised to E.164; never a panic.
+    #[test]
+    fn phone_parse_never_panics_and_yields_e164(input in ".{0,80}") {
+        if let Ok(phone) = Phone::parse(&input) {
+            let s = phone.as_str();
+            prop_assert!(s.starts_with('+'));
+            prop_assert!(s[1..].bytes().all(|b| b.is_ascii_digit()));
+            prop_assert!((8..=16).contains(&s.len()), "{s}");
+        }
+    }
+
+    /// Normalisation is idempotent and ignores the usual punctuation.
+    #[test]
+    fn russian_mobiles_in_any_format_normalise_to_the_same_number(
+        digits in "9[0-9]{9}",
+        style in 0usize..5,
+    ) {
+        let (a, b, c, d) = (&digits[0..3], &digits[3..6], &digits[6..8], &digits[8..10]);
+        let formatted = match style {
+            0 => format!("+7{digits}"),
+            1 => format!("8 ({a}) {b}-{c}-{d}"),
+            2 => format!("+7 {a} {b} {c} {d}"),
+            3 => format!("8{digits}"),
+            _ => digits.clone(),
+        };
+        if let Ok(phone) = Phone::parse(&formatted) {
+            prop_assert_eq!(phone.as_str(), format!("+7{digits}"));
+            prop_assert_eq!(Phone::parse(phone.as_str()).map(Phone::into_string), Ok(phone.into_string()));
+        }
+    }
+
+    /// Any text is a valid time parameter or a clean error.
+    #[test]
+    fn time_parameter_parse_never_panics(input in ".{0,40}") {
+        let _ = InstantOrDate::parse(&input);
+    }
+
+    /// A formatted instant parses back to itself, whatever offset it is written in.
+    #[test]
+    fn instants_round_trip_through_any_offset(secs in 0i64..4_102_444_800, offset_min in -720i32..=840) {
+        let at = DateTime::<Utc>::from_timestamp(secs, 0).expect("in range");
+        let offset = chrono::FixedOffset::east_opt(offset_min * 60).expect("valid offset");
+        let text = at.with_timezone(&offset).to_rfc3339();
+        prop_assert_eq!(InstantOrDate::parse(&text), Ok(InstantOrDate::Instant(at)));
+    }
+
+    /// A day starts within a day of its UTC midnight in every zone, and days are ordered.
+    #[test]
+    fn local_days_start_near_utc_midnight_and_in_order(days in 0i64..40_000, zone in 0usize..chrono_tz::TZ_VARIANTS.len()) {
+        let tz = chrono_tz::TZ_VARIANTS[zone];
+        let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(days);
+        let start = start_of_day(date, tz);
+        let utc_midnight = date.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        prop_assert!((start - utc_midnight).num_hours().abs() <= 26);
+        prop_assert!(start_of_day(date.succ_opt().expect("next day"), tz) > start);
+    }
+}
