@@ -5,7 +5,7 @@ CARGO ?= cargo
 RELEASE_BIN := target/release
 export COHAI_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: all build run seed migrate check test test-doc lint fmt clippy check-web-deps openapi \
+.PHONY: all build run seed migrate check test test-reliability test-doc lint fmt clippy check-web-deps openapi \
         docker-check bench bench-scale clean help
 
 all: build
@@ -32,6 +32,9 @@ run: build ## Build, migrate, seed and serve on 127.0.0.1:8080
 test: ## Run every test on SQLite and PostgreSQL (PostgreSQL must be up: see README)
 	$(CARGO) nextest run --workspace --no-fail-fast
 	$(CARGO) test --workspace --doc
+
+test-reliability: ## Crash (SIGKILL mid-load), database outage and overload tests, both backends
+	$(CARGO) nextest run -p cohai-server --test reliability --no-fail-fast
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -89,7 +89,9 @@ impl Database {
             // Open one connection now (so start-up fails fast on a bad URL), the rest on demand.
             .min_idle(Some(1))
             .connection_timeout(settings.connection_timeout)
-            .test_on_check_out(false)
+            // A PostgreSQL connection can break under us (server restart, network): check it
+            // before use so the pool replaces it. An SQLite file cannot, so skip the round trip.
+            .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
             .build(manager)?;
         Ok(Self { pool, url })
     }

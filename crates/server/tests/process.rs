@@ -1,119 +1,15 @@
 //! The `cohai-server` binary as an operator runs it: start-up, probes, errors, database loss,
 //! concurrent start-up on PostgreSQL, configuration errors and graceful shutdown.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cohai_persistence::testing::{Backend, TestDatabase};
-
-const BIN: &str = env!("CARGO_BIN_EXE_cohai-server");
-
-fn workspace_root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A running server process, killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
-        let port = free_port();
-        let mut cmd = Command::new(BIN);
-        cmd.current_dir(workspace_root())
-            .env("DATABASE_URL", database_url)
-            .env("COHAI_BIND", format!("127.0.0.1:{port}"))
-            .env("COHAI_ADMIN_API_KEY", "process-test-key")
-            .env("COHAI_WORKERS", "2")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("spawn cohai-server");
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        server.wait_until_up();
-        server
-    }
-
-    fn wait_until_up(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if TcpStream::connect(self.base.trim_start_matches("http://")).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("cohai-server did not start listening on {}", self.base);
-    }
-
-    fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut res = agent
-            .get(&format!("{}{path}", self.base))
-            .call()
-            .expect("request");
-        let status = res.status().as_u16();
-        let body = res.body_mut().read_to_string().unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
-        )
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-
-    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "cohai-server did not exit within {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn sqlite_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("data/cohai.db").display())
-}
+use common::{BIN, Server, sqlite_url, workspace_root};
 
 #[test]
 fn serves_probes_errors_and_creates_the_sqlite_file_on_first_run() {

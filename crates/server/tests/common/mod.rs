@@ -1,0 +1,178 @@
+//! A `cohai-server` process under test.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_cohai-server");
+
+/// The admin key the test servers accept.
+pub const ADMIN_KEY: &str = "process-test-key";
+
+/// The workspace root (where `config/default.toml` is).
+pub fn workspace_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// An HTTP client that returns error statuses as responses, with a timeout.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+/// A running server process, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    database_url: String,
+    env: Vec<(String, String)>,
+    port: u16,
+}
+
+impl Server {
+    /// Starts the server on a free port and waits until it listens.
+    pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::spawn(database_url, env, free_port())
+    }
+
+    fn spawn(database_url: &str, env: Vec<(String, String)>, port: u16) -> Self {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(workspace_root())
+            .env("DATABASE_URL", database_url)
+            .env("COHAI_BIND", format!("127.0.0.1:{port}"))
+            .env("COHAI_ADMIN_API_KEY", ADMIN_KEY)
+            .env("COHAI_WORKERS", "2")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn cohai-server");
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            database_url: database_url.to_owned(),
+            env,
+            port,
+        };
+        server.wait_until_up();
+        server
+    }
+
+    /// Starts a new process with the same database, settings and port.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let fresh = Self::spawn(&self.database_url, self.env.clone(), self.port);
+        *self = fresh;
+    }
+
+    fn wait_until_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(self.base.trim_start_matches("http://")).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("cohai-server did not start listening on {}", self.base);
+    }
+
+    /// `GET path` → status and JSON body.
+    pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let mut res = agent()
+            .get(&format!("{}{path}", self.base))
+            .call()
+            .expect("request");
+        let status = res.status().as_u16();
+        let body = res.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// `GET path` with the admin key.
+    pub fn admin_get(&self, path: &str) -> (u16, serde_json::Value) {
+        let mut res = agent()
+            .get(&format!("{}{path}", self.base))
+            .header("authorization", &format!("Bearer {ADMIN_KEY}"))
+            .call()
+            .expect("request");
+        let status = res.status().as_u16();
+        let body = res.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Sends a signal (`TERM`, `KILL`, …) with `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cohai-server did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `GET path` answers `status`.
+    pub fn wait_for_status(&self, path: &str, status: u16, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.get(path).0 == status {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An SQLite URL inside `dir`.
+pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("data/cohai.db").display())
+}

@@ -1,0 +1,288 @@
+//! Reliability: no acknowledged lead is lost when the server is killed mid-load; the server
+//! survives a database outage and recovers by itself; past the pool's capacity requests wait
+//! a bounded time and get 503. Run alone with `make test-reliability`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cohai_persistence::testing::{Backend, TestDatabase, postgres_admin_url, replace_database};
+use common::{Server, agent};
+use diesel::RunQueryDsl;
+use diesel::connection::SimpleConnection;
+
+const NO_LIMITS: &[(&str, &str)] = &[
+    ("COHAI_LEAD_RATE_PER_MINUTE", "0"),
+    ("COHAI_PUBLIC_CACHE_TTL_MS", "0"),
+];
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Submits leads from `threads` threads until the server stops answering; returns the
+/// acknowledged (id, phone) pairs.
+/// The kill lands mid-request: the clients keep going until the server refuses.
+fn load_until_down(base: &str, threads: u64) -> Vec<(i64, String)> {
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let base = base.to_owned();
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut acked = Vec::new();
+                for n in 0.. {
+                    let phone = format!("+7916{:07}", t * 100_000 + n);
+                    let body =
+                        serde_json::json!({"name": "Нагрузка", "phone": phone, "consent": true});
+                    match agent.post(&format!("{base}/api/v1/leads")).send_json(&body) {
+                        Ok(mut res) if res.status().as_u16() == 201 => {
+                            let json: serde_json::Value =
+                                res.body_mut().read_json().unwrap_or_default();
+                            if let Some(id) = json["id"].as_i64() {
+                                acked.push((id, phone));
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(_) => break, // connection refused or reset: the server is gone
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("client thread"))
+        .collect()
+}
+
+fn acknowledged_leads_survive_a_sigkill(backend: Backend) {
+    let db = TestDatabase::unmigrated(backend);
+    let mut server = Server::start(&db.url, NO_LIMITS);
+    let load = std::thread::spawn({
+        let base = server.base.clone();
+        move || load_until_down(&base, 6)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    server.signal("KILL");
+    let acked = load.join().expect("load");
+    assert!(
+        acked.len() > 20,
+        "the load produced acknowledged leads ({})",
+        acked.len()
+    );
+
+    server.restart();
+    assert!(
+        server.wait_for_status("/ready", 200, Duration::from_secs(10)),
+        "serves again after the crash"
+    );
+    for (id, phone) in &acked {
+        let (status, lead) = server.admin_get(&format!("/api/v1/admin/leads/{id}"));
+        assert_eq!(status, 200, "acknowledged lead {id} is stored");
+        assert_eq!(lead["phone"].as_str(), Some(phone.as_str()));
+    }
+    let mut conn = db.db.pool().get().expect("conn");
+    let created: Vec<Count> =
+        diesel::sql_query("SELECT COUNT(*) AS n FROM lead_events WHERE kind = 'created'")
+            .load(&mut *conn)
+            .expect("count events");
+    let leads: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM leads")
+        .load(&mut *conn)
+        .expect("count leads");
+    assert_eq!(
+        created[0].n, leads[0].n,
+        "every stored lead has its created event"
+    );
+    assert!(leads[0].n >= acked.len() as i64);
+    if backend == Backend::Sqlite {
+        #[derive(diesel::QueryableByName)]
+        struct Check {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            integrity_check: String,
+        }
+        let check: Vec<Check> = diesel::sql_query("PRAGMA integrity_check")
+            .load(&mut *conn)
+            .expect("integrity check");
+        assert_eq!(check[0].integrity_check, "ok");
+    }
+    eprintln!(
+        "{backend:?}: {} leads acknowledged before SIGKILL, {} stored",
+        acked.len(),
+        leads[0].n
+    );
+}
+
+#[test]
+fn sqlite_acknowledged_leads_survive_a_sigkill() {
+    acknowledged_leads_survive_a_sigkill(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_acknowledged_leads_survive_a_sigkill() {
+    acknowledged_leads_survive_a_sigkill(Backend::Postgres);
+}
+
+/// A TCP proxy to PostgreSQL that can be cut and restored, to simulate an outage without
+/// stopping the shared server.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(target: &'static str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let (up2, open2) = (up.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !up2.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) {
+                    if let Ok(mut open) = open2.lock() {
+                        open.push(c2);
+                        open.push(s2);
+                    }
+                }
+                pump(client, server);
+            }
+        });
+        Self { port, up, open }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        if let Ok(mut open) = self.open.lock() {
+            for stream in open.drain(..) {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+fn pump(a: TcpStream, b: TcpStream) {
+    fn copy(mut from: TcpStream, mut to: TcpStream) {
+        let mut buf = [0u8; 16 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+    }
+    if let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) {
+        std::thread::spawn(move || copy(a, b2));
+        std::thread::spawn(move || copy(b, a2));
+    }
+}
+
+#[test]
+fn a_database_outage_gives_503s_and_the_server_recovers_by_itself() {
+    let db = TestDatabase::new(Backend::Postgres);
+    let name = db.url.rsplit('/').next().expect("db name").to_owned();
+    let proxy = Proxy::start("127.0.0.1:5432");
+    let via_proxy = replace_database(
+        &postgres_admin_url().replace(":5432", &format!(":{}", proxy.port)),
+        &name,
+    );
+    let server = Server::start(
+        &via_proxy,
+        &[
+            ("COHAI_DATABASE__POOL_TIMEOUT_MS", "500"),
+            ("COHAI_PUBLIC_CACHE_TTL_MS", "0"),
+        ],
+    );
+    assert_eq!(server.get("/ready").0, 200);
+    assert_eq!(server.get("/api/v1/locations").0, 200);
+
+    proxy.cut();
+    let started = Instant::now();
+    let (status, body) = server.get("/api/v1/locations");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("unavailable")),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "503 within the pool timeout, took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !body.to_string().contains("5432"),
+        "no internals in the body"
+    );
+    assert_eq!(server.get("/ready").0, 503);
+    assert_eq!(server.get("/health").0, 200);
+
+    proxy.restore();
+    assert!(
+        server.wait_for_status("/ready", 200, Duration::from_secs(10)),
+        "ready again without a restart"
+    );
+    assert_eq!(server.get("/api/v1/locations").0, 200);
+}
+
+#[test]
+fn past_the_pools_capacity_requests_wait_a_bounded_time_then_get_503() {
+    let db = TestDatabase::new(Backend::Postgres);
+    let server = Server::start(
+        &db.url,
+        &[
+            ("COHAI_DATABASE__POOL_MAX_SIZE", "1"),
+            ("COHAI_DATABASE__POOL_TIMEOUT_MS", "300"),
+            ("COHAI_PUBLIC_CACHE_TTL_MS", "0"),
+        ],
+    );
+    assert_eq!(server.get("/api/v1/locations").0, 200);
+    // Hold a lock so that one request keeps the only pooled connection busy.
+    let mut locker = db.db.pool().get().expect("conn");
+    locker
+        .batch_execute("BEGIN; LOCK TABLE locations IN ACCESS EXCLUSIVE MODE;")
+        .expect("lock");
+    let base = server.base.clone();
+    let held = std::thread::spawn(move || {
+        agent()
+            .get(&format!("{base}/api/v1/locations"))
+            .call()
+            .map(|r| r.status().as_u16())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let (status, body) = server.get("/api/v1/program-types");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("unavailable"))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "bounded wait, took {:?}",
+        started.elapsed()
+    );
+    locker.batch_execute("COMMIT").expect("unlock");
+    assert_eq!(
+        held.join().expect("held request").expect("response"),
+        200,
+        "the waiting request completes"
+    );
+    assert_eq!(server.get("/api/v1/program-types").0, 200);
+}
