@@ -109,6 +109,49 @@ async fn docs_copy_matches_what_the_server_serves() {
 }
 
 #[actix_web::test]
+async fn every_documented_admin_operation_refuses_requests_without_a_valid_key() {
+    let doc = served_document().await;
+    let t = TestApp::new(Backend::Sqlite);
+    let app = t.service().await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        if !path.starts_with("/api/v1/admin") {
+            continue;
+        }
+        let uri = path.replace("{id}", "1");
+        for method in item.as_object().expect("operations").keys() {
+            let method = actix_web::http::Method::from_bytes(method.to_uppercase().as_bytes())
+                .expect("method");
+            for auth in [
+                None,
+                Some("Bearer wrong-key"),
+                Some("Basic YWRtaW46YWRtaW4="),
+            ] {
+                let mut req = actix_web::test::TestRequest::default()
+                    .method(method.clone())
+                    .uri(&uri);
+                if let Some(auth) = auth {
+                    req = req.insert_header(("authorization", auth));
+                }
+                let r = cohai_e2e::call(&app, req.set_json(serde_json::json!({}))).await;
+                r.assert_error(401, "unauthorized");
+                assert_eq!(
+                    r.header("www-authenticate"),
+                    Some("Bearer"),
+                    "{method} {uri}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(
+        checked,
+        6 * 3,
+        "six admin operations, three bad credentials each"
+    );
+}
+
+#[actix_web::test]
 async fn swagger_ui_is_served_from_the_binary() {
     let t = TestApp::new(Backend::Sqlite);
     let app = t.service().await;
