@@ -5,7 +5,7 @@ CARGO ?= cargo
 RELEASE_BIN := target/release
 export COHAI_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: all build run seed migrate check test test-reliability test-doc lint fmt clippy check-web-deps openapi \
+.PHONY: all build run seed migrate check test test-reliability fuzz test-doc lint fmt clippy check-web-deps openapi \
         docker-check bench bench-scale clean help
 
 all: build
@@ -35,6 +35,9 @@ test: ## Run every test on SQLite and PostgreSQL (PostgreSQL must be up: see REA
 
 test-reliability: ## Crash (SIGKILL mid-load), database outage and overload tests, both backends
 	$(CARGO) nextest run -p cohai-server --test reliability --no-fail-fast
+
+fuzz: ## Long schemathesis run over every operation of the OpenAPI document (CI runs a short one)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_PROFILE=release scripts/fuzz.sh
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
