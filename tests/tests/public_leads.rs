@@ -397,6 +397,22 @@ async fn wrong_types_malformed_json_and_other_content_types_are_400(backend: Bac
         with(valid(), "location_id", json!(1.5)),
         with(valid(), "email", json!(["a@b.c"])),
         json!([valid()]),
+        // An array is not read positionally as the form's fields.
+        json!([
+            "Анна",
+            "+79161234567",
+            null,
+            null,
+            null,
+            null,
+            null,
+            true,
+            null,
+            null,
+            null,
+            null
+        ]),
+        json!([]),
         json!("Анна"),
         Value::Null,
     ];
@@ -687,7 +703,8 @@ async fn a_filled_honeypot_gets_a_receipt_and_stores_nothing(backend: Backend) {
 }
 
 fn from_ip(body: &Value, ip: &str) -> TestRequest {
-    post(body).peer_addr(format!("{ip}:1234").parse().expect("socket address"))
+    let ip: std::net::IpAddr = ip.parse().expect("ip address");
+    post(body).peer_addr(std::net::SocketAddr::new(ip, 1234))
 }
 
 async fn the_form_is_rate_limited_per_client_ip(backend: Backend) {

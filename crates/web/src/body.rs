@@ -60,7 +60,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 ));
             }
             // Every body of this API is an object. Serde would also read a struct from an array,
-            // positionally (`["Анна", "+7…"]` as name and phone), which the contract forbids.
+            // positionally (`["Анна", "+7…"]` as name and phone): a wrong JSON type, so a 400.
             if bytes.trim_ascii_start().first() != Some(&b'{') {
                 return Err(ApiError::invalid_json("the body must be a JSON object"));
             }

@@ -62,7 +62,8 @@ impl QueryParams {
 fn restore_plus(raw: &str) -> String {
     match raw.rfind(' ') {
         Some(i)
-            if raw.len() - i == 6
+            if raw[..i].contains('T')
+                && raw.len() - i == 6
                 && raw[i + 1..].bytes().enumerate().all(|(n, b)| {
                     if n == 2 {
                         b == b':'
