@@ -182,6 +182,23 @@ async fn memberships_by_price_then_id_and_filtered_by_location(backend: Backend)
             .await
             .assert_error(400, "invalid_parameter");
     }
+    let closed_plan = t
+        .repos
+        .membership_plans
+        .create(&build::plan(c.locations[2].id, "Закрытый", 1))
+        .expect("plan");
+    let listed = get(&app, "/api/v1/memberships").await;
+    assert!(
+        !listed.json["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|p| p["id"] == closed_plan.id),
+        "closed studio's plans hidden"
+    );
+    get(&app, &format!("/api/v1/memberships/{}", closed_plan.id))
+        .await
+        .assert_error(404, "not_found");
     let one = get(&app, &format!("/api/v1/memberships/{}", c.plans[1].id)).await;
     assert_eq!(one.json["name"], "Безлимит");
     get(&app, "/api/v1/memberships/0")

@@ -1,5 +1,6 @@
 //! The public catalog: locations, program types, trainers and membership plans.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use cohai_domain::ports::{
@@ -98,7 +99,14 @@ impl CatalogService for CatalogServiceImpl {
 
     fn memberships(&self, location_id: Option<i64>) -> ServiceResult<Vec<MembershipPlan>> {
         match location_id {
-            None => Ok(self.plans.list_active()?),
+            None => {
+                // A closed studio's plans are not for sale.
+                let open: HashSet<i64> =
+                    self.locations.list_active()?.iter().map(|l| l.id).collect();
+                let mut plans = self.plans.list_active()?;
+                plans.retain(|p| open.contains(&p.location_id));
+                Ok(plans)
+            }
             Some(id) => {
                 self.location(id)?;
                 Ok(self.plans.list_by_location(id)?)
@@ -107,11 +115,20 @@ impl CatalogService for CatalogServiceImpl {
     }
 
     fn membership(&self, id: i64) -> ServiceResult<MembershipPlan> {
-        active(
+        let plan = active(
             self.plans.get_by_id(id)?,
             |p| p.is_active,
             "membership plan",
             id,
-        )
+        )?;
+        let location_open = self
+            .locations
+            .get_by_id(plan.location_id)?
+            .is_some_and(|l| l.is_active);
+        if location_open {
+            Ok(plan)
+        } else {
+            Err(ServiceError::not_found("membership plan", id))
+        }
     }
 }

@@ -8,7 +8,7 @@ use cohai_domain::ports::{
 };
 use cohai_domain::{
     FieldErrors, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage, LeadSource, LeadStatus,
-    NewLead, Phone, Submission, WEBSITE_ACTOR,
+    NewLead, Phone, Submission,
 };
 use serde::{Deserialize, Deserializer};
 use validator::Validate;
@@ -526,6 +526,3 @@ impl LeadService for LeadServiceImpl {
             .ok_or_else(|| ServiceError::not_found("lead", id))
     }
 }
-
-/// The actor recorded for public submissions.
-pub const PUBLIC_ACTOR: &str = WEBSITE_ACTOR;
