@@ -28,13 +28,14 @@ pub enum ServeError {
 /// Opens and migrates the database, then serves until a stop signal.
 pub async fn run(settings: Settings) -> Result<(), ServeError> {
     let started = Instant::now();
+    // Loading the phone-number metadata takes tens of milliseconds: do it beside start-up
+    // rather than in the first sign-up (which waits for it if it comes first).
+    std::thread::spawn(|| drop(cohai_domain::Phone::parse("+79161234567")));
     let url = DatabaseUrl::parse(&settings.database_url);
     log::info!("database: {} ({})", url.redacted(), url.backend_name());
     let db = actix_web::web::block({
         let settings = settings.clone();
         move || -> Result<Database, ServeError> {
-            // Loads the phone-number metadata now rather than in the first sign-up.
-            let _ = cohai_domain::Phone::parse("+79161234567");
             let db = compose::open_database(&settings)?;
             let applied = db.migrate()?;
             if !applied.is_empty() {
