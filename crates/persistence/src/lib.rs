@@ -120,7 +120,7 @@ impl Database {
 
     /// The repository implementations over this database.
     pub fn repositories(&self) -> Repositories {
-        let db = repos::Db::new(self.pool.clone());
+        let db = repos::Db::new(self.pool.clone(), &self.url);
         Repositories {
             locations: Arc::new(repos::DieselLocationRepository::new(db.clone())),
             program_types: Arc::new(repos::DieselProgramTypeRepository::new(db.clone())),

@@ -177,7 +177,7 @@ impl ClassSessionRepository for DieselClassSessionRepository {
 
     fn create_many(&self, new: &[NewClassSession]) -> RepoResult<usize> {
         let records: Vec<ClassSessionRecord> = new.iter().map(ClassSessionRecord::from).collect();
-        self.db.run(|c| {
+        self.db.write(|c| {
             write_transaction!(c, |c| {
                 let mut stored = 0;
                 for chunk in records.chunks(INSERT_CHUNK) {

@@ -273,7 +273,7 @@ impl LeadRepository for DieselLeadRepository {
     fn create(&self, new: &NewLead, actor: &str) -> RepoResult<Lead> {
         let record = LeadRecord::from(new);
         let data = new.created_event_data();
-        self.db.run(|c| {
+        self.db.write(|c| {
             write_transaction!(c, |c| {
                 let row: LeadRow = diesel::insert_into(leads::table)
                     .values(&record)
@@ -296,7 +296,7 @@ impl LeadRepository for DieselLeadRepository {
     fn create_many(&self, new: &[NewLead], actor: &str) -> RepoResult<usize> {
         let records: Vec<LeadRecord<'_>> = new.iter().map(LeadRecord::from).collect();
         let events: Vec<serde_json::Value> = new.iter().map(NewLead::created_event_data).collect();
-        self.db.run(|c| {
+        self.db.write(|c| {
             write_transaction!(c, |c| {
                 let mut stored = 0;
                 for (chunk, data) in records
@@ -337,7 +337,7 @@ impl LeadRepository for DieselLeadRepository {
         let created = new.created_event_data();
         let resubmitted = new.resubmission_event_data();
         let open: Vec<&str> = LeadStatus::OPEN.iter().map(|s| s.as_str()).collect();
-        self.db.run(|c| {
+        self.db.write(|c| {
             write_transaction!(c, |c| {
                 c.lock(new.phone.as_str())?;
                 let existing: Option<LeadRow> = leads::table
@@ -414,7 +414,7 @@ impl LeadRepository for DieselLeadRepository {
         actor: &str,
         at: DateTime<Utc>,
     ) -> RepoResult<Option<Lead>> {
-        self.db.run(|c| {
+        self.db.write(|c| {
             write_transaction!(c, |c| {
                 c.lock(&format!("lead:{id}"))?;
                 let Some(row) = leads::table.find(id).first::<LeadRow>(c).optional()? else {
@@ -466,7 +466,7 @@ impl LeadRepository for DieselLeadRepository {
     }
 
     fn delete(&self, id: i64, actor: &str, at: DateTime<Utc>) -> RepoResult<bool> {
-        self.db.run(|c| {
+        self.db.write(|c| {
             write_transaction!(c, |c| {
                 c.lock(&format!("lead:{id}"))?;
                 let exists: i64 = leads::table

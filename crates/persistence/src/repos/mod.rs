@@ -5,6 +5,8 @@ mod class_session;
 mod health;
 mod lead;
 
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use cohai_domain::RepoResult;
 
@@ -16,19 +18,26 @@ pub(crate) use class_session::DieselClassSessionRepository;
 pub(crate) use health::DieselDatabaseHealth;
 pub(crate) use lead::DieselLeadRepository;
 
-use crate::DbPool;
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, map_pool};
+use crate::{DatabaseUrl, DbPool};
 
-/// The pool, with the one way the repositories use it.
+/// The pool, with the ways the repositories use it.
 #[derive(Clone)]
 pub(crate) struct Db {
     pool: DbPool,
+    /// SQLite allows one writer at a time. Writers queue here instead of in SQLite's busy
+    /// handler, which polls with sleeps of up to 100 ms and so turns contention into latency.
+    sqlite_writer: Option<Arc<Mutex<()>>>,
 }
 
 impl Db {
-    pub(crate) fn new(pool: DbPool) -> Self {
-        Self { pool }
+    pub(crate) fn new(pool: DbPool, url: &DatabaseUrl) -> Self {
+        let sqlite_writer = matches!(url, DatabaseUrl::Sqlite(_)).then(|| Arc::new(Mutex::new(())));
+        Self {
+            pool,
+            sqlite_writer,
+        }
     }
 
     pub(crate) fn pool(&self) -> &DbPool {
@@ -42,6 +51,19 @@ impl Db {
     ) -> RepoResult<T> {
         let mut conn = self.pool.get().map_err(map_pool)?;
         f(&mut conn).map_err(Into::into)
+    }
+
+    /// Like [`Db::run`] for a write transaction: on SQLite, one writer of this process at a time.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+    ) -> RepoResult<T> {
+        // A poisoned lock only means another writer panicked; the database rolled it back.
+        let _turn = self
+            .sqlite_writer
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        self.run(f)
     }
 }
 
