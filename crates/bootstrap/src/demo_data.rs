@@ -267,9 +267,13 @@ mod tests {
             let set: std::collections::BTreeSet<_> = names.iter().collect();
             set.len() == names.len()
         }
-        assert!(unique(&LOCATIONS.iter().map(|l| l.name).collect::<Vec<_>>()));
+        assert!(unique(
+            &LOCATIONS.iter().map(|l| l.name).collect::<Vec<_>>()
+        ));
         assert!(unique(&PROGRAMS.iter().map(|p| p.name).collect::<Vec<_>>()));
-        assert!(unique(&TRAINERS.iter().map(|t| t.full_name).collect::<Vec<_>>()));
+        assert!(unique(
+            &TRAINERS.iter().map(|t| t.full_name).collect::<Vec<_>>()
+        ));
         assert!(unique(&PLANS.iter().map(|p| p.name).collect::<Vec<_>>()));
     }
 

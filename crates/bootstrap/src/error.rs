@@ -32,6 +32,14 @@ pub enum BootstrapError {
     /// The requested sizes or settings cannot be honoured.
     #[error("invalid options: {0}")]
     InvalidOptions(String),
+    /// A file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The built-in demo data breaks a domain rule (a bug in this crate).
     #[error("invalid demo data: {0}")]
     InvalidData(String),

@@ -1,12 +1,13 @@
 //! The logic of `cohai-bootstrap`, the database tool of the Cohai Stretching backend:
 //! applying migrations, checking the schema, loading demo data and generating large
-//! synthetic data for benchmarks.
+//! synthetic data for benchmarks, and copying an SQLite database.
 //!
 //! The binary (`src/main.rs`) only parses the command line, loads the server's settings and
 //! prints what these functions return, so everything here can be tested on a throw-away
 //! database. Everything blocks: it talks to the database through the synchronous
 //! repositories of `cohai-persistence`.
 
+pub mod backup;
 pub mod demo_data;
 pub mod error;
 pub mod generate;
@@ -16,6 +17,7 @@ pub mod slots;
 
 use cohai_persistence::{Database, Mismatch};
 
+pub use backup::backup;
 pub use error::{BootstrapError, Result};
 pub use generate::{GenerateOptions, GenerateReport, generate};
 pub use progress::{Bars, NoProgress, Progress};

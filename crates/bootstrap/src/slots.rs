@@ -2,7 +2,9 @@
 //! trainers, capacities and cancellations rotated deterministically, converted to UTC in the
 //! studio's time zone.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 
 /// Local start times of a studio's classes, as `(hour, minute)`.
@@ -34,7 +36,9 @@ pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     // DST gaps are at most a few hours; step forward until the local time exists.
     for _ in 0..=16 {
         match tz.from_local_datetime(&probe) {
-            LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => return at.with_timezone(&Utc),
+            LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => {
+                return at.with_timezone(&Utc);
+            }
             LocalResult::None => probe += Duration::minutes(15),
         }
     }
@@ -142,7 +146,10 @@ mod tests {
         let tz = chrono_tz::Asia::Yekaterinburg;
         let a = fortnight(2, date(2026, 11, 24), tz);
         assert_eq!(a, fortnight(2, date(2026, 11, 24), tz));
-        assert!(a.iter().all(|c| (MIN_CAPACITY..=MAX_CAPACITY).contains(&c.capacity)));
+        assert!(
+            a.iter()
+                .all(|c| (MIN_CAPACITY..=MAX_CAPACITY).contains(&c.capacity))
+        );
         assert!(a.iter().all(|c| c.program < PROGRAMS.len()));
         assert!(a.iter().all(|c| LOCATIONS[2].trainers.contains(&c.trainer)));
         // Yekaterinburg is UTC+5 all year.
@@ -169,9 +176,16 @@ mod tests {
     fn no_trainer_teaches_two_overlapping_classes() {
         let tz = chrono_tz::Europe::Moscow;
         for (studio, location) in LOCATIONS.iter().enumerate() {
-            let day = plan_day(studio, date(2026, 11, 24), tz, PROGRAMS.len(), location.trainers);
+            let day = plan_day(
+                studio,
+                date(2026, 11, 24),
+                tz,
+                PROGRAMS.len(),
+                location.trainers,
+            );
             for (i, a) in day.iter().enumerate() {
-                let a_end = a.starts_at + Duration::minutes(PROGRAMS[a.program].duration_minutes.into());
+                let a_end =
+                    a.starts_at + Duration::minutes(PROGRAMS[a.program].duration_minutes.into());
                 for b in &day[i + 1..] {
                     assert!(
                         a.trainer != b.trainer || b.starts_at >= a_end,
@@ -189,14 +203,26 @@ mod tests {
     fn berlin_local_times_follow_the_dst_changes() {
         let tz = chrono_tz::Europe::Berlin;
         // The day before DST starts (CET, UTC+1), the day it starts (CEST, UTC+2).
-        assert_eq!(plan_day(0, date(2026, 3, 28), tz, 6, &[0])[0].starts_at, utc("2026-03-28T07:00:00Z"));
-        assert_eq!(plan_day(0, date(2026, 3, 29), tz, 6, &[0])[0].starts_at, utc("2026-03-29T06:00:00Z"));
+        assert_eq!(
+            plan_day(0, date(2026, 3, 28), tz, 6, &[0])[0].starts_at,
+            utc("2026-03-28T07:00:00Z")
+        );
+        assert_eq!(
+            plan_day(0, date(2026, 3, 29), tz, 6, &[0])[0].starts_at,
+            utc("2026-03-29T06:00:00Z")
+        );
         // The day DST ends is back on CET.
-        assert_eq!(plan_day(0, date(2026, 10, 25), tz, 6, &[0])[0].starts_at, utc("2026-10-25T07:00:00Z"));
+        assert_eq!(
+            plan_day(0, date(2026, 10, 25), tz, 6, &[0])[0].starts_at,
+            utc("2026-10-25T07:00:00Z")
+        );
         // Both days still have eight classes at the same local times.
         let spring = plan_day(0, date(2026, 3, 29), tz, 6, &[0]);
         assert_eq!(spring.len(), 8);
-        assert_eq!(spring[7].local_start, date(2026, 3, 29).and_hms_opt(20, 30, 0).expect("time"));
+        assert_eq!(
+            spring[7].local_start,
+            date(2026, 3, 29).and_hms_opt(20, 30, 0).expect("time")
+        );
         assert_eq!(spring[7].starts_at, utc("2026-03-29T18:30:00Z"));
     }
 
