@@ -153,11 +153,11 @@ impl Proxy {
                 let Ok(server) = TcpStream::connect(target) else {
                     continue;
                 };
-                if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) {
-                    if let Ok(mut open) = open2.lock() {
-                        open.push(c2);
-                        open.push(s2);
-                    }
+                if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone())
+                    && let Ok(mut open) = open2.lock()
+                {
+                    open.push(c2);
+                    open.push(s2);
                 }
                 pump(client, server);
             }
