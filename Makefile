@@ -58,5 +58,11 @@ docker-check: ## Validate docker/compose.yaml and lint docker/Dockerfile (no eng
 	docker-compose -f docker/compose.yaml config -q
 	hadolint docker/Dockerfile
 
+bench: ## Load benchmark with wrk (BENCH_SMOKE=1 quick, BENCH_BACKEND=postgres, BENCH_DURATION=…)
+	scripts/bench.sh
+
+bench-scale: ## The benchmark after generating 1M sessions + 1M leads, on SQLite then PostgreSQL
+	BENCH_SCALE=1 scripts/bench.sh
+
 clean:
 	$(CARGO) clean

@@ -158,7 +158,10 @@ async fn metrics_count_requests_by_route_pattern_and_leads_by_source(backend: Ba
     assert!(line("cohai_db_pool_max_connections 16").is_some(), "{text}");
     assert!(line("cohai_db_pool_connections ").is_some(), "{text}");
     assert!(text.contains("cohai_build_info{commit="), "{text}");
-    assert!(!text.contains("999999"), "raw paths never become labels");
+    assert!(
+        !text.contains("/api/v1/locations/999999"),
+        "raw paths never become labels"
+    );
 }
 
 async fn public_responses_are_cached_for_the_ttl_then_refreshed(backend: Backend) {

@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""Helpers of scripts/bench.sh: parse wrk output, print the result tables, write the JSON.
+
+    report.py parse-wrk FILE          one wrk run's numbers as JSON (for a quick look)
+    report.py line FILE               one wrk run in one line (progress output)
+    report.py json-path PATH          read JSON on stdin, print the value at PATH (a.b.0.c)
+    report.py report RUN_DIR OUT...   print the tables of a run, write its JSON to each OUT
+
+A run directory (made by bench.sh) holds `run.tsv` (key, value) and one folder per backend
+with `meta.tsv` (key, value) and `endpoints.tsv` (name, method, path, wrk output file).
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_SI = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+
+
+def _duration_ms(text):
+    """`812.00us`, `1.20ms`, `2.00s`, `1.00m` → milliseconds."""
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s|m|h)", text)
+    if not m:
+        raise ValueError(f"unrecognised wrk duration {text!r}")
+    return float(m.group(1)) * _UNITS_MS[m.group(2)]
+
+
+def parse_wrk(text):
+    """The numbers of one wrk run (`wrk --latency`), from its text output."""
+    out = {
+        "requests": None,
+        "duration_s": None,
+        "rps": None,
+        "p50_ms": None,
+        "p75_ms": None,
+        "p90_ms": None,
+        "p99_ms": None,
+        "non2xx": 0,
+        "socket_errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0},
+        "statuses": {},
+        "sent": None,
+    }
+    in_distribution = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("Latency Distribution"):
+            in_distribution = True
+            continue
+        if in_distribution:
+            m = re.fullmatch(r"(\d+)%\s+(\S+)", line)
+            if m:
+                key = f"p{m.group(1)}_ms"
+                if key in out:
+                    out[key] = round(_duration_ms(m.group(2)), 3)
+                continue
+            in_distribution = False
+        m = re.fullmatch(r"(\d+) requests in ([0-9.]+)(us|ms|s|m|h),.*", line)
+        if m:
+            out["requests"] = int(m.group(1))
+            out["duration_s"] = round(_duration_ms(m.group(2) + m.group(3)) / 1000, 3)
+            continue
+        m = re.fullmatch(r"Requests/sec:\s+([0-9.]+)([kMG]?)", line)
+        if m:
+            out["rps"] = round(float(m.group(1)) * _SI[m.group(2)], 2)
+            continue
+        m = re.fullmatch(r"Non-2xx or 3xx responses:\s+(\d+)", line)
+        if m:
+            out["non2xx"] = int(m.group(1))
+            continue
+        m = re.fullmatch(
+            r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", line
+        )
+        if m:
+            out["socket_errors"] = dict(
+                zip(("connect", "read", "write", "timeout"), map(int, m.groups()))
+            )
+            continue
+        m = re.fullmatch(r"BENCH_STATUS (\d+) (\d+)", line)
+        if m:
+            out["statuses"][m.group(1)] = int(m.group(2))
+            continue
+        m = re.fullmatch(r"BENCH_SENT (\d+)", line)
+        if m:
+            out["sent"] = int(m.group(1))
+    missing = [k for k in ("requests", "rps", "p50_ms", "p99_ms") if out[k] is None]
+    if missing:
+        raise ValueError(f"wrk output lacks {', '.join(missing)}:\n{text}")
+    out["socket_errors_total"] = sum(out["socket_errors"].values())
+    return out
+
+
+def _read_tsv(path):
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rows.append(line.split("\t"))
+    return rows
+
+
+def _value(text):
+    """TSV values are text; numbers become numbers, empty becomes null."""
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _fmt_rps(v):
+    return f"{v:,.0f}".replace(",", " ")
+
+
+def _fmt_ms(v):
+    if v is None:
+        return "-"
+    return f"{v:.2f}" if v < 100 else f"{v:.0f}"
+
+
+def load_backend(folder):
+    meta = {k: _value(v) for k, v in _read_tsv(folder / "meta.tsv")}
+    endpoints = []
+    for name, method, path, wrk_file in _read_tsv(folder / "endpoints.tsv"):
+        numbers = parse_wrk(Path(wrk_file).read_text(encoding="utf-8"))
+        endpoints.append({"name": name, "method": method, "path": path, **numbers})
+    health = next((e["rps"] for e in endpoints if e["name"] == "/health"), None)
+    for e in endpoints:
+        e["ratio_to_health"] = round(e["rps"] / health, 3) if health else None
+    result = {"backend": folder.name, **meta, "endpoints": endpoints}
+    post = next((e for e in endpoints if e["method"] == "POST"), None)
+    if post is not None and meta.get("leads_before") is not None:
+        statuses = post["statuses"]
+        ok = sum(n for code, n in statuses.items() if code.startswith("2"))
+        if not statuses:  # the Lua script did not report: fall back to wrk's counts
+            ok = post["requests"] - post["non2xx"]
+        stored = meta["leads_after"] - meta["leads_before"]
+        sent = post["sent"]
+        match = ok == stored
+        # wrk stops counting when the time is up; requests then in flight may still be stored
+        # by the server, so `stored` may exceed the 2xx count by at most those (sent - answered).
+        consistent = match or (sent is not None and ok <= stored <= sent - post["non2xx"])
+        result["post_check"] = {
+            "responses_2xx": ok,
+            "responses_201": statuses.get("201"),
+            "responses_200": statuses.get("200", 0),
+            "statuses": statuses,
+            "requests_sent": sent,
+            "in_flight_at_stop": None if sent is None else sent - sum(statuses.values()),
+            "leads_before": meta["leads_before"],
+            "leads_after": meta["leads_after"],
+            "leads_stored": stored,
+            "match": match,
+            "consistent": consistent,
+        }
+    return result
+
+
+def print_backend(b):
+    title = f"== {b['backend']}"
+    extras = []
+    if b.get("seed_s") is not None:
+        extras.append(f"seed {b['seed_s']:.2f} s")
+    if b.get("generate_s") is not None:
+        extras.append(f"generate {b['generate_s']:.1f} s")
+    extras.append(f"start-up {b['startup_ms']} ms")
+    extras.append(f"peak RSS {b['peak_rss_mib']:.1f} MiB")
+    print(f"{title} ({', '.join(extras)})")
+    headers = ("endpoint", "req/s", "p50 ms", "p99 ms", "non-2xx", "sock err", "vs /health")
+    rows = []
+    for e in b["endpoints"]:
+        label = e["name"] if e["method"] == "GET" else f"{e['method']} {e['name']}"
+        ratio = e["ratio_to_health"]
+        ratio = "-" if ratio is None else f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.3f}"
+        rows.append(
+            (
+                label,
+                _fmt_rps(e["rps"]),
+                _fmt_ms(e["p50_ms"]),
+                _fmt_ms(e["p99_ms"]),
+                str(e["non2xx"]),
+                str(e["socket_errors_total"]),
+                ratio,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
+    for i, r in enumerate([headers] + rows):
+        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        print("  " + "  ".join(cells))
+        if i == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+    pc = b.get("post_check")
+    if pc:
+        if pc["match"]:
+            verdict = "match"
+        elif pc["consistent"]:
+            verdict = (
+                f"differ by {pc['leads_stored'] - pc['responses_2xx']}: requests in flight when"
+                f" wrk stopped ({pc['in_flight_at_stop']} sent, never answered to wrk) — consistent"
+            )
+        else:
+            verdict = "MISMATCH"
+        codes = ", ".join(f"{k}: {v}" for k, v in sorted(pc["statuses"].items()))
+        print(
+            f"  POST check: {pc['responses_2xx']} 2xx responses ({codes or 'no status counts'}),"
+            f" {pc['leads_stored']} leads stored ({pc['leads_before']} → {pc['leads_after']})"
+            f" → {verdict}"
+        )
+
+
+def summary_line(run, backends):
+    parts = []
+    for b in backends:
+        rps = {e["name"]: e["rps"] for e in b["endpoints"]}
+        post = next((e for e in b["endpoints"] if e["method"] == "POST"), None)
+        bits = [f"/health {_fmt_rps(rps.get('/health', 0))}/s"]
+        sched = next((e for e in b["endpoints"] if e["name"] == "/api/v1/schedule"), None)
+        if sched:
+            bits.append(f"schedule {_fmt_rps(sched['rps'])}/s ({sched['ratio_to_health']:.2f})")
+        if post:
+            bits.append(f"POST leads {_fmt_rps(post['rps'])}/s ({post['ratio_to_health']:.2f})")
+        bits.append(f"start-up {b['startup_ms']} ms")
+        bits.append(f"RSS {b['peak_rss_mib']:.1f} MiB")
+        if "post_check" in b:
+            pc = b["post_check"]
+            bits.append(
+                f"POST 2xx {pc['responses_2xx']} / stored {pc['leads_stored']} "
+                + ("match" if pc["match"] else "consistent" if pc["consistent"] else "MISMATCH")
+            )
+        errs = sum(e["non2xx"] + e["socket_errors_total"] for e in b["endpoints"])
+        bits.append(f"{errs} errors")
+        parts.append(f"{b['backend']}: " + ", ".join(bits))
+    return f"bench [{run.get('mode')}] " + " | ".join(parts)
+
+
+def report(run_dir, outputs):
+    run_dir = Path(run_dir)
+    run = {k: _value(v) for k, v in _read_tsv(run_dir / "run.tsv")}
+    order = [b for b in str(run.get("backends", "")).split() if (run_dir / b).is_dir()]
+    backends = [load_backend(run_dir / b) for b in order]
+    doc = {**run, "backends": backends}
+    print()
+    print(
+        f"Cohai bench — {run.get('timestamp')}, mode {run.get('mode')}, "
+        f"{run.get('threads')} threads × {run.get('connections')} connections, "
+        f"{run.get('warmup_s')} s warm-up + {run.get('duration_s')} s per endpoint, "
+        f"{run.get('cpus')} CPUs, commit {run.get('git_commit')}"
+    )
+    for b in backends:
+        print()
+        print_backend(b)
+    print()
+    for out in outputs:
+        Path(out).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(summary_line(run, backends))
+    return 0
+
+
+def json_path(path):
+    value = json.load(sys.stdin)
+    for part in filter(None, path.split(".")):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    print(value if not isinstance(value, (dict, list)) else json.dumps(value))
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "parse-wrk":
+        print(json.dumps(parse_wrk(Path(argv[1]).read_text(encoding="utf-8")), indent=2))
+        return 0
+    if len(argv) == 2 and argv[0] == "line":
+        r = parse_wrk(Path(argv[1]).read_text(encoding="utf-8"))
+        text = f"      {_fmt_rps(r['rps'])} req/s, p50 {_fmt_ms(r['p50_ms'])} ms, p99 {_fmt_ms(r['p99_ms'])} ms"
+        if r["non2xx"] or r["socket_errors_total"]:
+            text += f", {r['non2xx']} non-2xx, {r['socket_errors_total']} socket errors"
+        if r["statuses"]:
+            text += ", statuses " + ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))
+        print(text)
+        return 0
+    if len(argv) == 2 and argv[0] == "json-path":
+        json_path(argv[1])
+        return 0
+    if len(argv) >= 2 and argv[0] == "report":
+        return report(argv[1], argv[2:])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
