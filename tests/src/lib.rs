@@ -36,6 +36,15 @@ impl TestApp {
 
     /// An app whose web settings `adjust` changes.
     pub fn with(backend: Backend, adjust: impl FnOnce(&mut WebSettings)) -> Self {
+        Self::with_list_cache(backend, std::time::Duration::ZERO, adjust)
+    }
+
+    /// An app whose lead service reuses admin list pages for `ttl`.
+    pub fn with_list_cache(
+        backend: Backend,
+        ttl: std::time::Duration,
+        adjust: impl FnOnce(&mut WebSettings),
+    ) -> Self {
         let db = TestDatabase::new(backend);
         let repos = db.db.repositories();
         let mut settings = WebSettings {
@@ -47,7 +56,8 @@ impl TestApp {
             ..WebSettings::default()
         };
         adjust(&mut settings);
-        let state = cohai_server::compose::app_state(&repos, settings).expect("compose the app");
+        let state =
+            cohai_server::compose::app_state(&repos, settings, ttl).expect("compose the app");
         Self { db, repos, state }
     }
 

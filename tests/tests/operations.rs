@@ -199,7 +199,43 @@ async fn public_responses_are_cached_for_the_ttl_then_refreshed(backend: Backend
     assert_ne!(fresh.header("etag"), first.header("etag"));
 }
 
+async fn the_admin_list_cache_never_hides_a_change_made_through_the_api(backend: Backend) {
+    let t = TestApp::with_list_cache(backend, std::time::Duration::from_secs(60), |_| {});
+    let app = t.service().await;
+    let list = || cohai_e2e::admin(TestRequest::get().uri("/api/v1/admin/leads"));
+    assert_eq!(call(&app, list()).await.json["total"], 0);
+    let form = serde_json::json!({"name": "Анна", "phone": "+79161234567", "consent": true});
+    let created = call(
+        &app,
+        TestRequest::post().uri("/api/v1/leads").set_json(&form),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    assert_eq!(
+        call(&app, list()).await.json["total"],
+        1,
+        "a submission shows at once"
+    );
+    let id = created.json["id"].as_i64().expect("id");
+    let patch = cohai_e2e::admin(TestRequest::patch().uri(&format!("/api/v1/admin/leads/{id}")))
+        .set_json(serde_json::json!({"status": "lost"}));
+    assert_eq!(call(&app, patch).await.status, 200);
+    assert_eq!(
+        call(&app, list()).await.json["items"][0]["status"],
+        "lost",
+        "an update shows at once"
+    );
+    let delete = cohai_e2e::admin(TestRequest::delete().uri(&format!("/api/v1/admin/leads/{id}")));
+    assert_eq!(call(&app, delete).await.status, 204);
+    assert_eq!(
+        call(&app, list()).await.json["total"],
+        0,
+        "an erasure shows at once"
+    );
+}
+
 e2e_tests!(
+    the_admin_list_cache_never_hides_a_change_made_through_the_api,
     public_responses_are_cached_for_the_ttl_then_refreshed,
     every_response_carries_a_request_id_echoing_the_clients,
     unknown_routes_wrong_methods_and_bad_bodies_use_the_error_shape,

@@ -386,7 +386,7 @@ pub struct NewLeadEvent {
 pub const WEBSITE_ACTOR: &str = "website";
 
 /// Sort orders of the admin lead list; ties are broken by `id` in the same direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum LeadSort {
     /// Oldest first.
     CreatedAsc,
@@ -413,7 +413,7 @@ impl LeadSort {
 }
 
 /// The admin list's filters, order and page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LeadFilter {
     /// Any of these statuses (empty = all).
     pub statuses: Vec<LeadStatus>,

@@ -73,6 +73,7 @@ pub fn web_settings(settings: &Settings) -> Result<WebSettings, AdminKeyError> {
 pub fn app_state(
     repos: &Repositories,
     web_settings: WebSettings,
+    lead_list_cache_ttl: std::time::Duration,
 ) -> Result<web::Data<AppState>, ComposeError> {
     let catalog = Arc::new(CatalogServiceImpl::new(
         repos.locations.clone(),
@@ -86,12 +87,15 @@ pub fn app_state(
         repos.program_types.clone(),
         repos.trainers.clone(),
     ));
-    let leads = Arc::new(LeadServiceImpl::new(
-        repos.leads.clone(),
-        repos.locations.clone(),
-        repos.program_types.clone(),
-        repos.class_sessions.clone(),
-    ));
+    let leads = Arc::new(
+        LeadServiceImpl::new(
+            repos.leads.clone(),
+            repos.locations.clone(),
+            repos.program_types.clone(),
+            repos.class_sessions.clone(),
+        )
+        .with_list_cache(lead_list_cache_ttl),
+    );
     let health = Arc::new(HealthServiceImpl::new(repos.health.clone()));
     let metrics =
         Metrics::new(VERSION, GIT_COMMIT).map_err(|e| prometheus_error::Error(e.to_string()))?;

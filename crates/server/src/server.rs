@@ -53,7 +53,8 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
             "no admin key is configured: every admin request will be refused (set COHAI_ADMIN_API_KEY)"
         );
     }
-    let state = compose::app_state(&db.repositories(), web_settings)?;
+    let list_ttl = std::time::Duration::from_millis(settings.admin_list_cache_ttl_ms);
+    let state = compose::app_state(&db.repositories(), web_settings, list_ttl)?;
 
     let mut server = HttpServer::new(move || cohai_web::app(state.clone()))
         .disable_signals()

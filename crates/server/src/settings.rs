@@ -47,6 +47,8 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// How long public GET responses are served from the in-process cache, ms; 0 = off.
     pub public_cache_ttl_ms: u64,
+    /// How long an admin list page may be reused while no lead changes here, ms; 0 = off.
+    pub admin_list_cache_ttl_ms: u64,
     /// Database pool.
     pub database: DatabaseSettings,
     /// Logging.
@@ -113,6 +115,7 @@ impl Default for Settings {
             body_limit: 64 * 1024,
             cors_origins: Vec::new(),
             public_cache_ttl_ms: 5000,
+            admin_list_cache_ttl_ms: 1000,
             database: DatabaseSettings::default(),
             log: LogSettings::default(),
         }

@@ -13,6 +13,7 @@ use cohai_domain::{
 use serde::{Deserialize, Deserializer};
 use validator::Validate;
 
+use crate::list_cache::ListCache;
 use crate::{ServiceError, ServiceResult};
 
 /// How long an open lead absorbs repeated submissions of the same phone.
@@ -191,6 +192,7 @@ pub struct LeadServiceImpl {
     locations: Arc<dyn LocationRepository>,
     program_types: Arc<dyn ProgramTypeRepository>,
     sessions: Arc<dyn ClassSessionRepository>,
+    list_cache: ListCache,
 }
 
 /// The current instant at the precision both databases store (microseconds).
@@ -273,7 +275,15 @@ impl LeadServiceImpl {
             locations,
             program_types,
             sessions,
+            list_cache: ListCache::new(std::time::Duration::ZERO),
         }
+    }
+
+    /// Reuses admin list pages for up to `ttl` while no lead changes through this service
+    /// (see [`crate::list_cache`]); off by default.
+    pub fn with_list_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.list_cache = ListCache::new(ttl);
+        self
     }
 
     /// Records an error for each reference that names nothing.
@@ -366,7 +376,9 @@ impl LeadService for LeadServiceImpl {
             utm_campaign,
             created_at: at,
         };
-        Ok(match self.leads.submit(&new, at - DEDUP_WINDOW)? {
+        let submission = self.leads.submit(&new, at - DEDUP_WINDOW);
+        self.list_cache.invalidate();
+        Ok(match submission? {
             Submission::Created(lead) => SubmitOutcome {
                 lead,
                 created: true,
@@ -422,7 +434,9 @@ impl LeadService for LeadServiceImpl {
             utm_campaign,
             created_at: now(),
         };
-        Ok(self.leads.create(&new, actor)?)
+        let lead = self.leads.create(&new, actor);
+        self.list_cache.invalidate();
+        Ok(lead?)
     }
 
     fn get(&self, id: i64) -> ServiceResult<Lead> {
@@ -447,7 +461,14 @@ impl LeadService for LeadServiceImpl {
                 .get_by_id(id)?
                 .ok_or_else(|| ServiceError::not_found("location", id))?;
         }
-        Ok(self.leads.search(filter)?)
+        if let Some(page) = self.list_cache.get(filter) {
+            return Ok(page);
+        }
+        let generation = self.list_cache.generation();
+        let page = self.leads.search(filter)?;
+        self.list_cache
+            .put(filter.clone(), generation, page.clone());
+        Ok(page)
     }
 
     fn update(
@@ -507,13 +528,17 @@ impl LeadService for LeadServiceImpl {
             source: patch.source.flatten(),
             notes,
         };
-        self.leads
-            .update(id, &changes, expected_version, actor, now())?
-            .ok_or_else(|| ServiceError::not_found("lead", id))
+        let updated = self
+            .leads
+            .update(id, &changes, expected_version, actor, now());
+        self.list_cache.invalidate();
+        updated?.ok_or_else(|| ServiceError::not_found("lead", id))
     }
 
     fn delete(&self, id: i64, actor: &str) -> ServiceResult<()> {
-        if self.leads.delete(id, actor, now())? {
+        let deleted = self.leads.delete(id, actor, now());
+        self.list_cache.invalidate();
+        if deleted? {
             Ok(())
         } else {
             Err(ServiceError::not_found("lead", id))

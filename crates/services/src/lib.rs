@@ -9,6 +9,7 @@ mod catalog;
 mod error;
 mod health;
 pub mod leads;
+mod list_cache;
 mod schedule;
 
 pub use catalog::{CatalogService, CatalogServiceImpl};
