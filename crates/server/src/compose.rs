@@ -66,6 +66,7 @@ pub fn web_settings(settings: &Settings) -> Result<WebSettings, AdminKeyError> {
         body_limit: settings.body_limit,
         cors_origins: settings.cors_origins.clone(),
         public_cache_ttl: std::time::Duration::from_millis(settings.public_cache_ttl_ms),
+        queue_timeout: std::time::Duration::from_millis(settings.database.pool_timeout_ms.max(1)),
     })
 }
 

@@ -59,6 +59,9 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
     let mut server = HttpServer::new(move || cohai_web::app(state.clone()))
         .disable_signals()
         .shutdown_timeout(settings.shutdown_timeout_secs)
+        // Blocking threads only wait on the database: about one per pooled connection is
+        // enough, and each extra thread costs memory (stack, allocator arena).
+        .worker_max_blocking_threads(settings.database.pool_max_size.max(2) as usize)
         .bind(&settings.bind)?;
     if settings.workers > 0 {
         server = server.workers(settings.workers);

@@ -27,6 +27,8 @@ pub struct WebSettings {
     pub cors_origins: Vec<String>,
     /// How long public GET responses are kept in the in-process cache; zero disables it.
     pub public_cache_ttl: std::time::Duration,
+    /// Longest wait for a blocking worker thread before a request is answered 503.
+    pub queue_timeout: std::time::Duration,
 }
 
 impl Default for WebSettings {
@@ -40,6 +42,7 @@ impl Default for WebSettings {
             body_limit: 64 * 1024,
             cors_origins: Vec::new(),
             public_cache_ttl: std::time::Duration::from_secs(5),
+            queue_timeout: std::time::Duration::from_secs(3),
         }
     }
 }

@@ -86,7 +86,7 @@ pub async fn submit(
         return Ok(HttpResponse::Created().json(receipt));
     }
     let leads = state.leads.clone();
-    let outcome = blocking(move || leads.submit(form)).await?;
+    let outcome = blocking(&state, move || leads.submit(form)).await?;
     let status = if outcome.created {
         state.metrics.lead_created(outcome.lead.source.as_str());
         StatusCode::CREATED

@@ -77,7 +77,7 @@ where
     let cached = match state.cache.get(&key) {
         Some(hit) => hit,
         None => {
-            let value = blocking(load).await?;
+            let value = blocking(state, load).await?;
             let body = serde_json::to_vec(&value).map_err(|e| {
                 log::error!("cannot serialise a response: {e}");
                 ApiError::internal()

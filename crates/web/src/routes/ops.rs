@@ -34,7 +34,7 @@ pub async fn health() -> HttpResponse {
     ))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let health = state.health.clone();
-    blocking(move || health.readiness()).await?;
+    blocking(&state, move || health.readiness()).await?;
     Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }
 

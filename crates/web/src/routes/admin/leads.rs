@@ -126,7 +126,7 @@ pub async fn list(
     let filter = filter_from(&query(&req)?)?;
     let leads = state.leads.clone();
     let (limit, offset) = (filter.limit, filter.offset);
-    let page = blocking(move || leads.list(&filter)).await?;
+    let page = blocking(&state, move || leads.list(&filter)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .json(LeadPageResponse {
@@ -157,7 +157,7 @@ pub async fn get(
     let _ = admin;
     let id = parse_id("id", &id)?;
     let leads = state.leads.clone();
-    let lead = blocking(move || leads.get(id)).await?;
+    let lead = blocking(&state, move || leads.get(id)).await?;
     if if_none_match(&req, &lead_etag(&lead)) {
         // A 304 carries the Cache-Control the 200 would have (RFC 9110 §15.4.5).
         return Ok(HttpResponse::NotModified()
@@ -187,7 +187,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let leads = state.leads.clone();
     let form = body.into_inner();
-    let lead = blocking(move || leads.create(form, &admin.name)).await?;
+    let lead = blocking(&state, move || leads.create(form, &admin.name)).await?;
     state.metrics.lead_created(lead.source.as_str());
     let mut response = lead_response(actix_web::http::StatusCode::CREATED, &lead);
     if let Ok(location) = header::HeaderValue::from_str(&format!("/api/v1/admin/leads/{}", lead.id))
@@ -231,7 +231,10 @@ pub async fn update(
     };
     let leads = state.leads.clone();
     let patch = body.into_inner();
-    let lead = blocking(move || leads.update(id, patch, expected_version, &admin.name)).await?;
+    let lead = blocking(&state, move || {
+        leads.update(id, patch, expected_version, &admin.name)
+    })
+    .await?;
     Ok(lead_response(actix_web::http::StatusCode::OK, &lead))
 }
 
@@ -252,7 +255,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("id", &id)?;
     let leads = state.leads.clone();
-    blocking(move || leads.delete(id, &admin.name)).await?;
+    blocking(&state, move || leads.delete(id, &admin.name)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -274,7 +277,7 @@ pub async fn events(
     let _ = admin;
     let id = parse_id("id", &id)?;
     let leads = state.leads.clone();
-    let items = blocking(move || leads.events(id)).await?;
+    let items = blocking(&state, move || leads.events(id)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .json(LeadEventList { items }))
