@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel::{PgConnection, SqliteConnection};
 
+use super::group_commit::{GroupCommit, copy_error};
 use super::{Db, IntoDomain, from_db_time, parse_stored, to_db_time, to_domain_vec};
 use crate::connection::{AnyConnection, write_transaction};
 use crate::error::StoreError;
@@ -258,16 +259,113 @@ fn like_pattern(q: &str) -> String {
     pattern
 }
 
+/// Most submissions one SQLite transaction takes (see [`GroupCommit`]).
+const SUBMIT_BATCH: usize = 64;
+
+/// A queued submission: the lead and the start of its de-duplication window.
+type SubmitJob = (NewLead, DateTime<Utc>);
+
 /// Diesel implementation of [`LeadRepository`].
 pub(crate) struct DieselLeadRepository {
     db: Db,
+    /// On SQLite, submissions are group-committed: the single writer makes one transaction
+    /// per submission the bottleneck of the public form. PostgreSQL runs them concurrently.
+    group: Option<GroupCommit<SubmitJob, Submission>>,
 }
 
 impl DieselLeadRepository {
     pub(crate) fn new(db: Db) -> Self {
-        Self { db }
+        let group = db.is_sqlite().then(|| GroupCommit::new(SUBMIT_BATCH));
+        Self { db, group }
     }
 }
+
+/// Runs a batch of submissions in one `BEGIN IMMEDIATE` transaction on SQLite, in order, each
+/// in its own savepoint: a failing submission rolls back alone and gets its own error, and a
+/// later submission of the same phone sees the earlier ones. When the transaction itself
+/// fails (begin or commit), nothing is stored and every submission gets that error.
+fn submit_batch(db: &Db, jobs: &[SubmitJob]) -> Vec<RepoResult<Submission>> {
+    let outcome = db.write(|c| match c {
+        AnyConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            Ok::<_, StoreError>(
+                jobs.iter()
+                    .map(|(new, open_since)| {
+                        // Nested `transaction` = SAVEPOINT … RELEASE / ROLLBACK TO.
+                        c.transaction(|c| c.submit_one(new, *open_since))
+                            .map_err(RepoError::from)
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        }),
+        AnyConnection::Postgresql(_) => {
+            Err(RepoError::Internal("group commit is only used on SQLite".to_owned()).into())
+        }
+    });
+    match outcome {
+        Ok(results) => results,
+        Err(error) => jobs.iter().map(|_| Err(copy_error(&error))).collect(),
+    }
+}
+
+/// One submission (see [`LeadRepository::submit`]) inside the caller's transaction.
+trait SubmitOne {
+    fn submit_one(
+        &mut self,
+        new: &NewLead,
+        open_since: DateTime<Utc>,
+    ) -> Result<Submission, StoreError>;
+}
+
+/// Implements [`SubmitOne`] for the concrete connections: the body compiles once per backend.
+macro_rules! impl_submit_one {
+    ($($conn:ty),+) => {$(
+        impl SubmitOne for $conn {
+            fn submit_one(
+                &mut self,
+                new: &NewLead,
+                open_since: DateTime<Utc>,
+            ) -> Result<Submission, StoreError> {
+                let c = self;
+                c.lock(new.phone.as_str())?;
+                let open: Vec<&str> = LeadStatus::OPEN.iter().map(|s| s.as_str()).collect();
+                let existing: Option<LeadRow> = leads::table
+                    .filter(leads::phone.eq(new.phone.as_str()))
+                    .filter(leads::status.eq_any(&open))
+                    .filter(leads::created_at.ge(to_db_time(open_since)))
+                    .order((leads::created_at.desc(), leads::id.desc()))
+                    .first(c)
+                    .optional()?;
+                if let Some(row) = existing {
+                    diesel::insert_into(lead_events::table)
+                        .values(LeadEventRecord::new(
+                            row.id,
+                            LeadEventKind::Resubmitted,
+                            WEBSITE_ACTOR,
+                            &new.resubmission_event_data(),
+                            new.created_at,
+                        ))
+                        .execute(c)?;
+                    return Ok(Submission::Resubmitted(row.into_domain()?));
+                }
+                let row: LeadRow = diesel::insert_into(leads::table)
+                    .values(LeadRecord::from(new))
+                    .returning(leads::all_columns)
+                    .get_result(c)?;
+                diesel::insert_into(lead_events::table)
+                    .values(LeadEventRecord::new(
+                        row.id,
+                        LeadEventKind::Created,
+                        WEBSITE_ACTOR,
+                        &new.created_event_data(),
+                        new.created_at,
+                    ))
+                    .execute(c)?;
+                Ok(Submission::Created(row.into_domain()?))
+            }
+        }
+    )+};
+}
+impl_submit_one!(PgConnection, SqliteConnection);
 
 impl LeadRepository for DieselLeadRepository {
     fn create(&self, new: &NewLead, actor: &str) -> RepoResult<Lead> {
@@ -333,48 +431,14 @@ impl LeadRepository for DieselLeadRepository {
     }
 
     fn submit(&self, new: &NewLead, open_since: DateTime<Utc>) -> RepoResult<Submission> {
-        let record = LeadRecord::from(new);
-        let created = new.created_event_data();
-        let resubmitted = new.resubmission_event_data();
-        let open: Vec<&str> = LeadStatus::OPEN.iter().map(|s| s.as_str()).collect();
-        self.db.write(|c| {
-            write_transaction!(c, |c| {
-                c.lock(new.phone.as_str())?;
-                let existing: Option<LeadRow> = leads::table
-                    .filter(leads::phone.eq(new.phone.as_str()))
-                    .filter(leads::status.eq_any(&open))
-                    .filter(leads::created_at.ge(to_db_time(open_since)))
-                    .order((leads::created_at.desc(), leads::id.desc()))
-                    .first(c)
-                    .optional()?;
-                if let Some(row) = existing {
-                    diesel::insert_into(lead_events::table)
-                        .values(LeadEventRecord::new(
-                            row.id,
-                            LeadEventKind::Resubmitted,
-                            WEBSITE_ACTOR,
-                            &resubmitted,
-                            new.created_at,
-                        ))
-                        .execute(c)?;
-                    return Ok(Submission::Resubmitted(row.into_domain()?));
-                }
-                let row: LeadRow = diesel::insert_into(leads::table)
-                    .values(&record)
-                    .returning(leads::all_columns)
-                    .get_result(c)?;
-                diesel::insert_into(lead_events::table)
-                    .values(LeadEventRecord::new(
-                        row.id,
-                        LeadEventKind::Created,
-                        WEBSITE_ACTOR,
-                        &created,
-                        new.created_at,
-                    ))
-                    .execute(c)?;
-                Ok::<_, StoreError>(Submission::Created(row.into_domain()?))
-            })
-        })
+        match &self.group {
+            Some(group) => group.submit((new.clone(), open_since), |jobs| {
+                submit_batch(&self.db, jobs)
+            }),
+            None => self
+                .db
+                .write(|c| write_transaction!(c, |c| c.submit_one(new, open_since))),
+        }
     }
 
     fn get_by_id(&self, id: i64) -> RepoResult<Option<Lead>> {

@@ -2,6 +2,7 @@
 
 mod catalog;
 mod class_session;
+mod group_commit;
 mod health;
 mod lead;
 
@@ -38,6 +39,11 @@ impl Db {
             pool,
             sqlite_writer,
         }
+    }
+
+    /// Whether this is an SQLite database (single writer).
+    pub(crate) fn is_sqlite(&self) -> bool {
+        self.sqlite_writer.is_some()
     }
 
     pub(crate) fn pool(&self) -> &DbPool {
