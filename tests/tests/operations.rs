@@ -157,6 +157,12 @@ async fn metrics_count_requests_by_route_pattern_and_leads_by_source(backend: Ba
     );
     assert!(line("cohai_db_pool_max_connections 16").is_some(), "{text}");
     assert!(line("cohai_db_pool_connections ").is_some(), "{text}");
+    let checkouts: u64 = line("cohai_db_pool_checkouts_total ")
+        .and_then(|l| l.rsplit(' ').next().and_then(|n| n.parse().ok()))
+        .expect("checkouts counter");
+    assert!(checkouts >= 4, "the requests above checked connections out: {checkouts}");
+    assert!(line("cohai_db_pool_wait_seconds_total ").is_some(), "{text}");
+    assert!(line("cohai_db_pool_timeouts_total 0").is_some(), "{text}");
     assert!(text.contains("cohai_build_info{commit="), "{text}");
     assert!(
         !text.contains("/api/v1/locations/999999"),

@@ -120,6 +120,12 @@ pub struct PoolStats {
     pub idle: u32,
     /// Configured maximum.
     pub max_size: u32,
+    /// Connections checked out since start.
+    pub checkouts: u64,
+    /// Time spent waiting for those connections since start, in microseconds.
+    pub wait_micros: u64,
+    /// Check-outs that gave up waiting (answered 503) since start.
+    pub timeouts: u64,
 }
 
 /// Whether the database answers and its schema is current.

@@ -9,6 +9,7 @@ mod check;
 mod connection;
 mod error;
 pub mod migrations;
+mod pool_events;
 mod repos;
 mod schema;
 #[cfg(feature = "test-support")]
@@ -69,6 +70,7 @@ pub enum PersistenceError {
 pub struct Database {
     pool: DbPool,
     url: DatabaseUrl,
+    counters: std::sync::Arc<pool_events::PoolCounters>,
 }
 
 impl std::fmt::Debug for Database {
@@ -84,6 +86,7 @@ impl Database {
     /// if needed); fails when that connection cannot be made within the pool's time-out.
     pub fn open(url: DatabaseUrl, settings: &PoolSettings) -> Result<Self, PersistenceError> {
         let manager = ConnectionManager::new(url.clone(), settings.busy_timeout);
+        let counters = std::sync::Arc::new(pool_events::PoolCounters::default());
         let pool = r2d2::Pool::builder()
             .max_size(settings.max_size)
             // Open one connection now (so start-up fails fast on a bad URL), the rest on demand.
@@ -92,8 +95,13 @@ impl Database {
             // A PostgreSQL connection can break under us (server restart, network): check it
             // before use so the pool replaces it. An SQLite file cannot, so skip the round trip.
             .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
+            .event_handler(Box::new(pool_events::PoolEvents(counters.clone())))
             .build(manager)?;
-        Ok(Self { pool, url })
+        Ok(Self {
+            pool,
+            url,
+            counters,
+        })
     }
 
     /// The database URL (use [`DatabaseUrl::redacted`] to log it).
@@ -120,7 +128,7 @@ impl Database {
 
     /// The repository implementations over this database.
     pub fn repositories(&self) -> Repositories {
-        let db = repos::Db::new(self.pool.clone(), &self.url);
+        let db = repos::Db::new(self.pool.clone(), &self.url, self.counters.clone());
         Repositories {
             locations: Arc::new(repos::DieselLocationRepository::new(db.clone())),
             program_types: Arc::new(repos::DieselProgramTypeRepository::new(db.clone())),

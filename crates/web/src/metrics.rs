@@ -2,8 +2,8 @@
 
 use cohai_domain::ports::PoolStats;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Counter, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The process's metrics.
@@ -16,6 +16,9 @@ pub struct Metrics {
     pool_connections: IntGauge,
     pool_idle: IntGauge,
     pool_max: IntGauge,
+    pool_checkouts: IntCounter,
+    pool_wait: Counter,
+    pool_timeouts: IntCounter,
 }
 
 /// Latency buckets in seconds: sub-millisecond to a few seconds.
@@ -56,6 +59,18 @@ impl Metrics {
             "cohai_db_pool_max_connections",
             "Configured maximum of database connections",
         )?;
+        let pool_checkouts = IntCounter::new(
+            "cohai_db_pool_checkouts_total",
+            "Database connections checked out",
+        )?;
+        let pool_wait = Counter::new(
+            "cohai_db_pool_wait_seconds_total",
+            "Time spent waiting for a database connection",
+        )?;
+        let pool_timeouts = IntCounter::new(
+            "cohai_db_pool_timeouts_total",
+            "Requests that gave up waiting for a database connection",
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("cohai_build_info", "Build of the running server"),
             &["version", "commit"],
@@ -68,11 +83,17 @@ impl Metrics {
             Box::new(pool_connections.clone()),
             Box::new(pool_idle.clone()),
             Box::new(pool_max.clone()),
+            Box::new(pool_checkouts.clone()),
+            Box::new(pool_wait.clone()),
+            Box::new(pool_timeouts.clone()),
             Box::new(build_info),
         ] {
             registry.register(collector)?;
         }
         Ok(Self {
+            pool_checkouts,
+            pool_wait,
+            pool_timeouts,
             registry,
             requests,
             latency,
@@ -101,6 +122,15 @@ impl Metrics {
         self.pool_connections.set(i64::from(pool.connections));
         self.pool_idle.set(i64::from(pool.idle));
         self.pool_max.set(i64::from(pool.max_size));
+        // The pool keeps running totals; counters only move forward, by the difference.
+        self.pool_checkouts
+            .inc_by(pool.checkouts.saturating_sub(self.pool_checkouts.get()));
+        self.pool_timeouts
+            .inc_by(pool.timeouts.saturating_sub(self.pool_timeouts.get()));
+        let wait = pool.wait_micros as f64 / 1e6;
+        if wait > self.pool_wait.get() {
+            self.pool_wait.inc_by(wait - self.pool_wait.get());
+        }
         let mut out = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
             log::error!("cannot encode metrics: {e}");

@@ -32,10 +32,14 @@ impl DatabaseHealth for DieselDatabaseHealth {
 
     fn pool_stats(&self) -> PoolStats {
         let state = self.db.pool().state();
+        let (checkouts, wait_micros, timeouts) = self.db.pool_totals();
         PoolStats {
             connections: state.connections,
             idle: state.idle_connections,
             max_size: self.db.pool().max_size(),
+            checkouts,
+            wait_micros,
+            timeouts,
         }
     }
 }

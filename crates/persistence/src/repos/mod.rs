@@ -21,6 +21,7 @@ pub(crate) use lead::DieselLeadRepository;
 
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, map_pool};
+use crate::pool_events::PoolCounters;
 use crate::{DatabaseUrl, DbPool};
 
 /// The pool, with the ways the repositories use it.
@@ -30,15 +31,23 @@ pub(crate) struct Db {
     /// SQLite allows one writer at a time. Writers queue here instead of in SQLite's busy
     /// handler, which polls with sleeps of up to 100 ms and so turns contention into latency.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// Check-out statistics, for metrics.
+    counters: Arc<PoolCounters>,
 }
 
 impl Db {
-    pub(crate) fn new(pool: DbPool, url: &DatabaseUrl) -> Self {
+    pub(crate) fn new(pool: DbPool, url: &DatabaseUrl, counters: Arc<PoolCounters>) -> Self {
         let sqlite_writer = matches!(url, DatabaseUrl::Sqlite(_)).then(|| Arc::new(Mutex::new(())));
         Self {
             pool,
             sqlite_writer,
+            counters,
         }
+    }
+
+    /// Check-outs, wait (µs) and time-outs so far.
+    pub(crate) fn pool_totals(&self) -> (u64, u64, u64) {
+        self.counters.totals()
     }
 
     /// Whether this is an SQLite database (single writer).
