@@ -171,7 +171,12 @@ pub trait LeadService: Send + Sync {
     /// One lead.
     fn get(&self, id: i64) -> ServiceResult<Lead>;
     /// A filtered page.
-    fn list(&self, filter: &LeadFilter) -> ServiceResult<LeadPage>;
+    fn list(&self, filter: &LeadFilter) -> ServiceResult<Arc<LeadPage>>;
+    /// The page for `filter` if it is cached and still valid. Never touches the database, so
+    /// callers on an async executor may call it directly and skip the blocking pool.
+    fn cached_list(&self, _filter: &LeadFilter) -> Option<Arc<LeadPage>> {
+        None
+    }
     /// A partial update, optionally only if the lead is still at `expected_version`.
     fn update(
         &self,
@@ -443,7 +448,11 @@ impl LeadService for LeadServiceImpl {
         self.existing(id)
     }
 
-    fn list(&self, filter: &LeadFilter) -> ServiceResult<LeadPage> {
+    fn cached_list(&self, filter: &LeadFilter) -> Option<Arc<LeadPage>> {
+        self.list_cache.get(filter)
+    }
+
+    fn list(&self, filter: &LeadFilter) -> ServiceResult<Arc<LeadPage>> {
         if !(1..=MAX_PAGE_SIZE).contains(&filter.limit) {
             return Err(ServiceError::invalid_parameter(
                 "limit",
@@ -465,7 +474,7 @@ impl LeadService for LeadServiceImpl {
             return Ok(page);
         }
         let generation = self.list_cache.generation();
-        let page = self.leads.search(filter)?;
+        let page = Arc::new(self.leads.search(filter)?);
         self.list_cache
             .put(filter.clone(), generation, page.clone());
         Ok(page)

@@ -6,8 +6,8 @@
 //! how long a change made by another process or instance can go unseen).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cohai_domain::{LeadFilter, LeadPage};
@@ -15,12 +15,15 @@ use cohai_domain::{LeadFilter, LeadPage};
 /// Most pages kept; when full, the cache starts over.
 const MAX_PAGES: usize = 256;
 
+/// A page, when it was read, and the write generation it was read at.
+type Entry = (Instant, u64, Arc<LeadPage>);
+
 /// Pages by filter, each tagged with the write generation it was read at.
 #[derive(Debug)]
 pub(crate) struct ListCache {
     ttl: Duration,
     generation: AtomicU64,
-    pages: Mutex<HashMap<LeadFilter, (Instant, u64, LeadPage)>>,
+    pages: Mutex<HashMap<LeadFilter, Entry>>,
 }
 
 impl ListCache {
@@ -44,7 +47,7 @@ impl ListCache {
     }
 
     /// A page still valid for `filter`.
-    pub(crate) fn get(&self, filter: &LeadFilter) -> Option<LeadPage> {
+    pub(crate) fn get(&self, filter: &LeadFilter) -> Option<Arc<LeadPage>> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -57,7 +60,7 @@ impl ListCache {
     }
 
     /// Keeps `page`, read at `generation`, for `filter`.
-    pub(crate) fn put(&self, filter: LeadFilter, generation: u64, page: LeadPage) {
+    pub(crate) fn put(&self, filter: LeadFilter, generation: u64, page: Arc<LeadPage>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -74,11 +77,11 @@ impl ListCache {
 mod tests {
     use super::*;
 
-    fn page(total: i64) -> LeadPage {
-        LeadPage {
+    fn page(total: i64) -> Arc<LeadPage> {
+        Arc::new(LeadPage {
             items: Vec::new(),
             total,
-        }
+        })
     }
 
     #[test]

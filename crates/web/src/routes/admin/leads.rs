@@ -17,6 +17,15 @@ use crate::params::{QueryParams, parse_id};
 use crate::routes::{LeadEventList, LeadPageResponse, query};
 use crate::state::AppState;
 
+/// The serialised form of [`LeadPageResponse`], borrowing the (possibly cached) page.
+#[derive(serde::Serialize)]
+struct LeadPageBody<'a> {
+    items: &'a [Lead],
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
 /// Admin responses hold personal data: never stored by caches.
 const PRIVATE: &str = "private, no-store";
 
@@ -124,13 +133,19 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let _ = admin;
     let filter = filter_from(&query(&req)?)?;
-    let leads = state.leads.clone();
     let (limit, offset) = (filter.limit, filter.offset);
-    let page = blocking(&state, move || leads.list(&filter)).await?;
+    // A cached page needs no thread hop.
+    let page = match state.leads.cached_list(&filter) {
+        Some(page) => page,
+        None => {
+            let leads = state.leads.clone();
+            blocking(&state, move || leads.list(&filter)).await?
+        }
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
-        .json(LeadPageResponse {
-            items: page.items,
+        .json(LeadPageBody {
+            items: &page.items,
             total: page.total,
             limit,
             offset,
