@@ -160,8 +160,14 @@ async fn metrics_count_requests_by_route_pattern_and_leads_by_source(backend: Ba
     let checkouts: u64 = line("cohai_db_pool_checkouts_total ")
         .and_then(|l| l.rsplit(' ').next().and_then(|n| n.parse().ok()))
         .expect("checkouts counter");
-    assert!(checkouts >= 4, "the requests above checked connections out: {checkouts}");
-    assert!(line("cohai_db_pool_wait_seconds_total ").is_some(), "{text}");
+    assert!(
+        checkouts >= 4,
+        "the requests above checked connections out: {checkouts}"
+    );
+    assert!(
+        line("cohai_db_pool_wait_seconds_total ").is_some(),
+        "{text}"
+    );
     assert!(line("cohai_db_pool_timeouts_total 0").is_some(), "{text}");
     assert!(text.contains("cohai_build_info{commit="), "{text}");
     assert!(
