@@ -267,6 +267,23 @@ fn required_name_and_phone(
     (name, phone)
 }
 
+/// The fields both create forms share, as received.
+struct Draft {
+    name: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    message: Option<String>,
+    location_id: Option<i64>,
+    program_type_id: Option<i64>,
+    class_session_id: Option<i64>,
+    notes: Option<String>,
+    utm_source: Option<String>,
+    utm_medium: Option<String>,
+    utm_campaign: Option<String>,
+    source: LeadSource,
+    status: LeadStatus,
+}
+
 impl LeadServiceImpl {
     /// A lead service over these repositories.
     pub fn new(
@@ -323,6 +340,54 @@ impl LeadServiceImpl {
         Ok(())
     }
 
+    /// Validates `draft`, adding to `errors` (which may hold the caller's own), into a lead
+    /// created now; every invalid field is reported at once.
+    fn validate(&self, draft: Draft, mut errors: FieldErrors) -> ServiceResult<NewLead> {
+        let (name, phone) = required_name_and_phone(draft.name, draft.phone, &mut errors);
+        let (email, message, notes) =
+            (clean(draft.email), clean(draft.message), clean(draft.notes));
+        let (utm_source, utm_medium, utm_campaign) = (
+            clean(draft.utm_source),
+            clean(draft.utm_medium),
+            clean(draft.utm_campaign),
+        );
+        TextRules {
+            name: name.as_deref(),
+            email: email.as_deref(),
+            message: message.as_deref(),
+            notes: notes.as_deref(),
+            utm_source: utm_source.as_deref(),
+            utm_medium: utm_medium.as_deref(),
+            utm_campaign: utm_campaign.as_deref(),
+        }
+        .check_into(&mut errors);
+        self.check_references(
+            draft.location_id,
+            draft.program_type_id,
+            draft.class_session_id,
+            &mut errors,
+        )?;
+        let (Some(name), Some(phone), true) = (name, phone, errors.is_empty()) else {
+            return Err(errors.into());
+        };
+        Ok(NewLead {
+            name,
+            phone,
+            email,
+            message,
+            location_id: draft.location_id,
+            program_type_id: draft.program_type_id,
+            class_session_id: draft.class_session_id,
+            source: draft.source,
+            status: draft.status,
+            notes,
+            utm_source,
+            utm_medium,
+            utm_campaign,
+            created_at: now(),
+        })
+    }
+
     fn existing(&self, id: i64) -> ServiceResult<Lead> {
         self.leads
             .get_by_id(id)?
@@ -333,55 +398,28 @@ impl LeadServiceImpl {
 impl LeadService for LeadServiceImpl {
     fn submit(&self, form: LeadForm) -> ServiceResult<SubmitOutcome> {
         let mut errors = FieldErrors::new();
-        let (name, phone) = required_name_and_phone(form.name, form.phone, &mut errors);
-        let (email, message) = (clean(form.email), clean(form.message));
-        let (utm_source, utm_medium, utm_campaign) = (
-            clean(form.utm_source),
-            clean(form.utm_medium),
-            clean(form.utm_campaign),
-        );
         match form.consent {
             None => errors.add("consent", REQUIRED),
             Some(false) => errors.add("consent", "must be true"),
             Some(true) => {}
         }
-        TextRules {
-            name: name.as_deref(),
-            email: email.as_deref(),
-            message: message.as_deref(),
-            notes: None,
-            utm_source: utm_source.as_deref(),
-            utm_medium: utm_medium.as_deref(),
-            utm_campaign: utm_campaign.as_deref(),
-        }
-        .check_into(&mut errors);
-        self.check_references(
-            form.location_id,
-            form.program_type_id,
-            form.class_session_id,
-            &mut errors,
-        )?;
-        let (Some(name), Some(phone), true) = (name, phone, errors.is_empty()) else {
-            return Err(errors.into());
-        };
-        let at = now();
-        let new = NewLead {
-            name,
-            phone,
-            email,
-            message,
+        let draft = Draft {
+            name: form.name,
+            phone: form.phone,
+            email: form.email,
+            message: form.message,
             location_id: form.location_id,
             program_type_id: form.program_type_id,
             class_session_id: form.class_session_id,
+            notes: None,
+            utm_source: form.utm_source,
+            utm_medium: form.utm_medium,
+            utm_campaign: form.utm_campaign,
             source: LeadSource::Website,
             status: LeadStatus::New,
-            notes: None,
-            utm_source,
-            utm_medium,
-            utm_campaign,
-            created_at: at,
         };
-        let submission = self.leads.submit(&new, at - DEDUP_WINDOW);
+        let new = self.validate(draft, errors)?;
+        let submission = self.leads.submit(&new, new.created_at - DEDUP_WINDOW);
         self.list_cache.invalidate();
         Ok(match submission? {
             Submission::Created(lead) => SubmitOutcome {
@@ -396,49 +434,22 @@ impl LeadService for LeadServiceImpl {
     }
 
     fn create(&self, form: AdminLeadForm, actor: &str) -> ServiceResult<Lead> {
-        let mut errors = FieldErrors::new();
-        let (name, phone) = required_name_and_phone(form.name, form.phone, &mut errors);
-        let (email, message, notes) = (clean(form.email), clean(form.message), clean(form.notes));
-        let (utm_source, utm_medium, utm_campaign) = (
-            clean(form.utm_source),
-            clean(form.utm_medium),
-            clean(form.utm_campaign),
-        );
-        TextRules {
-            name: name.as_deref(),
-            email: email.as_deref(),
-            message: message.as_deref(),
-            notes: notes.as_deref(),
-            utm_source: utm_source.as_deref(),
-            utm_medium: utm_medium.as_deref(),
-            utm_campaign: utm_campaign.as_deref(),
-        }
-        .check_into(&mut errors);
-        self.check_references(
-            form.location_id,
-            form.program_type_id,
-            form.class_session_id,
-            &mut errors,
-        )?;
-        let (Some(name), Some(phone), true) = (name, phone, errors.is_empty()) else {
-            return Err(errors.into());
-        };
-        let new = NewLead {
-            name,
-            phone,
-            email,
-            message,
+        let draft = Draft {
+            name: form.name,
+            phone: form.phone,
+            email: form.email,
+            message: form.message,
             location_id: form.location_id,
             program_type_id: form.program_type_id,
             class_session_id: form.class_session_id,
+            notes: form.notes,
+            utm_source: form.utm_source,
+            utm_medium: form.utm_medium,
+            utm_campaign: form.utm_campaign,
             source: form.source.unwrap_or(LeadSource::Other),
             status: form.status.unwrap_or(LeadStatus::New),
-            notes,
-            utm_source,
-            utm_medium,
-            utm_campaign,
-            created_at: now(),
         };
+        let new = self.validate(draft, FieldErrors::new())?;
         let lead = self.leads.create(&new, actor);
         self.list_cache.invalidate();
         Ok(lead?)
