@@ -178,7 +178,7 @@ async fn metrics_count_requests_by_route_pattern_and_leads_by_source(backend: Ba
 
 async fn public_responses_are_cached_for_the_ttl_then_refreshed(backend: Backend) {
     let t = TestApp::with(backend, |s| {
-        s.public_cache_ttl = std::time::Duration::from_millis(300)
+        s.public_cache_ttl = std::time::Duration::from_millis(1000)
     });
     let c = t.catalog();
     let app = t.service().await;
@@ -205,7 +205,7 @@ async fn public_responses_are_cached_for_the_ttl_then_refreshed(backend: Backend
     )
     .await;
     assert_eq!(count(&plans), Some(2));
-    actix_web::rt::time::sleep(std::time::Duration::from_millis(350)).await;
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1050)).await;
     let fresh = get(&app, "/api/v1/locations").await;
     assert_eq!(count(&fresh), Some(3), "refreshed after the TTL");
     assert_ne!(fresh.header("etag"), first.header("etag"));
