@@ -24,7 +24,7 @@ string_enum! {
 impl LeadStatus {
     /// Open leads are still being worked; a repeated submission joins them instead of
     /// creating a new lead.
-    pub const OPEN: &'static [LeadStatus] = &[
+    pub const OPEN: [LeadStatus; 3] = [
         LeadStatus::New,
         LeadStatus::Contacted,
         LeadStatus::TrialScheduled,

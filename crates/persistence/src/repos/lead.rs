@@ -327,10 +327,12 @@ macro_rules! impl_submit_one {
             ) -> Result<Submission, StoreError> {
                 let c = self;
                 c.lock(new.phone.as_str())?;
-                let open: Vec<&str> = LeadStatus::OPEN.iter().map(|s| s.as_str()).collect();
+                // Three fixed binds rather than `eq_any`: an `IN` list is never in Diesel's
+                // prepared-statement cache on SQLite, and this runs for every submission.
+                let [s0, s1, s2] = LeadStatus::OPEN.map(LeadStatus::as_str);
                 let existing: Option<LeadRow> = leads::table
                     .filter(leads::phone.eq(new.phone.as_str()))
-                    .filter(leads::status.eq_any(&open))
+                    .filter(leads::status.eq(s0).or(leads::status.eq(s1)).or(leads::status.eq(s2)))
                     .filter(leads::created_at.ge(to_db_time(open_since)))
                     .order((leads::created_at.desc(), leads::id.desc()))
                     .first(c)
