@@ -46,8 +46,7 @@ macro_rules! crud_repository {
                         .find(id)
                         .first::<$row>(c)
                         .optional()?
-                        .map(IntoDomain::into_domain)
-                        .transpose()
+                        .into_domain()
                 })
             }
 
@@ -70,8 +69,7 @@ macro_rules! crud_repository {
                         .returning($table::all_columns)
                         .get_result::<$row>(c)
                         .optional()?
-                        .map(IntoDomain::into_domain)
-                        .transpose()
+                        .into_domain()
                 })
             }
 
@@ -159,8 +157,7 @@ impl LocationRepository for DieselLocationRepository {
                 .filter(locations::name.eq(name))
                 .first::<LocationRow>(c)
                 .optional()?
-                .map(IntoDomain::into_domain)
-                .transpose()
+                .into_domain()
         })
     }
 }
@@ -236,8 +233,7 @@ impl ProgramTypeRepository for DieselProgramTypeRepository {
                 .filter(program_types::name.eq(name))
                 .first::<ProgramTypeRow>(c)
                 .optional()?
-                .map(IntoDomain::into_domain)
-                .transpose()
+                .into_domain()
         })
     }
 }
@@ -323,8 +319,7 @@ impl TrainerRepository for DieselTrainerRepository {
                 .filter(trainers::full_name.eq(full_name))
                 .first::<TrainerRow>(c)
                 .optional()?
-                .map(IntoDomain::into_domain)
-                .transpose()
+                .into_domain()
         })
     }
 }
@@ -434,8 +429,7 @@ impl MembershipPlanRepository for DieselMembershipPlanRepository {
                 .filter(membership_plans::name.eq(name))
                 .first::<MembershipPlanRow>(c)
                 .optional()?
-                .map(IntoDomain::into_domain)
-                .transpose()
+                .into_domain()
         })
     }
 }

@@ -129,8 +129,7 @@ impl DieselClassSessionRepository {
             .filter(class_sessions::id.eq(id))
             .first::<SessionViewRow>(c)
             .optional()?
-            .map(IntoDomain::into_domain)
-            .transpose()
+            .into_domain()
     }
 }
 

@@ -449,8 +449,7 @@ impl LeadRepository for DieselLeadRepository {
                 .find(id)
                 .first::<LeadRow>(c)
                 .optional()?
-                .map(IntoDomain::into_domain)
-                .transpose()
+                .into_domain()
         })
     }
 

@@ -89,6 +89,14 @@ pub(crate) trait IntoDomain {
     fn into_domain(self) -> Result<Self::Output, StoreError>;
 }
 
+/// An optional row (`first(..).optional()`) becomes an optional domain value.
+impl<R: IntoDomain> IntoDomain for Option<R> {
+    type Output = Option<R::Output>;
+    fn into_domain(self) -> Result<Self::Output, StoreError> {
+        self.map(IntoDomain::into_domain).transpose()
+    }
+}
+
 pub(crate) fn to_domain_vec<R: IntoDomain>(rows: Vec<R>) -> Result<Vec<R::Output>, StoreError> {
     rows.into_iter().map(IntoDomain::into_domain).collect()
 }
