@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 pub type RepoResult<T> = Result<T, RepoError>;
 
 /// What a repository (the persistence layer) can report.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RepoError {
     /// A uniqueness or state constraint was violated (e.g. a duplicate name).
     #[error("conflict: {0}")]

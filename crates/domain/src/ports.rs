@@ -9,8 +9,11 @@ use crate::lead::Submission;
 use crate::{
     ClassSession, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage, Location, MembershipPlan,
     NewClassSession, NewLead, NewLeadEvent, NewLocation, NewMembershipPlan, NewProgramType,
-    NewTrainer, ProgramType, RepoResult, ScheduleFilter, SessionStatus, Trainer,
+    NewTrainer, ProgramType, RepoError, RepoResult, ScheduleFilter, SessionStatus, Trainer,
 };
+
+/// Receives the outcome of a queued lead submission (see [`LeadRepository::submit_queued`]).
+pub type SubmitDone = Box<dyn FnOnce(RepoResult<Submission>) + Send>;
 
 /// The plan's common operations for a catalog entity `E` created from `N`.
 pub trait CrudRepository<E, N>: Send + Sync {
@@ -83,10 +86,34 @@ pub trait LeadRepository: Send + Sync {
     fn create(&self, new: &NewLead, actor: &str) -> RepoResult<Lead>;
     /// Stores many leads (each with its `created` event) in one transaction; returns how many.
     fn create_many(&self, new: &[NewLead], actor: &str) -> RepoResult<usize>;
-    /// A public submission, de-duplicated: when an open lead with the same phone was created
-    /// at or after `open_since`, records a `resubmitted` event on it instead of creating a
-    /// lead. Submissions of one phone are serialised, so concurrent ones cannot both create one.
-    fn submit(&self, new: &NewLead, open_since: DateTime<Utc>) -> RepoResult<Submission>;
+    /// Queues a public submission and returns at once; `done` is called with the outcome once
+    /// it is stored (or refused), on the repository's writer thread, so it must not block.
+    ///
+    /// The submission is de-duplicated: when an open lead with the same phone was created at
+    /// or after `open_since`, a `resubmitted` event is recorded on it instead of creating a
+    /// lead. Submissions of one phone are serialised, so concurrent ones cannot both create
+    /// one. A reference (`location_id`, `program_type_id`, `class_session_id`) that names no
+    /// row fails it with [`RepoError::MissingReference`] carrying that field's name, and
+    /// stores nothing. A full queue fails it at once with [`RepoError::Unavailable`].
+    fn submit_queued(&self, new: NewLead, open_since: DateTime<Utc>, done: SubmitDone);
+
+    /// [`LeadRepository::submit_queued`], waiting for the outcome (blocks the calling thread).
+    fn submit(&self, new: &NewLead, open_since: DateTime<Utc>) -> RepoResult<Submission> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.submit_queued(
+            new.clone(),
+            open_since,
+            Box::new(move |outcome| {
+                // The receiver waits below; it cannot be gone.
+                let _ = tx.send(outcome);
+            }),
+        );
+        rx.recv().unwrap_or_else(|_| {
+            Err(RepoError::Internal(
+                "the lead writer dropped a submission unanswered".to_owned(),
+            ))
+        })
+    }
     /// One lead.
     fn get_by_id(&self, id: i64) -> RepoResult<Option<Lead>>;
     /// A filtered, ordered page and the total.

@@ -148,7 +148,7 @@ impl ConnectionManager {
         let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
         // busy_timeout first: switching to WAL itself needs the lock.
         conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -512;",
             self.busy_timeout.as_millis()
         ))?;
         Ok(conn)

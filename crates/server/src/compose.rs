@@ -109,5 +109,6 @@ pub fn app_state(
         settings: web_settings,
         metrics,
         cache,
+        list_bodies: Default::default(),
     }))
 }

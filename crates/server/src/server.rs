@@ -56,16 +56,22 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
     let list_ttl = std::time::Duration::from_millis(settings.admin_list_cache_ttl_ms);
     let state = compose::app_state(&db.repositories(), web_settings, list_ttl)?;
 
-    let mut server = HttpServer::new(move || cohai_web::app(state.clone()))
+    let workers = if settings.workers > 0 {
+        settings.workers
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    };
+    // Blocking threads only wait on the database: one per pooled connection is enough, and
+    // each extra thread costs memory (stack, allocator arena). actix's limit is per worker.
+    let blocking_per_worker = (settings.database.pool_max_size as usize)
+        .div_ceil(workers)
+        .max(1);
+    let server = HttpServer::new(move || cohai_web::app(state.clone()))
         .disable_signals()
         .shutdown_timeout(settings.shutdown_timeout_secs)
-        // Blocking threads only wait on the database: about one per pooled connection is
-        // enough, and each extra thread costs memory (stack, allocator arena).
-        .worker_max_blocking_threads(settings.database.pool_max_size.max(2) as usize)
+        .workers(workers)
+        .worker_max_blocking_threads(blocking_per_worker)
         .bind(&settings.bind)?;
-    if settings.workers > 0 {
-        server = server.workers(settings.workers);
-    }
     for addr in server.addrs() {
         log::info!(
             "listening on http://{addr} (ready in {} ms)",

@@ -8,7 +8,7 @@ use cohai_domain::ports::{
 };
 use cohai_domain::{
     FieldErrors, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage, LeadSource, LeadStatus,
-    NewLead, Phone, Submission,
+    NewLead, Phone, RepoError, Submission,
 };
 use serde::{Deserialize, Deserializer};
 use validator::Validate;
@@ -162,10 +162,33 @@ pub struct SubmitOutcome {
     pub created: bool,
 }
 
+/// Receives the outcome of a queued submission (see [`LeadService::submit_queued`]).
+pub type SubmitReply = Box<dyn FnOnce(ServiceResult<SubmitOutcome>) + Send>;
+
 /// Leads: intake and CRM.
 pub trait LeadService: Send + Sync {
-    /// The public form: validates, de-duplicates within 24 hours by phone, stores.
-    fn submit(&self, form: LeadForm) -> ServiceResult<SubmitOutcome>;
+    /// The public form: validates, then queues the lead for storage (de-duplicated within 24
+    /// hours by phone) and returns without waiting for the database. `done` gets the outcome:
+    /// at once, on this thread, for invalid input; otherwise from the storage's writer thread
+    /// once the lead is stored, so it must not block.
+    fn submit_queued(&self, form: LeadForm, done: SubmitReply);
+
+    /// [`LeadService::submit_queued`], waiting for the outcome (blocks the calling thread).
+    fn submit(&self, form: LeadForm) -> ServiceResult<SubmitOutcome> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.submit_queued(
+            form,
+            Box::new(move |outcome| {
+                // The receiver waits below; it cannot be gone.
+                let _ = tx.send(outcome);
+            }),
+        );
+        rx.recv().unwrap_or_else(|_| {
+            Err(ServiceError::Internal(
+                "a lead submission was dropped unanswered".to_owned(),
+            ))
+        })
+    }
     /// A manager's new lead (no de-duplication).
     fn create(&self, form: AdminLeadForm, actor: &str) -> ServiceResult<Lead>;
     /// One lead.
@@ -197,7 +220,7 @@ pub struct LeadServiceImpl {
     locations: Arc<dyn LocationRepository>,
     program_types: Arc<dyn ProgramTypeRepository>,
     sessions: Arc<dyn ClassSessionRepository>,
-    list_cache: ListCache,
+    list_cache: Arc<ListCache>,
 }
 
 /// The current instant at the precision both databases store (microseconds).
@@ -284,6 +307,43 @@ struct Draft {
     status: LeadStatus,
 }
 
+/// A lead's references, to word the error when the repository finds one missing.
+struct References {
+    location_id: Option<i64>,
+    program_type_id: Option<i64>,
+    class_session_id: Option<i64>,
+}
+
+impl References {
+    fn of(new: &NewLead) -> Self {
+        Self {
+            location_id: new.location_id,
+            program_type_id: new.program_type_id,
+            class_session_id: new.class_session_id,
+        }
+    }
+
+    /// The validation error for the reference `field` that names no row.
+    fn missing(&self, field: &str) -> ServiceError {
+        let (what, id) = match field {
+            "location_id" => ("location", self.location_id),
+            "program_type_id" => ("program type", self.program_type_id),
+            "class_session_id" => ("class session", self.class_session_id),
+            other => {
+                return ServiceError::Conflict(format!(
+                    "a referenced row does not exist ({other})"
+                ));
+            }
+        };
+        let mut errors = FieldErrors::new();
+        errors.add(
+            field,
+            format!("{what} {} does not exist", id.unwrap_or_default()),
+        );
+        errors.into()
+    }
+}
+
 impl LeadServiceImpl {
     /// A lead service over these repositories.
     pub fn new(
@@ -297,14 +357,14 @@ impl LeadServiceImpl {
             locations,
             program_types,
             sessions,
-            list_cache: ListCache::new(std::time::Duration::ZERO),
+            list_cache: Arc::new(ListCache::new(std::time::Duration::ZERO)),
         }
     }
 
     /// Reuses admin list pages for up to `ttl` while no lead changes through this service
     /// (see [`crate::list_cache`]); off by default.
     pub fn with_list_cache(mut self, ttl: std::time::Duration) -> Self {
-        self.list_cache = ListCache::new(ttl);
+        self.list_cache = Arc::new(ListCache::new(ttl));
         self
     }
 
@@ -340,52 +400,16 @@ impl LeadServiceImpl {
         Ok(())
     }
 
-    /// Validates `draft`, adding to `errors` (which may hold the caller's own), into a lead
-    /// created now; every invalid field is reported at once.
+    /// Validates `draft` with its references, adding to `errors` (which may hold the caller's
+    /// own), into a lead created now; every invalid field is reported at once.
     fn validate(&self, draft: Draft, mut errors: FieldErrors) -> ServiceResult<NewLead> {
-        let (name, phone) = required_name_and_phone(draft.name, draft.phone, &mut errors);
-        let (email, message, notes) =
-            (clean(draft.email), clean(draft.message), clean(draft.notes));
-        let (utm_source, utm_medium, utm_campaign) = (
-            clean(draft.utm_source),
-            clean(draft.utm_medium),
-            clean(draft.utm_campaign),
-        );
-        TextRules {
-            name: name.as_deref(),
-            email: email.as_deref(),
-            message: message.as_deref(),
-            notes: notes.as_deref(),
-            utm_source: utm_source.as_deref(),
-            utm_medium: utm_medium.as_deref(),
-            utm_campaign: utm_campaign.as_deref(),
-        }
-        .check_into(&mut errors);
         self.check_references(
             draft.location_id,
             draft.program_type_id,
             draft.class_session_id,
             &mut errors,
         )?;
-        let (Some(name), Some(phone), true) = (name, phone, errors.is_empty()) else {
-            return Err(errors.into());
-        };
-        Ok(NewLead {
-            name,
-            phone,
-            email,
-            message,
-            location_id: draft.location_id,
-            program_type_id: draft.program_type_id,
-            class_session_id: draft.class_session_id,
-            source: draft.source,
-            status: draft.status,
-            notes,
-            utm_source,
-            utm_medium,
-            utm_campaign,
-            created_at: now(),
-        })
+        validate_fields(draft, errors)
     }
 
     fn existing(&self, id: i64) -> ServiceResult<Lead> {
@@ -395,8 +419,49 @@ impl LeadServiceImpl {
     }
 }
 
+/// Validates `draft`'s own fields (not whether its references exist), adding to `errors`,
+/// into a lead created now; every invalid field is reported at once.
+fn validate_fields(draft: Draft, mut errors: FieldErrors) -> ServiceResult<NewLead> {
+    let (name, phone) = required_name_and_phone(draft.name, draft.phone, &mut errors);
+    let (email, message, notes) = (clean(draft.email), clean(draft.message), clean(draft.notes));
+    let (utm_source, utm_medium, utm_campaign) = (
+        clean(draft.utm_source),
+        clean(draft.utm_medium),
+        clean(draft.utm_campaign),
+    );
+    TextRules {
+        name: name.as_deref(),
+        email: email.as_deref(),
+        message: message.as_deref(),
+        notes: notes.as_deref(),
+        utm_source: utm_source.as_deref(),
+        utm_medium: utm_medium.as_deref(),
+        utm_campaign: utm_campaign.as_deref(),
+    }
+    .check_into(&mut errors);
+    let (Some(name), Some(phone), true) = (name, phone, errors.is_empty()) else {
+        return Err(errors.into());
+    };
+    Ok(NewLead {
+        name,
+        phone,
+        email,
+        message,
+        location_id: draft.location_id,
+        program_type_id: draft.program_type_id,
+        class_session_id: draft.class_session_id,
+        source: draft.source,
+        status: draft.status,
+        notes,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        created_at: now(),
+    })
+}
+
 impl LeadService for LeadServiceImpl {
-    fn submit(&self, form: LeadForm) -> ServiceResult<SubmitOutcome> {
+    fn submit_queued(&self, form: LeadForm, done: SubmitReply) {
         let mut errors = FieldErrors::new();
         match form.consent {
             None => errors.add("consent", REQUIRED),
@@ -418,19 +483,33 @@ impl LeadService for LeadServiceImpl {
             source: LeadSource::Website,
             status: LeadStatus::New,
         };
-        let new = self.validate(draft, errors)?;
-        let submission = self.leads.submit(&new, new.created_at - DEDUP_WINDOW);
-        self.list_cache.invalidate();
-        Ok(match submission? {
-            Submission::Created(lead) => SubmitOutcome {
-                lead,
-                created: true,
-            },
-            Submission::Resubmitted(lead) => SubmitOutcome {
-                lead,
-                created: false,
-            },
-        })
+        // References are checked by the repository, in the transaction that stores the lead.
+        let new = match validate_fields(draft, errors) {
+            Ok(new) => new,
+            Err(error) => return done(Err(error)),
+        };
+        let references = References::of(&new);
+        let list_cache = Arc::clone(&self.list_cache);
+        let open_since = new.created_at - DEDUP_WINDOW;
+        self.leads.submit_queued(
+            new,
+            open_since,
+            Box::new(move |stored| {
+                list_cache.invalidate();
+                done(match stored {
+                    Ok(Submission::Created(lead)) => Ok(SubmitOutcome {
+                        lead,
+                        created: true,
+                    }),
+                    Ok(Submission::Resubmitted(lead)) => Ok(SubmitOutcome {
+                        lead,
+                        created: false,
+                    }),
+                    Err(RepoError::MissingReference(field)) => Err(references.missing(&field)),
+                    Err(error) => Err(error.into()),
+                })
+            }),
+        );
     }
 
     fn create(&self, form: AdminLeadForm, actor: &str) -> ServiceResult<Lead> {

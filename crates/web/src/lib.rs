@@ -9,6 +9,7 @@ pub mod blocking;
 pub mod body;
 pub mod caching;
 pub mod error;
+pub mod list_bodies;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

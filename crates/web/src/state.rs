@@ -63,4 +63,6 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Recently served public responses.
     pub cache: crate::response_cache::ResponseCache,
+    /// Serialised admin list pages.
+    pub list_bodies: crate::list_bodies::ListBodies,
 }

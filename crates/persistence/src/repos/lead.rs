@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use cohai_domain::lead::{search_text, strip_personal_data};
-use cohai_domain::ports::LeadRepository;
+use cohai_domain::ports::{LeadRepository, SubmitDone};
 use cohai_domain::{
     Lead, LeadChanges, LeadEvent, LeadEventKind, LeadFilter, LeadPage, LeadSort, LeadStatus,
     NewLead, NewLeadEvent, RepoError, RepoResult, Submission, WEBSITE_ACTOR,
@@ -11,11 +11,11 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel::{PgConnection, SqliteConnection};
 
-use super::group_commit::{GroupCommit, copy_error};
+use super::lead_writer::{Job, LeadWriter};
 use super::{Db, IntoDomain, from_db_time, parse_stored, to_db_time, to_domain_vec};
 use crate::connection::{AnyConnection, write_transaction};
 use crate::error::StoreError;
-use crate::schema::{lead_events, leads};
+use crate::schema::{class_sessions, lead_events, leads, locations, program_types};
 
 /// Rows per INSERT statement in batch inserts (17 binds each, under both backends' limits).
 const INSERT_CHUNK: usize = 1000;
@@ -259,61 +259,73 @@ fn like_pattern(q: &str) -> String {
     pattern
 }
 
-/// Most submissions one SQLite transaction takes (see [`GroupCommit`]).
-const SUBMIT_BATCH: usize = 64;
-
-/// A queued submission: the lead and the start of its de-duplication window.
-type SubmitJob = (NewLead, DateTime<Utc>);
-
 /// Diesel implementation of [`LeadRepository`].
 pub(crate) struct DieselLeadRepository {
     db: Db,
-    /// On SQLite, submissions are group-committed: the single writer makes one transaction
-    /// per submission the bottleneck of the public form. PostgreSQL runs them concurrently.
-    group: Option<GroupCommit<SubmitJob, Submission>>,
+    /// Stores public submissions in batches (see [`LeadWriter`]).
+    writer: LeadWriter,
 }
 
 impl DieselLeadRepository {
     pub(crate) fn new(db: Db) -> Self {
-        let group = db.is_sqlite().then(|| GroupCommit::new(SUBMIT_BATCH));
-        Self { db, group }
+        let writer = LeadWriter::new(db.clone(), store_batch);
+        Self { db, writer }
     }
 }
 
-/// Runs a batch of submissions in one `BEGIN IMMEDIATE` transaction on SQLite, in order, each
-/// in its own savepoint: a failing submission rolls back alone and gets its own error, and a
-/// later submission of the same phone sees the earlier ones. When the transaction itself
-/// fails (begin or commit), nothing is stored and every submission gets that error.
-fn submit_batch(db: &Db, jobs: &[SubmitJob]) -> Vec<RepoResult<Submission>> {
-    let outcome = db.write(|c| match c {
-        AnyConnection::Sqlite(c) => c.immediate_transaction(|c| {
-            Ok::<_, StoreError>(
-                jobs.iter()
-                    .map(|(new, open_since)| {
-                        // Nested `transaction` = SAVEPOINT … RELEASE / ROLLBACK TO.
-                        c.transaction(|c| c.submit_one(new, *open_since))
-                            .map_err(RepoError::from)
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        }),
-        AnyConnection::Postgresql(_) => {
-            Err(RepoError::Internal("group commit is only used on SQLite".to_owned()).into())
-        }
+/// Stores a batch of submissions in one transaction, in arrival order, so a later submission
+/// of a phone sees the earlier ones. Only after the commit are the outcomes final.
+///
+/// On PostgreSQL the per-phone locks are taken in phone order (a stable sort keeps the order
+/// of one phone's submissions), so two instances' batches cannot deadlock. When the
+/// transaction fails (a constraint the checks could not foresee), each submission is stored
+/// alone, so only the failing one fails; when the database is unreachable, all fail at once.
+fn store_batch(db: &Db, jobs: &[Job]) -> Vec<RepoResult<Submission>> {
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    if !db.is_sqlite() {
+        order.sort_by_key(|&i| jobs[i].new.phone.as_str());
+    }
+    let together = db.write(|c| {
+        write_transaction!(c, |c| {
+            let mut results: Vec<Option<RepoResult<Submission>>> =
+                jobs.iter().map(|_| None).collect();
+            for &i in &order {
+                results[i] = Some(c.submit_one(&jobs[i].new, jobs[i].open_since)?);
+            }
+            Ok::<_, StoreError>(results)
+        })
     });
-    match outcome {
-        Ok(results) => results,
-        Err(error) => jobs.iter().map(|_| Err(copy_error(&error))).collect(),
+    match together {
+        Ok(results) => results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(RepoError::Internal("submission skipped".to_owned()))))
+            .collect(),
+        Err(error @ RepoError::Unavailable(_)) => jobs.iter().map(|_| Err(error.clone())).collect(),
+        Err(error) if jobs.len() == 1 => vec![Err(error)],
+        Err(error) => {
+            log::warn!(
+                "a batch of {} lead submissions failed ({error}); storing them one by one",
+                jobs.len()
+            );
+            jobs.iter()
+                .map(|job| {
+                    db.write(|c| write_transaction!(c, |c| c.submit_one(&job.new, job.open_since)))
+                        .and_then(|r| r)
+                })
+                .collect()
+        }
     }
 }
 
-/// One submission (see [`LeadRepository::submit`]) inside the caller's transaction.
+/// One submission (see [`LeadRepository::submit_queued`]) inside the caller's transaction.
+/// The outer error aborts the transaction; the inner one refuses this submission only, having
+/// written nothing.
 trait SubmitOne {
     fn submit_one(
         &mut self,
         new: &NewLead,
         open_since: DateTime<Utc>,
-    ) -> Result<Submission, StoreError>;
+    ) -> Result<RepoResult<Submission>, StoreError>;
 }
 
 /// Implements [`SubmitOne`] for the concrete connections: the body compiles once per backend.
@@ -324,8 +336,28 @@ macro_rules! impl_submit_one {
                 &mut self,
                 new: &NewLead,
                 open_since: DateTime<Utc>,
-            ) -> Result<Submission, StoreError> {
+            ) -> Result<RepoResult<Submission>, StoreError> {
                 let c = self;
+                // Checked here, in the write transaction, so a reference cannot vanish between
+                // the check and the insert (the foreign keys are the backstop).
+                let missing = if let Some(id) = new.location_id
+                    && locations::table.find(id).count().get_result::<i64>(c)? == 0
+                {
+                    Some("location_id")
+                } else if let Some(id) = new.program_type_id
+                    && program_types::table.find(id).count().get_result::<i64>(c)? == 0
+                {
+                    Some("program_type_id")
+                } else if let Some(id) = new.class_session_id
+                    && class_sessions::table.find(id).count().get_result::<i64>(c)? == 0
+                {
+                    Some("class_session_id")
+                } else {
+                    None
+                };
+                if let Some(field) = missing {
+                    return Ok(Err(RepoError::MissingReference(field.to_owned())));
+                }
                 c.lock(new.phone.as_str())?;
                 // Three fixed binds rather than `eq_any`: an `IN` list is never in Diesel's
                 // prepared-statement cache on SQLite, and this runs for every submission.
@@ -347,7 +379,7 @@ macro_rules! impl_submit_one {
                             new.created_at,
                         ))
                         .execute(c)?;
-                    return Ok(Submission::Resubmitted(row.into_domain()?));
+                    return Ok(Ok(Submission::Resubmitted(row.into_domain()?)));
                 }
                 let row: LeadRow = diesel::insert_into(leads::table)
                     .values(LeadRecord::from(new))
@@ -362,7 +394,7 @@ macro_rules! impl_submit_one {
                         new.created_at,
                     ))
                     .execute(c)?;
-                Ok(Submission::Created(row.into_domain()?))
+                Ok(Ok(Submission::Created(row.into_domain()?)))
             }
         }
     )+};
@@ -432,15 +464,8 @@ impl LeadRepository for DieselLeadRepository {
         })
     }
 
-    fn submit(&self, new: &NewLead, open_since: DateTime<Utc>) -> RepoResult<Submission> {
-        match &self.group {
-            Some(group) => group.submit((new.clone(), open_since), |jobs| {
-                submit_batch(&self.db, jobs)
-            }),
-            None => self
-                .db
-                .write(|c| write_transaction!(c, |c| c.submit_one(new, open_since))),
-        }
+    fn submit_queued(&self, new: NewLead, open_since: DateTime<Utc>, done: SubmitDone) {
+        self.writer.submit(new, open_since, done);
     }
 
     fn get_by_id(&self, id: i64) -> RepoResult<Option<Lead>> {

@@ -2,9 +2,9 @@
 
 mod catalog;
 mod class_session;
-mod group_commit;
 mod health;
 mod lead;
+mod lead_writer;
 
 use std::sync::{Arc, Mutex};
 

@@ -9,7 +9,6 @@ use cohai_services::LeadForm;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::blocking::blocking;
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::openapi::ErrorResponse;
@@ -85,8 +84,20 @@ pub async fn submit(
         };
         return Ok(HttpResponse::Created().json(receipt));
     }
-    let leads = state.leads.clone();
-    let outcome = blocking(&state, move || leads.submit(form)).await?;
+    // Validation runs here; the write is queued for the storage's writer thread, so no
+    // blocking thread waits while the lead is stored.
+    let (reply, stored) = tokio::sync::oneshot::channel();
+    state.leads.submit_queued(
+        form,
+        Box::new(move |outcome| {
+            // Fails only if the client went away; the lead is stored all the same.
+            let _ = reply.send(outcome);
+        }),
+    );
+    let outcome = stored.await.map_err(|_| {
+        log::error!("a lead submission was dropped unanswered");
+        ApiError::internal()
+    })??;
     let status = if outcome.created {
         state.metrics.lead_created(outcome.lead.source.as_str());
         StatusCode::CREATED

@@ -134,22 +134,36 @@ pub async fn list(
     let _ = admin;
     let filter = filter_from(&query(&req)?)?;
     let (limit, offset) = (filter.limit, filter.offset);
-    // A cached page needs no thread hop.
+    // A cached page needs no thread hop; a missing one is read by one request at a time.
     let page = match state.leads.cached_list(&filter) {
         Some(page) => page,
         None => {
-            let leads = state.leads.clone();
-            blocking(&state, move || leads.list(&filter)).await?
+            let _turn = state.list_bodies.refresh_turn().await;
+            match state.leads.cached_list(&filter) {
+                Some(page) => page,
+                None => {
+                    let (leads, filter) = (state.leads.clone(), filter.clone());
+                    blocking(&state, move || leads.list(&filter)).await?
+                }
+            }
         }
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, PRIVATE))
-        .json(LeadPageBody {
+    let body = state.list_bodies.body(&filter, &page, |page| {
+        serde_json::to_vec(&LeadPageBody {
             items: &page.items,
             total: page.total,
             limit,
             offset,
-        }))
+        })
+    });
+    let body = body.map_err(|e| {
+        log::error!("cannot serialise a lead page: {e}");
+        ApiError::internal()
+    })?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, PRIVATE))
+        .content_type(header::ContentType::json())
+        .body(body))
 }
 
 /// One lead, with its `ETag`.
