@@ -24,11 +24,17 @@ use cohai_domain::ports::{
 };
 
 pub use check::{ColumnType, Mismatch, check_schema};
-pub use connection::{AnyConnection, ConnectError, ConnectionManager, DatabaseUrl};
+pub use connection::{
+    AnyConnection, ConnectError, ConnectionManager, DatabaseUrl, EXPECTED_SQLITE_OPTIONS,
+    missing_sqlite_options,
+};
 pub use migrations::MigrationError;
 
 /// The connection pool.
 pub type DbPool = r2d2::Pool<ConnectionManager>;
+
+/// The default page cache of an SQLite connection, KiB (SQLite's own default is 2000).
+pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 512;
 
 /// Pool and connection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +45,9 @@ pub struct PoolSettings {
     pub connection_timeout: Duration,
     /// How long an SQLite statement waits for a lock held by another connection.
     pub busy_timeout: Duration,
+    /// Page cache of each SQLite connection, KiB. Small by default: reads of pages not
+    /// cached come from the OS's file cache; bulk loads (`cohai-bootstrap generate`) want more.
+    pub sqlite_cache_kib: u32,
 }
 
 impl Default for PoolSettings {
@@ -47,6 +56,7 @@ impl Default for PoolSettings {
             max_size: 8,
             connection_timeout: Duration::from_secs(3),
             busy_timeout: Duration::from_secs(5),
+            sqlite_cache_kib: DEFAULT_SQLITE_CACHE_KIB,
         }
     }
 }
@@ -81,11 +91,27 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// Logs a warning when the linked SQLite lacks the compile options it should have.
+fn warn_about_sqlite_build(pool: &DbPool) {
+    let Ok(mut conn) = pool.get() else { return };
+    if let AnyConnection::Sqlite(conn) = &mut *conn {
+        match connection::missing_sqlite_options(conn) {
+            Ok(missing) if missing.is_empty() => {}
+            Ok(missing) => log::warn!(
+                "SQLite was built without {} (see .cargo/config.toml): it works, but slower",
+                missing.join(", ")
+            ),
+            Err(e) => log::warn!("cannot read SQLite's compile options: {e}"),
+        }
+    }
+}
+
 impl Database {
     /// Builds the pool and opens a first connection (creating an SQLite file and its folder
     /// if needed); fails when that connection cannot be made within the pool's time-out.
     pub fn open(url: DatabaseUrl, settings: &PoolSettings) -> Result<Self, PersistenceError> {
-        let manager = ConnectionManager::new(url.clone(), settings.busy_timeout);
+        let manager = ConnectionManager::new(url.clone(), settings.busy_timeout)
+            .with_sqlite_cache_kib(settings.sqlite_cache_kib);
         let counters = std::sync::Arc::new(pool_events::PoolCounters::default());
         let pool = r2d2::Pool::builder()
             .max_size(settings.max_size)
@@ -97,6 +123,9 @@ impl Database {
             .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
             .event_handler(Box::new(pool_events::PoolEvents(counters.clone())))
             .build(manager)?;
+        if matches!(url, DatabaseUrl::Sqlite(_)) {
+            warn_about_sqlite_build(&pool);
+        }
         Ok(Self {
             pool,
             url,

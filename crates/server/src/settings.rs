@@ -75,6 +75,8 @@ pub struct DatabaseSettings {
     pub pool_timeout_ms: u64,
     /// SQLite lock wait, milliseconds.
     pub busy_timeout_ms: u64,
+    /// Page cache of each SQLite connection, KiB.
+    pub sqlite_cache_kib: u32,
 }
 
 /// Log output.
@@ -128,6 +130,7 @@ impl Default for DatabaseSettings {
             pool_max_size: 8,
             pool_timeout_ms: 3000,
             busy_timeout_ms: 5000,
+            sqlite_cache_kib: cohai_persistence::DEFAULT_SQLITE_CACHE_KIB,
         }
     }
 }
@@ -196,6 +199,7 @@ impl Settings {
                 self.database.pool_timeout_ms.max(1),
             ),
             busy_timeout: std::time::Duration::from_millis(self.database.busy_timeout_ms),
+            sqlite_cache_kib: self.database.sqlite_cache_kib,
         }
     }
 }
