@@ -29,6 +29,7 @@ pub use connection::{
     missing_sqlite_options,
 };
 pub use migrations::MigrationError;
+pub use repos::lead_writer::{MAX_BATCH as LEAD_MAX_BATCH, QUEUE_CAPACITY as LEAD_QUEUE_CAPACITY};
 
 /// The connection pool.
 pub type DbPool = r2d2::Pool<ConnectionManager>;

@@ -1,18 +1,23 @@
-//! Many concurrent submissions: on SQLite they are group-committed (several per transaction,
-//! each in its own savepoint); on PostgreSQL each has its own transaction. The outcome must be
-//! the same as if they had run one after another.
+//! Many concurrent submissions: the lead writer stores them in batches (several per
+//! transaction), and the outcome must be the same as if they had run one after another. Also
+//! the writer's bounds: a full queue and a long wait are refused, not stored late.
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Barrier;
+use std::sync::{Barrier, mpsc};
+use std::time::Duration as StdDuration;
 
 use chrono::Duration;
-use cohai_domain::{LeadEventKind, NewLead, RepoError, RepoResult, Submission};
-use cohai_persistence::Repositories;
+use cohai_domain::{LeadEventKind, NewLead, Phone, RepoError, RepoResult, Submission};
 use cohai_persistence::backend_tests;
 use cohai_persistence::testing::{Backend, TestDatabase};
+use cohai_persistence::{
+    ConnectionManager, LEAD_MAX_BATCH, LEAD_QUEUE_CAPACITY, PoolSettings, Repositories,
+};
 use common::{all_leads, base, count, lead, phone};
+use diesel::connection::SimpleConnection;
+use r2d2::PooledConnection;
 
 /// Submits every lead from its own thread, all released at once; results in input order.
 fn submit_all(repos: &Repositories, leads: &[NewLead]) -> Vec<RepoResult<Submission>> {
@@ -193,9 +198,124 @@ fn submissions_and_other_writes_interleave_safely(backend: Backend) {
     assert_eq!(count(&t.db, "SELECT COUNT(*) AS n FROM lead_events"), 40);
 }
 
+/// Holds what the lead writer needs until released: SQLite's write lock, or on PostgreSQL the
+/// per-phone lock of `phone`. The writer's batch waits for it meanwhile.
+struct WriterBlock {
+    conn: PooledConnection<ConnectionManager>,
+    backend: Backend,
+}
+
+impl WriterBlock {
+    fn hold(t: &TestDatabase, backend: Backend, phone: &Phone) -> Self {
+        let mut conn = t.db.pool().get().expect("connection");
+        let sql = match backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE".to_owned(),
+            Backend::Postgres => format!(
+                "SELECT pg_advisory_lock(hashtextextended('{}', 0))",
+                phone.as_str()
+            ),
+        };
+        conn.batch_execute(&sql).expect("take the lock");
+        Self { conn, backend }
+    }
+
+    fn release(mut self) {
+        let sql = match self.backend {
+            Backend::Sqlite => "ROLLBACK",
+            Backend::Postgres => "SELECT pg_advisory_unlock_all()",
+        };
+        self.conn.batch_execute(sql).expect("release the lock");
+    }
+}
+
+/// Queues `new` and returns a receiver of its outcome.
+fn queue(repos: &Repositories, new: NewLead) -> mpsc::Receiver<RepoResult<Submission>> {
+    let (tx, rx) = mpsc::channel();
+    repos.leads.submit_queued(
+        new,
+        base() - Duration::hours(24),
+        Box::new(move |outcome| tx.send(outcome).expect("the test waits")),
+    );
+    rx
+}
+
+fn outcome(rx: &mpsc::Receiver<RepoResult<Submission>>) -> RepoResult<Submission> {
+    rx.recv_timeout(StdDuration::from_secs(30))
+        .expect("an outcome within 30 s")
+}
+
+fn a_full_queue_refuses_more_submissions_at_once(backend: Backend) {
+    let t = TestDatabase::with_settings(
+        backend,
+        &PoolSettings {
+            // No submission may count as waiting too long while the writer is held.
+            connection_timeout: StdDuration::from_secs(60),
+            ..PoolSettings::default()
+        },
+    );
+    t.db.migrate().expect("migrate");
+    let repos = t.db.repositories();
+    let block = WriterBlock::hold(&t, backend, &phone(0));
+    let first = queue(&repos, lead("Анна", phone(0), base()));
+    std::thread::sleep(StdDuration::from_millis(200)); // the writer takes it and waits
+    let total = LEAD_QUEUE_CAPACITY + LEAD_MAX_BATCH + 10;
+    let rest: Vec<_> = (1..total as u32)
+        .map(|i| queue(&repos, lead(&format!("Анна {i}"), phone(i), base())))
+        .collect();
+    // Refusals come at once, on the submitting thread: collect them before releasing.
+    let at_once: Vec<Option<RepoResult<Submission>>> =
+        rest.iter().map(|rx| rx.try_recv().ok()).collect();
+    block.release();
+
+    assert!(matches!(outcome(&first), Ok(Submission::Created(_))));
+    let mut refused = 0;
+    for (rx, early) in rest.iter().zip(at_once) {
+        match early {
+            Some(Err(RepoError::Unavailable(_))) => refused += 1,
+            Some(other) => panic!("an outcome before the writer could store: {other:?}"),
+            None => assert!(matches!(outcome(rx), Ok(Submission::Created(_)))),
+        }
+    }
+    // The writer held one batch (up to LEAD_MAX_BATCH) when the queue filled up behind it.
+    let accepted = total - refused;
+    assert!(
+        (LEAD_QUEUE_CAPACITY + 1..=LEAD_QUEUE_CAPACITY + LEAD_MAX_BATCH).contains(&accepted),
+        "{accepted} accepted of {total}"
+    );
+    assert_eq!(
+        repos.leads.search(&all_leads()).expect("search").total,
+        accepted as i64,
+        "every accepted submission is stored, no refused one"
+    );
+}
+
+fn a_submission_that_waited_longer_than_the_pool_timeout_is_refused(backend: Backend) {
+    let t = TestDatabase::with_settings(
+        backend,
+        &PoolSettings {
+            connection_timeout: StdDuration::from_millis(300),
+            ..PoolSettings::default()
+        },
+    );
+    t.db.migrate().expect("migrate");
+    let repos = t.db.repositories();
+    let block = WriterBlock::hold(&t, backend, &phone(0));
+    let first = queue(&repos, lead("Анна", phone(0), base()));
+    std::thread::sleep(StdDuration::from_millis(100)); // the writer takes it and waits
+    let late = queue(&repos, lead("Борис", phone(1), base()));
+    std::thread::sleep(StdDuration::from_millis(700));
+    block.release();
+
+    assert!(matches!(outcome(&first), Ok(Submission::Created(_))));
+    assert!(matches!(outcome(&late), Err(RepoError::Unavailable(_))));
+    assert_eq!(repos.leads.search(&all_leads()).expect("search").total, 1);
+}
+
 backend_tests!(
     mixed_duplicate_and_distinct_phones_give_one_lead_per_phone,
     a_failing_submission_fails_alone_among_concurrent_ones,
     a_rejected_submission_does_not_count_as_the_phones_open_lead,
     submissions_and_other_writes_interleave_safely,
+    a_full_queue_refuses_more_submissions_at_once,
+    a_submission_that_waited_longer_than_the_pool_timeout_is_refused,
 );

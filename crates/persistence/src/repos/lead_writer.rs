@@ -24,10 +24,10 @@ use super::Db;
 
 /// Most submissions waiting for the writer; more are refused with `Unavailable`. At the
 /// writer's pace (thousands a second) a full queue is well under a second of work.
-pub(crate) const QUEUE_CAPACITY: usize = 2048;
+pub const QUEUE_CAPACITY: usize = 2048;
 
 /// Most submissions stored in one transaction.
-pub(crate) const MAX_BATCH: usize = 128;
+pub const MAX_BATCH: usize = 128;
 
 const _: () = assert!(MAX_BATCH > 1 && MAX_BATCH <= QUEUE_CAPACITY);
 

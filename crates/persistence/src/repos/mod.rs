@@ -4,7 +4,7 @@ mod catalog;
 mod class_session;
 mod health;
 mod lead;
-mod lead_writer;
+pub(crate) mod lead_writer;
 
 use std::sync::{Arc, Mutex};
 

@@ -112,6 +112,20 @@ impl Server {
         )
     }
 
+    /// `POST path` with a JSON body → status and JSON body.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let mut res = agent()
+            .post(&format!("{}{path}", self.base))
+            .send_json(body)
+            .expect("request");
+        let status = res.status().as_u16();
+        let body = res.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// `GET path` with the admin key.
     pub fn admin_get(&self, path: &str) -> (u16, serde_json::Value) {
         let mut res = agent()
