@@ -78,7 +78,7 @@ mod tests {
             });
             let (busy, queued) = futures_util::future::join(busy, queued).await;
             assert_eq!(busy.ok(), Some(1));
-            let error = queued.err().expect("the queued call is refused");
+            let error = queued.expect_err("the queued call is refused");
             assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE);
             assert!(
                 !ran.load(std::sync::atomic::Ordering::SeqCst),
@@ -100,7 +100,7 @@ mod tests {
         one_blocking_thread().block_on(async {
             let got: Result<(), ApiError> =
                 blocking_within(Duration::from_secs(5), || panic!("boom")).await;
-            let error = got.err().expect("an error");
+            let error = got.expect_err("an error");
             assert_eq!(error.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
         });
     }
