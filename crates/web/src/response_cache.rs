@@ -7,7 +7,7 @@
 //! instances. Error responses are never cached.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
@@ -29,7 +29,14 @@ pub struct CachedBody {
 pub struct ResponseCache {
     ttl: Duration,
     entries: RwLock<HashMap<String, (Instant, CachedBody)>>,
+    /// One lock per key being loaded: when an entry expires under load, one request loads it
+    /// and the others wait for that (without a thread), instead of all querying the database
+    /// at once and queueing for the blocking pool.
+    loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// The right to load one key; others asking for the same key wait until it is dropped.
+pub type LoadTurn = tokio::sync::OwnedMutexGuard<()>;
 
 impl ResponseCache {
     /// A cache keeping entries for `ttl`; a zero `ttl` disables it.
@@ -37,6 +44,7 @@ impl ResponseCache {
         Self {
             ttl,
             entries: RwLock::new(HashMap::new()),
+            loading: Mutex::new(HashMap::new()),
         }
     }
 
@@ -50,6 +58,23 @@ impl ResponseCache {
             .get(key)
             .filter(|(stored, _)| stored.elapsed() < self.ttl)
             .map(|(_, body)| body.clone())
+    }
+
+    /// Waits for the turn to load `key` (none when the cache is off). Check [`Self::get`]
+    /// again after it: the previous holder has usually stored the entry.
+    pub async fn load_turn(&self, key: &str) -> Option<LoadTurn> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let lock = {
+            let mut loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+            if loading.len() >= MAX_ENTRIES {
+                // Forget the locks nobody holds or waits for.
+                loading.retain(|_, lock| Arc::strong_count(lock) > 1);
+            }
+            Arc::clone(loading.entry(key.to_owned()).or_default())
+        };
+        Some(lock.lock_owned().await)
     }
 
     /// Stores `body` under `key`.
@@ -96,6 +121,44 @@ mod tests {
         let cache = ResponseCache::new(Duration::ZERO);
         cache.put("/a".into(), body("a"));
         assert!(cache.get("/a").is_none());
+    }
+
+    #[test]
+    fn one_request_at_a_time_loads_a_key() {
+        let cache = Arc::new(ResponseCache::new(Duration::from_secs(60)));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let first = cache.load_turn("/a").await.expect("a turn");
+            // Another key is independent.
+            assert!(cache.load_turn("/b").await.is_some());
+            let waiting = {
+                let cache = Arc::clone(&cache);
+                async move { cache.load_turn("/a").await.is_some() }
+            };
+            let mut waiting = Box::pin(waiting);
+            assert!(
+                futures_util::poll!(waiting.as_mut()).is_pending(),
+                "the second loader of /a waits"
+            );
+            cache.put("/a".into(), body("a"));
+            drop(first);
+            assert!(waiting.await);
+            assert!(cache.get("/a").is_some(), "and then finds the entry");
+        });
+    }
+
+    #[test]
+    fn no_turns_when_the_cache_is_off() {
+        let cache = ResponseCache::new(Duration::ZERO);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let _first = cache.load_turn("/a").await;
+            assert!(cache.load_turn("/a").await.is_none(), "nobody waits");
+        });
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The lead form's writer: one thread stores queued submissions, many per transaction.
+//! The lead form's writer: a thread stores queued submissions, many per transaction.
 //!
 //! A submission is small and the public form's load is many of them at once. One transaction
 //! each makes the commit the bottleneck (SQLite has one writer; PostgreSQL flushes its WAL per
@@ -44,15 +44,22 @@ pub(crate) struct Job {
 /// Stores one batch, returning one result per job in order. Runs on the writer thread.
 pub(crate) type StoreBatch = fn(&Db, &[Job]) -> Vec<RepoResult<Submission>>;
 
-/// The queue and the thread that drains it. The thread starts with the first submission and
+/// The queues and the threads that drain them. A thread starts with its first submission and
 /// stops, after storing what is queued, when this is dropped.
+///
+/// SQLite has one writer. PostgreSQL gets several (up to [`MAX_POSTGRES_WRITERS`], half the
+/// pool), each a connection's worth of round trips in parallel; a phone always goes to the
+/// same one, so its submissions stay in arrival order.
 pub(crate) struct LeadWriter {
     db: Db,
     store: StoreBatch,
     /// Longest a submission may wait in the queue.
     max_wait: Duration,
-    running: Mutex<Option<Running>>,
+    writers: Vec<Mutex<Option<Running>>>,
 }
+
+/// Most writer threads on PostgreSQL.
+const MAX_POSTGRES_WRITERS: u32 = 4;
 
 struct Running {
     queue: SyncSender<Job>,
@@ -64,11 +71,16 @@ impl LeadWriter {
     /// timeout.
     pub(crate) fn new(db: Db, store: StoreBatch) -> Self {
         let max_wait = db.pool().connection_timeout();
+        let count = if db.is_sqlite() {
+            1
+        } else {
+            (db.pool().max_size() / 2).clamp(1, MAX_POSTGRES_WRITERS)
+        };
         Self {
             db,
             store,
             max_wait,
-            running: Mutex::new(None),
+            writers: (0..count).map(|_| Mutex::new(None)).collect(),
         }
     }
 
@@ -81,7 +93,7 @@ impl LeadWriter {
             done,
             queued_at: Instant::now(),
         };
-        let queue = match self.queue() {
+        let queue = match self.queue(job.new.phone.as_str()) {
             Ok(queue) => queue,
             Err(error) => return (job.done)(Err(error)),
         };
@@ -97,9 +109,14 @@ impl LeadWriter {
         }
     }
 
-    /// The queue's sending end, starting the thread on first use.
-    fn queue(&self) -> RepoResult<SyncSender<Job>> {
-        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+    /// The sending end of the queue for `phone`, starting its thread on first use.
+    fn queue(&self, phone: &str) -> RepoResult<SyncSender<Job>> {
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(phone, &mut hasher);
+        let index = std::hash::Hasher::finish(&hasher) as usize % self.writers.len();
+        let mut running = self.writers[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(running) = running.as_ref().filter(|r| !r.thread.is_finished()) {
             return Ok(running.queue.clone());
         }
@@ -119,17 +136,23 @@ impl LeadWriter {
 }
 
 impl Drop for LeadWriter {
-    /// Stores what is queued, then stops the thread.
+    /// Stores what is queued, then stops the threads.
     fn drop(&mut self) {
-        let running = self
-            .running
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(Running { queue, thread }) = running {
-            drop(queue);
+        let running: Vec<Running> = self
+            .writers
+            .iter_mut()
+            .filter_map(|w| w.get_mut().unwrap_or_else(PoisonError::into_inner).take())
+            .collect();
+        let threads: Vec<JoinHandle<()>> = running
+            .into_iter()
+            .map(|Running { queue, thread }| {
+                drop(queue);
+                thread
+            })
+            .collect();
+        for thread in threads {
             if thread.join().is_err() {
-                log::error!("the lead writer panicked");
+                log::error!("a lead writer panicked");
             }
         }
     }

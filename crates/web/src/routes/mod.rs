@@ -74,7 +74,15 @@ where
         "" => req.path().to_owned(),
         query => format!("{}?{query}", req.path()),
     };
-    let cached = match state.cache.get(&key) {
+    let mut turn = None;
+    let hit = match state.cache.get(&key) {
+        Some(hit) => Some(hit),
+        None => {
+            turn = state.cache.load_turn(&key).await;
+            state.cache.get(&key)
+        }
+    };
+    let cached = match hit {
         Some(hit) => hit,
         None => {
             let value = blocking(state, load).await?;
@@ -90,6 +98,7 @@ where
             fresh
         }
     };
+    drop(turn);
     Ok(json_with_etag(
         req,
         cached.body,
