@@ -376,7 +376,7 @@ bench_backend() {
     if grep -qiE ' (ERROR|WARN) ' "$SERVER_LOG"; then
         printf 'server_log_warnings\t%s\n' "$(grep -ciE ' (ERROR|WARN) ' "$SERVER_LOG")" >>"$meta"
         log "server log has warnings/errors (first 5, full log $SERVER_LOG):"
-        grep -iE ' (ERROR|WARN) ' "$SERVER_LOG" | head -n 5 >&2
+        grep -iE ' (ERROR|WARN) ' "$SERVER_LOG" | head -n 5 >&2 || true # SIGPIPE under pipefail
     fi
     [[ $backend == postgres ]] && drop_pg
     unset DATABASE_URL

@@ -30,8 +30,10 @@ use crate::slots::{CANCEL_EVERY, MAX_CAPACITY, MIN_CAPACITY, SLOT_TIMES, local_t
 /// The actor recorded on the `created` events of generated leads.
 pub const ACTOR: &str = "bootstrap";
 
-/// Days before and after now that generated class sessions cover.
-pub const SESSION_SPAN_DAYS: i64 = 365;
+/// Days before and after now that generated class sessions cover. Four years in all: a million
+/// sessions at 50 studios is then about 14 classes a day per studio, a busy but real timetable
+/// (with two years it was 27 a day, and a week's schedule three times the demo studio's size).
+pub const SESSION_SPAN_DAYS: i64 = 730;
 
 /// Days before now over which generated leads are created.
 pub const LEAD_SPAN_DAYS: i64 = 365;
@@ -316,7 +318,7 @@ fn generate_sessions(
     for i in 0..options.sessions {
         let studio = (i % locations.len() as u64) as usize;
         let bench = &locations[studio];
-        // i / sessions of the way through the two years.
+        // i / sessions of the way through the span.
         let day = u128::from(i) * span / u128::from(options.sessions);
         let offset = i64::try_from(day).unwrap_or_default() - SESSION_SPAN_DAYS;
         let date = todays[studio] + Duration::days(offset);

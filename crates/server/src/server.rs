@@ -70,6 +70,8 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
         .disable_signals()
         .shutdown_timeout(settings.shutdown_timeout_secs)
         .workers(workers)
+        // actix's limit is per worker.
+        .max_connections(settings.max_connections.div_ceil(workers).max(1))
         .worker_max_blocking_threads(blocking_per_worker)
         .bind(&settings.bind)?;
     for addr in server.addrs() {

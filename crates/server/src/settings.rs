@@ -29,6 +29,9 @@ pub struct Settings {
     pub workers: usize,
     /// Grace period for requests in flight at shutdown, seconds.
     pub shutdown_timeout_secs: u64,
+    /// Most open client connections (all workers together); more wait in the listen backlog.
+    /// Memory grows with open connections (tens of KiB each), so this bounds it.
+    pub max_connections: usize,
     /// One admin key named `admin` (empty = none).
     pub admin_api_key: String,
     /// More admin keys, by SHA-256 digest.
@@ -108,6 +111,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".to_owned(),
             workers: 0,
             shutdown_timeout_secs: 30,
+            max_connections: 4096,
             admin_api_key: String::new(),
             admin_keys: Vec::new(),
             test_error_enabled: true,
