@@ -203,7 +203,11 @@ fn generate_stores_exactly_the_requested_counts(backend: Backend) {
             .expect("find")
             .is_none()
     );
-    let window = (now - Duration::days(367), now + Duration::days(367));
+    let span = Duration::days(cohai_bootstrap::generate::SESSION_SPAN_DAYS);
+    let window = (
+        now - span - Duration::days(2),
+        now + span + Duration::days(2),
+    );
     let mut sessions = 0;
     for n in 1..=2 {
         let location = repos
@@ -214,9 +218,10 @@ fn generate_stores_exactly_the_requested_counts(backend: Backend) {
         let here = sessions_at(&repos, location.id, window.0, window.1);
         assert_eq!(here, 250, "sessions are spread evenly over the studios");
         sessions += here;
-        // Both halves of the two years are covered.
-        assert!(sessions_at(&repos, location.id, window.0, now - Duration::days(300)) > 0);
-        assert!(sessions_at(&repos, location.id, now + Duration::days(300), window.1) > 0);
+        // Both ends of the span are covered.
+        let edge = span - Duration::days(65);
+        assert!(sessions_at(&repos, location.id, window.0, now - edge) > 0);
+        assert!(sessions_at(&repos, location.id, now + edge, window.1) > 0);
     }
     assert_eq!(sessions, 500);
 
