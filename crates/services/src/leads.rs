@@ -172,23 +172,6 @@ pub trait LeadService: Send + Sync {
     /// at once, on this thread, for invalid input; otherwise from the storage's writer thread
     /// once the lead is stored, so it must not block.
     fn submit_queued(&self, form: LeadForm, done: SubmitReply);
-
-    /// [`LeadService::submit_queued`], waiting for the outcome (blocks the calling thread).
-    fn submit(&self, form: LeadForm) -> ServiceResult<SubmitOutcome> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.submit_queued(
-            form,
-            Box::new(move |outcome| {
-                // The receiver waits below; it cannot be gone.
-                let _ = tx.send(outcome);
-            }),
-        );
-        rx.recv().unwrap_or_else(|_| {
-            Err(ServiceError::Internal(
-                "a lead submission was dropped unanswered".to_owned(),
-            ))
-        })
-    }
     /// A manager's new lead (no de-duplication).
     fn create(&self, form: AdminLeadForm, actor: &str) -> ServiceResult<Lead>;
     /// One lead.
