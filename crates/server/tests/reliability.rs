@@ -33,6 +33,26 @@ fn count_rows(db: &TestDatabase, sql: &str) -> i64 {
     rows[0].n
 }
 
+/// Runs `request`, requires `503 unavailable` in the error shape within `limit`; returns the body.
+fn unavailable_within(
+    limit: Duration,
+    request: impl FnOnce() -> (u16, serde_json::Value),
+) -> serde_json::Value {
+    let started = Instant::now();
+    let (status, body) = request();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("unavailable")),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < limit,
+        "503 within {limit:?}, took {:?}",
+        started.elapsed()
+    );
+    body
+}
+
 /// Submits leads from `threads` threads until the server stops answering; returns the
 /// acknowledged (id, phone) pairs.
 /// The kill lands mid-request: the clients keep going until the server refuses.
@@ -217,18 +237,7 @@ fn a_database_outage_gives_503s_and_the_server_recovers_by_itself() {
     assert_eq!(server.get("/api/v1/locations").0, 200);
 
     proxy.cut();
-    let started = Instant::now();
-    let (status, body) = server.get("/api/v1/locations");
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (503, Some("unavailable")),
-        "{body}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "503 within the pool timeout, took {:?}",
-        started.elapsed()
-    );
+    let body = unavailable_within(Duration::from_secs(3), || server.get("/api/v1/locations"));
     assert!(
         !body.to_string().contains("5432"),
         "no internals in the body"
@@ -237,18 +246,9 @@ fn a_database_outage_gives_503s_and_the_server_recovers_by_itself() {
     assert_eq!(server.get("/health").0, 200);
     // The lead form's writer gives up just as soon, and nothing is stored behind the client's back.
     let lead = |phone: &str| serde_json::json!({"name": "Анна", "phone": phone, "consent": true});
-    let started = Instant::now();
-    let (status, body) = server.post("/api/v1/leads", &lead("+79160000001"));
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (503, Some("unavailable")),
-        "{body}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "503 within the pool timeout, took {:?}",
-        started.elapsed()
-    );
+    unavailable_within(Duration::from_secs(3), || {
+        server.post("/api/v1/leads", &lead("+79160000001"))
+    });
 
     proxy.restore();
     assert!(

@@ -290,41 +290,15 @@ struct Draft {
     status: LeadStatus,
 }
 
-/// A lead's references, to word the error when the repository finds one missing.
-struct References {
-    location_id: Option<i64>,
-    program_type_id: Option<i64>,
-    class_session_id: Option<i64>,
-}
-
-impl References {
-    fn of(new: &NewLead) -> Self {
-        Self {
-            location_id: new.location_id,
-            program_type_id: new.program_type_id,
-            class_session_id: new.class_session_id,
-        }
-    }
-
-    /// The validation error for the reference `field` that names no row.
-    fn missing(&self, field: &str) -> ServiceError {
-        let (what, id) = match field {
-            "location_id" => ("location", self.location_id),
-            "program_type_id" => ("program type", self.program_type_id),
-            "class_session_id" => ("class session", self.class_session_id),
-            other => {
-                return ServiceError::Conflict(format!(
-                    "a referenced row does not exist ({other})"
-                ));
-            }
-        };
-        let mut errors = FieldErrors::new();
-        errors.add(
-            field,
-            format!("{what} {} does not exist", id.unwrap_or_default()),
-        );
-        errors.into()
-    }
+/// The field error for a reference (`location_id`, `program_type_id`, `class_session_id`)
+/// whose `id` names no row.
+fn add_missing_reference(errors: &mut FieldErrors, field: &str, id: i64) {
+    let what = match field {
+        "location_id" => "location",
+        "program_type_id" => "program type",
+        _ => "class session",
+    };
+    errors.add(field, format!("{what} {id} does not exist"));
 }
 
 impl LeadServiceImpl {
@@ -362,23 +336,17 @@ impl LeadServiceImpl {
         if let Some(id) = location_id
             && (id <= 0 || self.locations.get_by_id(id)?.is_none())
         {
-            errors.add("location_id", format!("location {id} does not exist"));
+            add_missing_reference(errors, "location_id", id);
         }
         if let Some(id) = program_type_id
             && (id <= 0 || self.program_types.get_by_id(id)?.is_none())
         {
-            errors.add(
-                "program_type_id",
-                format!("program type {id} does not exist"),
-            );
+            add_missing_reference(errors, "program_type_id", id);
         }
         if let Some(id) = class_session_id
             && (id <= 0 || self.sessions.get_by_id(id)?.is_none())
         {
-            errors.add(
-                "class_session_id",
-                format!("class session {id} does not exist"),
-            );
+            add_missing_reference(errors, "class_session_id", id);
         }
         Ok(())
     }
@@ -471,7 +439,11 @@ impl LeadService for LeadServiceImpl {
             Ok(new) => new,
             Err(error) => return done(Err(error)),
         };
-        let references = References::of(&new);
+        let references = [
+            ("location_id", new.location_id),
+            ("program_type_id", new.program_type_id),
+            ("class_session_id", new.class_session_id),
+        ];
         let list_cache = Arc::clone(&self.list_cache);
         let open_since = new.created_at - DEDUP_WINDOW;
         self.leads.submit_queued(
@@ -488,7 +460,16 @@ impl LeadService for LeadServiceImpl {
                         lead,
                         created: false,
                     }),
-                    Err(RepoError::MissingReference(field)) => Err(references.missing(&field)),
+                    Err(RepoError::MissingReference(field)) => {
+                        match references.iter().find(|(name, _)| *name == field) {
+                            Some(&(name, Some(id))) => {
+                                let mut errors = FieldErrors::new();
+                                add_missing_reference(&mut errors, name, id);
+                                Err(errors.into())
+                            }
+                            _ => Err(RepoError::MissingReference(field).into()),
+                        }
+                    }
                     Err(error) => Err(error.into()),
                 })
             }),

@@ -287,19 +287,19 @@ fn store_batch(db: &Db, jobs: &[Job]) -> Vec<RepoResult<Submission>> {
     }
     let together = db.write(|c| {
         write_transaction!(c, |c| {
-            let mut results: Vec<Option<RepoResult<Submission>>> =
-                jobs.iter().map(|_| None).collect();
+            let mut results = Vec::with_capacity(jobs.len());
             for &i in &order {
-                results[i] = Some(c.submit_one(&jobs[i].new, jobs[i].open_since)?);
+                results.push((i, c.submit_one(&jobs[i].new, jobs[i].open_since)?));
             }
             Ok::<_, StoreError>(results)
         })
     });
     match together {
-        Ok(results) => results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(RepoError::Internal("submission skipped".to_owned()))))
-            .collect(),
+        Ok(mut results) => {
+            // Back to arrival order.
+            results.sort_unstable_by_key(|&(i, _)| i);
+            results.into_iter().map(|(_, result)| result).collect()
+        }
         Err(error @ RepoError::Unavailable(_)) => jobs.iter().map(|_| Err(error.clone())).collect(),
         Err(error) if jobs.len() == 1 => vec![Err(error)],
         Err(error) => {
@@ -317,10 +317,18 @@ fn store_batch(db: &Db, jobs: &[Job]) -> Vec<RepoResult<Submission>> {
     }
 }
 
-/// One submission (see [`LeadRepository::submit_queued`]) inside the caller's transaction.
-/// The outer error aborts the transaction; the inner one refuses this submission only, having
-/// written nothing.
-trait SubmitOne {
+/// Lead writes inside the caller's transaction.
+trait LeadWrites {
+    /// Inserts a lead and its `created` event by `actor`.
+    fn insert_created(
+        &mut self,
+        record: &LeadRecord<'_>,
+        actor: &str,
+        data: &serde_json::Value,
+    ) -> Result<LeadRow, StoreError>;
+
+    /// One submission (see [`LeadRepository::submit_queued`]). The outer error aborts the
+    /// transaction; the inner one refuses this submission only, having written nothing.
     fn submit_one(
         &mut self,
         new: &NewLead,
@@ -328,10 +336,32 @@ trait SubmitOne {
     ) -> Result<RepoResult<Submission>, StoreError>;
 }
 
-/// Implements [`SubmitOne`] for the concrete connections: the body compiles once per backend.
-macro_rules! impl_submit_one {
+/// Implements [`LeadWrites`] for the concrete connections: the bodies compile once per backend.
+macro_rules! impl_lead_writes {
     ($($conn:ty),+) => {$(
-        impl SubmitOne for $conn {
+        impl LeadWrites for $conn {
+            fn insert_created(
+                &mut self,
+                record: &LeadRecord<'_>,
+                actor: &str,
+                data: &serde_json::Value,
+            ) -> Result<LeadRow, StoreError> {
+                let row: LeadRow = diesel::insert_into(leads::table)
+                    .values(record)
+                    .returning(leads::all_columns)
+                    .get_result(self)?;
+                diesel::insert_into(lead_events::table)
+                    .values(LeadEventRecord {
+                        lead_id: Some(row.id),
+                        kind: LeadEventKind::Created.as_str(),
+                        actor,
+                        data: data.to_string(),
+                        created_at: record.created_at,
+                    })
+                    .execute(self)?;
+                Ok(row)
+            }
+
             fn submit_one(
                 &mut self,
                 new: &NewLead,
@@ -381,47 +411,26 @@ macro_rules! impl_submit_one {
                         .execute(c)?;
                     return Ok(Ok(Submission::Resubmitted(row.into_domain()?)));
                 }
-                let row: LeadRow = diesel::insert_into(leads::table)
-                    .values(LeadRecord::from(new))
-                    .returning(leads::all_columns)
-                    .get_result(c)?;
-                diesel::insert_into(lead_events::table)
-                    .values(LeadEventRecord::new(
-                        row.id,
-                        LeadEventKind::Created,
-                        WEBSITE_ACTOR,
-                        &new.created_event_data(),
-                        new.created_at,
-                    ))
-                    .execute(c)?;
+                let row = c.insert_created(
+                    &LeadRecord::from(new),
+                    WEBSITE_ACTOR,
+                    &new.created_event_data(),
+                )?;
                 Ok(Ok(Submission::Created(row.into_domain()?)))
             }
         }
     )+};
 }
-impl_submit_one!(PgConnection, SqliteConnection);
+impl_lead_writes!(PgConnection, SqliteConnection);
 
 impl LeadRepository for DieselLeadRepository {
     fn create(&self, new: &NewLead, actor: &str) -> RepoResult<Lead> {
         let record = LeadRecord::from(new);
         let data = new.created_event_data();
         self.db.write(|c| {
-            write_transaction!(c, |c| {
-                let row: LeadRow = diesel::insert_into(leads::table)
-                    .values(&record)
-                    .returning(leads::all_columns)
-                    .get_result(c)?;
-                diesel::insert_into(lead_events::table)
-                    .values(LeadEventRecord::new(
-                        row.id,
-                        LeadEventKind::Created,
-                        actor,
-                        &data,
-                        new.created_at,
-                    ))
-                    .execute(c)?;
-                row.into_domain()
-            })
+            write_transaction!(c, |c| c
+                .insert_created(&record, actor, &data)?
+                .into_domain())
         })
     }
 
