@@ -130,8 +130,15 @@ pub trait LeadRepository: Send + Sync {
         at: DateTime<Utc>,
     ) -> RepoResult<Option<Lead>>;
     /// Erases a lead and strips personal data from its events, recording an `erased` event;
-    /// `false` when it did not exist.
-    fn delete(&self, id: i64, actor: &str, at: DateTime<Utc>) -> RepoResult<bool>;
+    /// `false` when it did not exist; `RepoError::Stale` when `expected_version` is given and
+    /// differs (checked after existence, so a missing lead is never "stale").
+    fn delete(
+        &self,
+        id: i64,
+        expected_version: Option<i64>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> RepoResult<bool>;
     /// The lead's events, oldest first; `None` when the lead does not exist.
     fn events(&self, lead_id: i64) -> RepoResult<Option<Vec<LeadEvent>>>;
     /// Stores an event (used by tests and tools; services use the atomic operations above).

@@ -1385,7 +1385,7 @@ fn delete_removes_the_lead_and_its_events_endpoint(backend: Backend) {
     assert!(
         repos
             .leads
-            .delete(gone.id, ADMIN, at_min(1))
+            .delete(gone.id, None, ADMIN, at_min(1))
             .expect("delete")
     );
     assert_eq!(repos.leads.get_by_id(gone.id).expect("get"), None);
@@ -1393,13 +1393,13 @@ fn delete_removes_the_lead_and_its_events_endpoint(backend: Backend) {
     assert!(
         !repos
             .leads
-            .delete(gone.id, ADMIN, at_min(2))
+            .delete(gone.id, None, ADMIN, at_min(2))
             .expect("delete again")
     );
     assert!(
         !repos
             .leads
-            .delete(9_999, ADMIN, at_min(2))
+            .delete(9_999, None, ADMIN, at_min(2))
             .expect("delete unknown")
     );
     assert_eq!(search_ids(&repos, &all_leads()), vec![kept.id]);
@@ -1438,7 +1438,12 @@ fn delete_strips_messages_from_events_detaches_them_and_records_an_erased_event(
     set_status(&repos, l.id, LeadStatus::Contacted);
     assert_eq!(events_of(&repos, l.id).len(), 3);
 
-    assert!(repos.leads.delete(l.id, "dpo", at_min(20)).expect("delete"));
+    assert!(
+        repos
+            .leads
+            .delete(l.id, None, "dpo", at_min(20))
+            .expect("delete")
+    );
 
     let rows = raw_events(&t.db);
     let erased_rows: Vec<_> = rows.iter().filter(|e| e.lead_id.is_none()).collect();

@@ -64,6 +64,7 @@ pub fn web_settings(settings: &Settings) -> Result<WebSettings, AdminKeyError> {
         lead_rate_per_minute: settings.lead_rate_per_minute,
         trusted_proxies: settings.trusted_proxies.clone(),
         body_limit: settings.body_limit,
+        body_read_timeout: std::time::Duration::from_millis(settings.body_read_timeout_ms.max(1)),
         cors_origins: settings.cors_origins.clone(),
         public_cache_ttl: std::time::Duration::from_millis(settings.public_cache_ttl_ms),
         queue_timeout: std::time::Duration::from_millis(settings.database.pool_timeout_ms.max(1)),
@@ -101,6 +102,10 @@ pub fn app_state(
     let metrics =
         Metrics::new(VERSION, GIT_COMMIT).map_err(|e| prometheus_error::Error(e.to_string()))?;
     let cache = ResponseCache::new(web_settings.public_cache_ttl);
+    let lead_rate_limit = cohai_web::rate_limit::lead_rate_limit(
+        web_settings.lead_rate_per_minute,
+        web_settings.trusted_proxies.clone(),
+    );
     Ok(web::Data::new(AppState {
         catalog,
         schedule,
@@ -110,5 +115,6 @@ pub fn app_state(
         metrics,
         cache,
         list_bodies: Default::default(),
+        lead_rate_limit,
     }))
 }

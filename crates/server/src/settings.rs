@@ -46,6 +46,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Largest request body, bytes.
     pub body_limit: usize,
+    /// Deadline for reading a whole request body, milliseconds (answered 408 when missed).
+    pub body_read_timeout_ms: u64,
     /// CORS origins.
     pub cors_origins: Vec<String>,
     /// How long public GET responses are served from the in-process cache, ms; 0 = off.
@@ -119,6 +121,7 @@ impl Default for Settings {
             lead_rate_per_minute: 10,
             trusted_proxies: Vec::new(),
             body_limit: 64 * 1024,
+            body_read_timeout_ms: 5000,
             cors_origins: Vec::new(),
             public_cache_ttl_ms: 5000,
             admin_list_cache_ttl_ms: 1000,

@@ -62,14 +62,28 @@ impl From<RepoError> for ServiceError {
             RepoError::Unavailable(detail) => Self::Unavailable(detail),
             RepoError::Stale => Self::PreconditionFailed,
             RepoError::Conflict(detail) => Self::Conflict(detail),
-            // References are checked before writing; a violation here means the row vanished
-            // in between, which the client sees as a conflict with the current state.
+            // Values are validated, and references checked, before writing: a constraint
+            // the database enforces only fires on a gap in that validation — a bug to log —
+            // but the client's values are still what was refused, so it is a 422, never a 500.
             RepoError::MissingReference(detail) => {
-                Self::Conflict(format!("a referenced row no longer exists ({detail})"))
+                log::error!("a foreign key refused a write (unchecked reference): {detail}");
+                Self::Validation(constraint_violation())
             }
-            RepoError::Invalid(detail) | RepoError::Internal(detail) => Self::Internal(detail),
+            RepoError::Invalid(detail) => {
+                log::error!("a database constraint refused a write (validation gap): {detail}");
+                Self::Validation(constraint_violation())
+            }
+            RepoError::Internal(detail) => Self::Internal(detail),
         }
     }
+}
+
+/// The field errors for a write a database constraint refused: the database does not say
+/// which field in a form fit for clients, so the whole body is named.
+fn constraint_violation() -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    errors.add("body", "the values were refused by a rule of the database");
+    errors
 }
 
 impl From<FieldErrors> for ServiceError {

@@ -1,5 +1,6 @@
 //! Leads: the public sign-up form and the managers' CRM.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
@@ -8,7 +9,7 @@ use cohai_domain::ports::{
 };
 use cohai_domain::{
     FieldErrors, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage, LeadSource, LeadStatus,
-    NewLead, Phone, RepoError, Submission,
+    NewLead, Phone, RepoError, Submission, text,
 };
 use serde::{Deserialize, Deserializer};
 use validator::Validate;
@@ -191,8 +192,8 @@ pub trait LeadService: Send + Sync {
         expected_version: Option<i64>,
         actor: &str,
     ) -> ServiceResult<Lead>;
-    /// Erases a lead's personal data.
-    fn delete(&self, id: i64, actor: &str) -> ServiceResult<()>;
+    /// Erases a lead's personal data, optionally only if it is still at `expected_version`.
+    fn delete(&self, id: i64, expected_version: Option<i64>, actor: &str) -> ServiceResult<()>;
     /// A lead's history, oldest first.
     fn events(&self, id: i64) -> ServiceResult<Vec<LeadEvent>>;
 }
@@ -250,14 +251,25 @@ impl TextRules<'_> {
     }
 }
 
-/// The required name (trimmed) and phone (normalised), each `None` when missing or invalid,
-/// with an error recorded for it.
+/// A name as it is stored: trimmed and NFC-normalised (its length is checked by
+/// [`TextRules`] on this form), with an error recorded when nothing in it is visible.
+fn stored_name(name: &str, errors: &mut FieldErrors) -> String {
+    let name = text::normalise_name(name);
+    // A blank name already fails the length rule.
+    if !name.is_empty() && !text::has_visible_character(&name) {
+        errors.add("name", text::NameError::Invisible.to_string());
+    }
+    name
+}
+
+/// The required name (trimmed, NFC) and phone (normalised), the phone `None` when missing or
+/// invalid, with an error recorded for each invalid one.
 fn required_name_and_phone(
     name: Option<String>,
     phone: Option<String>,
     errors: &mut FieldErrors,
 ) -> (Option<String>, Option<Phone>) {
-    let name = name.map(|n| n.trim().to_owned());
+    let name = name.map(|n| stored_name(&n, errors));
     if name.is_none() {
         errors.add("name", REQUIRED);
     }
@@ -271,6 +283,18 @@ fn required_name_and_phone(
             .ok(),
     };
     (name, phone)
+}
+
+/// `filter` with `q` in NFC, the form names are stored in, so that a search finds a name
+/// whichever form either was typed in.
+fn nfc_query(filter: &LeadFilter) -> Cow<'_, LeadFilter> {
+    match filter.q.as_deref().map(text::nfc) {
+        Some(Cow::Owned(q)) => Cow::Owned(LeadFilter {
+            q: Some(q),
+            ..filter.clone()
+        }),
+        _ => Cow::Borrowed(filter),
+    }
 }
 
 /// The fields both create forms share, as received.
@@ -503,10 +527,12 @@ impl LeadService for LeadServiceImpl {
     }
 
     fn cached_list(&self, filter: &LeadFilter) -> Option<Arc<LeadPage>> {
-        self.list_cache.get(filter)
+        self.list_cache.get(&nfc_query(filter))
     }
 
     fn list(&self, filter: &LeadFilter) -> ServiceResult<Arc<LeadPage>> {
+        let filter = nfc_query(filter);
+        let filter = &*filter;
         if !(1..=MAX_PAGE_SIZE).contains(&filter.limit) {
             return Err(ServiceError::invalid_parameter(
                 "limit",
@@ -551,7 +577,7 @@ impl LeadService for LeadServiceImpl {
         not_null("phone", matches!(patch.phone, Some(None)));
         not_null("status", matches!(patch.status, Some(None)));
         not_null("source", matches!(patch.source, Some(None)));
-        let name = patch.name.flatten().map(|n| n.trim().to_owned());
+        let name = patch.name.flatten().map(|n| stored_name(&n, &mut errors));
         let phone = match patch.phone.flatten() {
             Some(p) => Phone::parse(&p)
                 .map_err(|e| errors.add("phone", e.to_string()))
@@ -598,8 +624,8 @@ impl LeadService for LeadServiceImpl {
         updated?.ok_or_else(|| ServiceError::not_found("lead", id))
     }
 
-    fn delete(&self, id: i64, actor: &str) -> ServiceResult<()> {
-        let deleted = self.leads.delete(id, actor, now());
+    fn delete(&self, id: i64, expected_version: Option<i64>, actor: &str) -> ServiceResult<()> {
+        let deleted = self.leads.delete(id, expected_version, actor, now());
         self.list_cache.invalidate();
         if deleted? {
             Ok(())

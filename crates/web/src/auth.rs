@@ -106,8 +106,15 @@ pub struct Admin {
     pub name: String,
 }
 
+/// The bearer token of the request's one `Authorization` header; none when the header is
+/// missing, malformed or given more than once (which of two would be meant is unknowable).
 fn bearer_token(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let value = value.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -156,6 +163,19 @@ mod tests {
     fn rejects_malformed_digests_and_empty_keys() {
         assert!(AdminKey::from_sha256_hex("x", "abc").is_err());
         assert!(AdminKey::from_plain("admin", "").is_err());
+    }
+
+    #[test]
+    fn two_authorization_headers_give_no_token() {
+        let req = actix_web::test::TestRequest::default()
+            .append_header((header::AUTHORIZATION, "Bearer a"))
+            .append_header((header::AUTHORIZATION, "Bearer b"))
+            .to_http_request();
+        assert_eq!(bearer_token(&req), None);
+        let req = actix_web::test::TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "Bearer a"))
+            .to_http_request();
+        assert_eq!(bearer_token(&req), Some("a"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Validators for conditional requests (RFC 9110): `ETag`, `If-None-Match`, `If-Match`.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, EntityTag, Header, HeaderValue, IfMatch, IfNoneMatch};
 use actix_web::{HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
@@ -11,51 +11,55 @@ pub fn etag_of(body: &[u8]) -> String {
     format!("\"{}\"", hex::encode(&digest[..16]))
 }
 
-/// The opaque part of a tag, without `W/` and quotes.
-fn opaque(tag: &str) -> &str {
-    let tag = tag.trim();
-    let tag = tag.strip_prefix("W/").unwrap_or(tag);
-    tag.trim_matches('"')
+/// `etag` (as sent in the `ETag` header, quotes included) as a typed tag.
+fn entity_tag(etag: &str) -> Option<EntityTag> {
+    etag.parse().ok()
 }
 
-/// Whether `If-None-Match` matches `etag` (weak comparison: `*`, one tag or a list).
+/// Whether `If-None-Match` matches `etag`: `*`, or one tag of a list by weak comparison
+/// (RFC 9110 §13.1.2). A malformed header (an unquoted tag, say) matches nothing, so the
+/// client gets the full response.
 pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|candidate| {
-            let candidate = candidate.trim();
-            candidate == "*" || opaque(candidate) == opaque(etag)
-        })
+    if !req.headers().contains_key(header::IF_NONE_MATCH) {
+        return false;
+    }
+    match IfNoneMatch::parse(req) {
+        Ok(IfNoneMatch::Any) => true,
+        Ok(IfNoneMatch::Items(tags)) => {
+            entity_tag(etag).is_some_and(|ours| tags.iter().any(|t| t.weak_eq(&ours)))
+        }
+        Err(_) => false,
+    }
 }
 
-/// The tags of `If-Match`, if the header is present: `Some(None)` for `*`.
-pub fn if_match(req: &HttpRequest) -> Option<Option<Vec<String>>> {
-    let values: Vec<&str> = req
-        .headers()
-        .get_all(header::IF_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    if values.is_empty() {
-        return None;
+/// What a request's `If-Match` asks for (RFC 9110 §13.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatchCondition {
+    /// No `If-Match`: the change is unconditional.
+    Absent,
+    /// `If-Match: *`: the resource must exist.
+    Any,
+    /// The opaque parts of the strong tags listed; one of them must be current. Weak tags
+    /// never match (strong comparison), and a malformed header lists none, so it matches
+    /// nothing.
+    Tags(Vec<String>),
+}
+
+/// The request's `If-Match` condition.
+pub fn if_match(req: &HttpRequest) -> IfMatchCondition {
+    if !req.headers().contains_key(header::IF_MATCH) {
+        return IfMatchCondition::Absent;
     }
-    let tags: Vec<&str> = values
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .collect();
-    if tags.contains(&"*") {
-        return Some(None);
+    match IfMatch::parse(req) {
+        Ok(IfMatch::Any) => IfMatchCondition::Any,
+        Ok(IfMatch::Items(tags)) => IfMatchCondition::Tags(
+            tags.into_iter()
+                .filter(|t| !t.weak)
+                .map(|t| t.tag().to_owned())
+                .collect(),
+        ),
+        Err(_) => IfMatchCondition::Tags(Vec::new()),
     }
-    // Strong comparison: weak tags never match.
-    Some(Some(
-        tags.iter()
-            .filter(|t| !t.starts_with("W/"))
-            .map(|t| t.trim_matches('"').to_owned())
-            .collect(),
-    ))
 }
 
 /// A JSON response with a strong `ETag`, or `304 Not Modified` when the client has it.
@@ -94,10 +98,12 @@ mod tests {
                 .to_http_request();
             assert!(if_none_match(&req, etag), "{header}");
         }
-        let req = TestRequest::default()
-            .insert_header((header::IF_NONE_MATCH, "\"other\""))
-            .to_http_request();
-        assert!(!if_none_match(&req, etag));
+        for header in ["\"other\"", "abc", "null"] {
+            let req = TestRequest::default()
+                .insert_header((header::IF_NONE_MATCH, header))
+                .to_http_request();
+            assert!(!if_none_match(&req, etag), "{header}");
+        }
         assert!(!if_none_match(
             &TestRequest::default().to_http_request(),
             etag
@@ -105,15 +111,28 @@ mod tests {
     }
 
     #[test]
-    fn if_match_distinguishes_star_and_tags() {
+    fn if_match_distinguishes_star_tags_and_garbage() {
         let req = TestRequest::default()
             .insert_header((header::IF_MATCH, "*"))
             .to_http_request();
-        assert_eq!(if_match(&req), Some(None));
+        assert_eq!(if_match(&req), IfMatchCondition::Any);
         let req = TestRequest::default()
             .insert_header((header::IF_MATCH, "\"a\", W/\"b\""))
             .to_http_request();
-        assert_eq!(if_match(&req), Some(Some(vec!["a".to_owned()])));
-        assert_eq!(if_match(&TestRequest::default().to_http_request()), None);
+        assert_eq!(if_match(&req), IfMatchCondition::Tags(vec!["a".to_owned()]));
+        for unquoted in ["a", "null", "lead-1-v1"] {
+            let req = TestRequest::default()
+                .insert_header((header::IF_MATCH, unquoted))
+                .to_http_request();
+            assert_eq!(
+                if_match(&req),
+                IfMatchCondition::Tags(Vec::new()),
+                "{unquoted}"
+            );
+        }
+        assert_eq!(
+            if_match(&TestRequest::default().to_http_request()),
+            IfMatchCondition::Absent
+        );
     }
 }

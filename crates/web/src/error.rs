@@ -71,6 +71,21 @@ impl ApiError {
         )
     }
 
+    /// 403 `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 408 `request_timeout`: the body did not arrive within the read deadline. The
+    /// connection is closed after the answer (the rest of the body may still be on its way).
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        )
+    }
+
     /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
@@ -139,11 +154,13 @@ impl ApiError {
             400 => Self::invalid_json("the request could not be read"),
             401 => Self::unauthorized(),
             404 => Self::not_found("no such resource"),
+            403 => Self::forbidden("this request is not allowed"),
             405 => Self::new(
                 status,
                 "method_not_allowed",
                 "this method is not allowed on this path",
             ),
+            408 => Self::request_timeout(),
             412 => Self::precondition_failed(),
             413 => Self::new(status, "payload_too_large", "the request body is too large"),
             415 => Self::invalid_json("the content type must be application/json"),
@@ -189,6 +206,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            response.force_close();
         }
         response.finish()
     }

@@ -1,5 +1,7 @@
 //! Prometheus metrics.
 
+use actix_web::http::Method;
+use cohai_domain::LeadSource;
 use cohai_domain::ports::PoolStats;
 use prometheus::{
     Counter, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
@@ -19,6 +21,23 @@ pub struct Metrics {
     pool_checkouts: IntCounter,
     pool_wait: Counter,
     pool_timeouts: IntCounter,
+}
+
+/// The metrics (and log) label for `method`: its name if it is a standard one (RFC 9110, and
+/// PATCH), else `other` — a client may send any token, thousands of characters long.
+pub fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "other",
+    }
 }
 
 /// Latency buckets in seconds: sub-millisecond to a few seconds.
@@ -76,6 +95,11 @@ impl Metrics {
             &["version", "commit"],
         )?;
         build_info.with_label_values(&[version, commit]).set(1);
+        // Every known label value from the start, so `rate()` sees a series at 0 before the
+        // first event.
+        for source in LeadSource::ALL {
+            leads_created.with_label_values(&[source.as_str()]);
+        }
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -104,15 +128,16 @@ impl Metrics {
         })
     }
 
-    /// Records one finished request.
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Records one finished request. The method label is bounded ([`method_label`]); the
+    /// route is a pattern (or `unmatched`), so ids and made-up paths never become labels.
+    pub fn observe_request(&self, method: &Method, route: &str, status: u16, seconds: f64) {
         let status = status.to_string();
-        let labels = [method, route, status.as_str()];
+        let labels = [method_label(method), route, status.as_str()];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
     }
 
-    /// Counts a created lead.
+    /// Counts a created lead (`source` is a [`LeadSource`] wire name).
     pub fn lead_created(&self, source: &str) {
         self.leads_created.with_label_values(&[source]).inc();
     }

@@ -7,11 +7,13 @@ use std::time::Instant;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use futures_util::FutureExt;
 
 use crate::error::ApiError;
+use crate::params::QueryParams;
 use crate::state::AppState;
 
 /// The request's id, as stored in the request's extensions.
@@ -61,6 +63,33 @@ pub async fn panic_guard(
     }
 }
 
+/// A refused cross-origin request (actix-cors reports it as a bare 400): 403 in the contract's
+/// shape, saying what was refused.
+fn cors_refusal(error: &actix_cors::CorsError) -> ApiError {
+    use actix_cors::CorsError;
+    ApiError::forbidden(match error {
+        CorsError::OriginNotAllowed => "this origin is not allowed to call the API",
+        CorsError::MethodNotAllowed => "this method is not allowed from another origin",
+        CorsError::HeadersNotAllowed | CorsError::BadRequestHeaders => {
+            "these request headers are not allowed from another origin"
+        }
+        _ => "this cross-origin request is not allowed",
+    })
+}
+
+/// Adds `HEAD` to a 405's `Allow` wherever `GET` is allowed (HEAD is routed as GET).
+fn allow_head_with_get(headers: &mut actix_web::http::header::HeaderMap) {
+    let Some(allow) = headers.get(header::ALLOW).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    let methods: Vec<&str> = allow.split(',').map(str::trim).collect();
+    if methods.contains(&"GET") && !methods.contains(&"HEAD") {
+        if let Ok(value) = HeaderValue::from_str(&format!("{allow}, HEAD")) {
+            headers.insert(header::ALLOW, value);
+        }
+    }
+}
+
 /// Content-Security-Policy for JSON responses: nothing may be loaded or framed.
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 /// Content-Security-Policy for the Swagger UI, which is served from this origin only.
@@ -73,23 +102,48 @@ pub async fn request_context(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
+    let mut req = req;
     let request_id = request_id_for(&req);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().clone();
     let path = req.path().to_owned();
 
-    // Handlers' errors arrive as responses; an `Err` here comes from a middleware and is
-    // rendered by actix itself (the request cannot be cloned before routing, see `panic_guard`).
-    let mut res = next.call(req).await?.map_into_boxed_body();
+    // Every GET route answers HEAD (RFC 9110 §9.3.2): routed as a GET; the HTTP codec,
+    // which saw the HEAD, sends the headers without the body.
+    if method == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
 
-    let status = res.status();
+    // Rules for every query string (API.md §1), before any handler sees it: a parameter given
+    // twice, or with control characters, is a 400 naming it.
+    let rejected = match req.query_string() {
+        "" => None,
+        query => QueryParams::parse(query).err(),
+    };
+    let mut res = match rejected {
+        Some(error) => req.error_response(error),
+        // Handlers' errors arrive as responses; an `Err` here comes from a middleware and is
+        // rendered by actix itself (the request cannot be cloned before routing, see
+        // `panic_guard`).
+        None => next.call(req).await?.map_into_boxed_body(),
+    };
+
+    let mut status = res.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        allow_head_with_get(res.headers_mut());
+    }
     if status.is_client_error() || status.is_server_error() {
         let error = res
             .response()
             .error()
-            .and_then(|e| e.as_error::<ApiError>())
-            .cloned()
+            .and_then(|e| {
+                e.as_error::<ApiError>()
+                    .cloned()
+                    .or_else(|| e.as_error::<actix_cors::CorsError>().map(cors_refusal))
+            })
             .unwrap_or_else(|| ApiError::for_status(status));
+        status = error.status;
+        *res.response_mut().status_mut() = status;
         let body = error.body(&request_id).to_string();
         res = res.map_body(|head, _| {
             head.headers_mut().insert(
@@ -128,17 +182,15 @@ pub async fn request_context(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
-        state.metrics.observe_request(
-            method.as_str(),
-            &route,
-            status.as_u16(),
-            elapsed.as_secs_f64(),
-        );
+        state
+            .metrics
+            .observe_request(&method, &route, status.as_u16(), elapsed.as_secs_f64());
     }
     // Path only: query strings can hold personal data (the admin search `q`).
     log::info!(
         target: "cohai::access",
-        "{method} {path} {} {:.1}ms rid={request_id}",
+        "{} {path} {} {:.1}ms rid={request_id}",
+        crate::metrics::method_label(&method),
         status.as_u16(),
         elapsed.as_secs_f64() * 1000.0
     );

@@ -9,11 +9,32 @@ use crate::error::ApiError;
 pub struct QueryParams(Vec<(String, String)>);
 
 impl QueryParams {
-    /// Decodes `query` (`a=1&b=2`).
+    /// Decodes `query` (`a=1&b=2`). A parameter given twice, or a name or value with a
+    /// control character (after percent-decoding: `q=%00`), is a 400 naming the parameter.
     pub fn parse(query: &str) -> Result<Self, ApiError> {
-        serde_urlencoded::from_str(query)
-            .map(Self)
-            .map_err(|_| ApiError::invalid_parameter("query", "the query string is malformed"))
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|_| ApiError::invalid_parameter("query", "the query string is malformed"))?;
+        for (i, (name, value)) in pairs.iter().enumerate() {
+            if name.chars().any(char::is_control) {
+                return Err(ApiError::invalid_parameter(
+                    "query",
+                    "parameter names must not contain control characters",
+                ));
+            }
+            if value.chars().any(is_c0_or_del) {
+                return Err(ApiError::invalid_parameter(
+                    name,
+                    "must not contain control characters",
+                ));
+            }
+            if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
+                return Err(ApiError::invalid_parameter(
+                    name,
+                    "must be given at most once",
+                ));
+            }
+        }
+        Ok(Self(pairs))
     }
 
     /// The first value of `name`.
@@ -55,6 +76,11 @@ impl QueryParams {
             })
             .transpose()
     }
+}
+
+/// NUL, the other C0 control characters (tab and newline included) and DEL.
+fn is_c0_or_del(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}')
 }
 
 /// An unencoded `+` in a query string decodes to a space; put it back in an offset such as
@@ -106,6 +132,36 @@ mod tests {
         );
         assert_eq!(restore_plus("2026-11-24"), "2026-11-24");
         assert_eq!(restore_plus("2026-11-24 15:00"), "2026-11-24 15:00");
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused_by_name() {
+        for query in ["status=lost&status=zzz", "limit=1&limit=2", "a=1&b=2&a=1"] {
+            let e = QueryParams::parse(query).expect_err(query);
+            assert_eq!(e.code, "invalid_parameter");
+            let name = query.split('=').next().unwrap_or_default();
+            assert_eq!(
+                e.details
+                    .and_then(|d| d.get("parameter").cloned())
+                    .as_deref(),
+                Some(name)
+            );
+        }
+        assert!(QueryParams::parse("a=1&b=1").is_ok());
+    }
+
+    #[test]
+    fn control_characters_in_values_are_refused() {
+        for query in ["q=%00", "q=a%0Ab", "q=%7F", "q=%1B", "q=%09x"] {
+            let e = QueryParams::parse(query).expect_err(query);
+            assert_eq!(
+                e.details
+                    .and_then(|d| d.get("parameter").cloned())
+                    .as_deref(),
+                Some("q")
+            );
+        }
+        assert!(QueryParams::parse("q=%D0%90%20b").is_ok());
     }
 
     #[test]

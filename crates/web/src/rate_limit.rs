@@ -76,12 +76,14 @@ impl KeyExtractor for ClientIp {
     }
 }
 
+/// A lead-form rate limiter: one per process, shared by every worker (its configuration holds
+/// the limiter's state behind an `Arc`), so a client gets one allowance whichever worker or
+/// connection its requests land on.
+pub type LeadRateLimit = GovernorConfig<ClientIp, NoOpMiddleware<QuantaInstant>>;
+
 /// The governor configuration for `per_minute` requests a minute per client, all of which
 /// may come at once; `None` when `per_minute` is 0 (limiting off).
-pub fn lead_rate_limit(
-    per_minute: u32,
-    trusted_proxies: Vec<IpAddr>,
-) -> Option<GovernorConfig<ClientIp, NoOpMiddleware<QuantaInstant>>> {
+pub fn lead_rate_limit(per_minute: u32, trusted_proxies: Vec<IpAddr>) -> Option<LeadRateLimit> {
     if per_minute == 0 {
         return None;
     }

@@ -23,6 +23,8 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Deadline for reading a whole request body (408 when missed).
+    pub body_read_timeout: std::time::Duration,
     /// Origins allowed by CORS (the website's).
     pub cors_origins: Vec<String>,
     /// How long public GET responses are kept in the in-process cache; zero disables it.
@@ -40,6 +42,7 @@ impl Default for WebSettings {
             lead_rate_per_minute: 10,
             trusted_proxies: Vec::new(),
             body_limit: 64 * 1024,
+            body_read_timeout: std::time::Duration::from_secs(5),
             cors_origins: Vec::new(),
             public_cache_ttl: std::time::Duration::from_secs(5),
             queue_timeout: std::time::Duration::from_secs(3),
@@ -65,4 +68,7 @@ pub struct AppState {
     pub cache: crate::response_cache::ResponseCache,
     /// Serialised admin list pages.
     pub list_bodies: crate::list_bodies::ListBodies,
+    /// The lead form's rate limiter, shared by all workers; `None` when limiting is off.
+    /// Build it with [`crate::rate_limit::lead_rate_limit`] once per process.
+    pub lead_rate_limit: Option<crate::rate_limit::LeadRateLimit>,
 }

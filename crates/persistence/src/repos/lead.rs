@@ -581,26 +581,38 @@ impl LeadRepository for DieselLeadRepository {
         })
     }
 
-    fn delete(&self, id: i64, actor: &str, at: DateTime<Utc>) -> RepoResult<bool> {
+    fn delete(
+        &self,
+        id: i64,
+        expected_version: Option<i64>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> RepoResult<bool> {
         self.db.write(|c| {
             write_transaction!(c, |c| {
                 c.lock(&format!("lead:{id}"))?;
-                let exists: i64 = leads::table
-                    .filter(leads::id.eq(id))
-                    .count()
-                    .get_result(c)?;
-                if exists == 0 {
+                let version: Option<i64> = leads::table
+                    .find(id)
+                    .select(leads::version)
+                    .first(c)
+                    .optional()?;
+                let Some(version) = version else {
                     return Ok(false);
+                };
+                if expected_version.is_some_and(|v| v != version) {
+                    return Err(RepoError::Stale.into());
                 }
                 let events: Vec<(i64, String)> = lead_events::table
                     .filter(lead_events::lead_id.eq(id))
                     .select((lead_events::id, lead_events::data))
                     .load(c)?;
                 for (event_id, data) in events {
-                    let stripped = serde_json::from_str(&data)
-                        .map(strip_personal_data)
-                        .unwrap_or_default()
-                        .to_string();
+                    // Unreadable data could hold anything: fail the erasure (and log it)
+                    // rather than guess or overwrite it.
+                    let parsed = serde_json::from_str(&data).map_err(|e| {
+                        RepoError::Internal(format!("event {event_id} has unreadable data: {e}"))
+                    })?;
+                    let stripped = strip_personal_data(parsed).to_string();
                     if stripped != data {
                         diesel::update(lead_events::table.find(event_id))
                             .set(lead_events::data.eq(stripped))

@@ -25,14 +25,10 @@ pub struct LeadReceipt {
     pub created_at: DateTime<Utc>,
 }
 
-/// Wraps the lead form's resource in the rate limiter, if one is configured.
+/// Wraps the lead form's resource in the process's rate limiter, if one is configured.
 pub fn rate_limited_resource(state: &AppState) -> impl actix_web::dev::HttpServiceFactory + use<> {
-    let limit = crate::rate_limit::lead_rate_limit(
-        state.settings.lead_rate_per_minute,
-        state.settings.trusted_proxies.clone(),
-    );
-    let enabled = limit.is_some();
-    let config = limit.unwrap_or_else(|| {
+    let enabled = state.lead_rate_limit.is_some();
+    let config = state.lead_rate_limit.clone().unwrap_or_else(|| {
         // Never consulted when disabled; any valid configuration will do.
         crate::rate_limit::lead_rate_limit(1, Vec::new())
             .unwrap_or_else(|| unreachable!("1 per minute is a valid quota"))
@@ -55,7 +51,7 @@ fn decoy_id() -> i64 {
 /// A repeated submission with the same phone while an earlier lead is open and less than
 /// 24 hours old creates no lead: it answers 200 with the existing lead and records the
 /// submission in that lead's history. Unknown fields are ignored.
-#[utoipa::path(post, path = "/api/v1/leads", tag = "leads",
+#[utoipa::path(post, path = "/api/v1/leads", operation_id = "submitLead", tag = "leads",
     request_body(content = LeadForm, content_type = "application/json"),
     responses(
         (status = 201, description = "Lead created", body = LeadReceipt),

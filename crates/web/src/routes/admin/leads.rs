@@ -10,7 +10,7 @@ use cohai_services::{AdminLeadForm, LeadPatch};
 use crate::auth::Admin;
 use crate::blocking::blocking;
 use crate::body::JsonBody;
-use crate::caching::{if_match, if_none_match};
+use crate::caching::{IfMatchCondition, if_match, if_none_match};
 use crate::error::ApiError;
 use crate::openapi::ErrorResponse;
 use crate::params::{QueryParams, parse_id};
@@ -40,11 +40,34 @@ fn version_in_tag(tag: &str, id: i64) -> Option<i64> {
     rest.parse().ok()
 }
 
+/// The version a change of lead `id` is conditional on (`If-Match`), if any.
+///
+/// A list that names no version of this lead (another lead's tag, a weak or malformed one)
+/// asks for version 0, which no lead has (versions start at 1): the repository then answers
+/// 404 for a missing lead and 412 for an existing one, in that order (RFC 9110 §13.2.2).
+fn expected_version(req: &HttpRequest, id: i64) -> Option<i64> {
+    match if_match(req) {
+        IfMatchCondition::Absent | IfMatchCondition::Any => None,
+        IfMatchCondition::Tags(tags) => {
+            Some(tags.iter().find_map(|t| version_in_tag(t, id)).unwrap_or(0))
+        }
+    }
+}
+
 fn lead_response(status: actix_web::http::StatusCode, lead: &Lead) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::ETAG, lead_etag(lead)))
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .json(lead)
+}
+
+/// `a, b, c`: the wire names of an enum's values, for messages.
+fn wire_names<T: std::fmt::Display>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
@@ -54,7 +77,10 @@ fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
             .split(',')
             .map(|s| {
                 s.parse::<LeadStatus>().map_err(|_| {
-                    ApiError::invalid_parameter("status", format!("unknown status {s:?}"))
+                    ApiError::invalid_parameter(
+                        "status",
+                        format!("must be one or more of {}", wire_names(LeadStatus::ALL)),
+                    )
                 })
             })
             .collect::<Result<_, _>>()?,
@@ -62,8 +88,12 @@ fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
     let source = params
         .get("source")
         .map(|s| {
-            s.parse::<LeadSource>()
-                .map_err(|_| ApiError::invalid_parameter("source", format!("unknown source {s:?}")))
+            s.parse::<LeadSource>().map_err(|_| {
+                ApiError::invalid_parameter(
+                    "source",
+                    format!("must be one of {}", wire_names(LeadSource::ALL)),
+                )
+            })
         })
         .transpose()?;
     let sort = params
@@ -107,7 +137,7 @@ fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
 }
 
 /// Leads, filtered, sorted and paginated.
-#[utoipa::path(get, path = "/api/v1/admin/leads", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/leads", operation_id = "listLeads", tag = "admin",
     security(("bearer" = [])),
     params(
         ("status" = Option<String>, Query, description = "One status or a comma-separated list: new, contacted, trial_scheduled, converted, lost"),
@@ -167,7 +197,7 @@ pub async fn list(
 }
 
 /// One lead, with its `ETag`.
-#[utoipa::path(get, path = "/api/v1/admin/leads/{id}", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/leads/{id}", operation_id = "getLead", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Lead id", minimum = 1)),
     responses(
@@ -198,7 +228,7 @@ pub async fn get(
 }
 
 /// Creates a lead (no de-duplication). Unknown fields are rejected.
-#[utoipa::path(post, path = "/api/v1/admin/leads", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/leads", operation_id = "createLead", tag = "admin",
     security(("bearer" = [])),
     request_body(content = AdminLeadForm, content_type = "application/json"),
     responses(
@@ -227,7 +257,7 @@ pub async fn create(
 }
 
 /// Partially updates a lead: absent fields stay, `null` clears a nullable field.
-#[utoipa::path(patch, path = "/api/v1/admin/leads/{id}", tag = "admin",
+#[utoipa::path(patch, path = "/api/v1/admin/leads/{id}", operation_id = "updateLead", tag = "admin",
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "Lead id", minimum = 1),
@@ -250,14 +280,7 @@ pub async fn update(
     body: JsonBody<LeadPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("id", &id)?;
-    let expected_version = match if_match(&req) {
-        None | Some(None) => None,
-        Some(Some(tags)) => Some(
-            tags.iter()
-                .find_map(|t| version_in_tag(t, id))
-                .ok_or_else(ApiError::precondition_failed)?,
-        ),
-    };
+    let expected_version = expected_version(&req, id);
     let leads = state.leads.clone();
     let patch = body.into_inner();
     let lead = blocking(&state, move || {
@@ -268,28 +291,37 @@ pub async fn update(
 }
 
 /// Erases a lead and its personal data.
-#[utoipa::path(delete, path = "/api/v1/admin/leads/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/api/v1/admin/leads/{id}", operation_id = "deleteLead", tag = "admin",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Lead id", minimum = 1)),
+    params(
+        ("id" = i64, Path, description = "Lead id", minimum = 1),
+        ("If-Match" = Option<String>, Header, description = "The ETag the erasure is based on; 412 when the lead changed since"),
+    ),
     responses(
         (status = 204, description = "Erased"),
         (status = 400, description = "Malformed id", body = ErrorResponse),
         (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
         (status = 404, description = "No such lead", body = ErrorResponse),
+        (status = 412, description = "If-Match does not match the current ETag", body = ErrorResponse),
     ))]
 pub async fn delete(
     admin: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("id", &id)?;
+    let expected_version = expected_version(&req, id);
     let leads = state.leads.clone();
-    blocking(&state, move || leads.delete(id, &admin.name)).await?;
+    blocking(&state, move || {
+        leads.delete(id, expected_version, &admin.name)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// A lead's history, oldest first.
-#[utoipa::path(get, path = "/api/v1/admin/leads/{id}/events", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/leads/{id}/events", operation_id = "listLeadEvents", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Lead id", minimum = 1)),
     responses(
