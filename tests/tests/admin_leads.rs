@@ -685,10 +685,7 @@ async fn create_rejects_unknown_fields_wrong_types_and_invalid_values(backend: B
         with("foo", json!(1)),
         with("id", json!(5)),
         with("created_at", json!("2026-01-01T00:00:00Z")),
-        with("status", json!("done")),
         with("status", json!(1)),
-        with("source", json!("facebook")),
-        with("source", json!("Website")),
         with("name", json!(5)),
         with("consent", json!("yes")),
         with("location_id", json!("1")),
@@ -735,6 +732,10 @@ async fn create_rejects_unknown_fields_wrong_types_and_invalid_values(backend: B
         ("phone", missing_phone),
         ("phone", with("phone", json!("garbage"))),
         ("phone", with("phone", json!("12345"))),
+        // A string that is not one of an enum's values is a 422 on the field (API.md §1).
+        ("status", with("status", json!("done"))),
+        ("source", with("source", json!("facebook"))),
+        ("source", with("source", json!("Website"))),
         ("email", with("email", json!("not-an-email"))),
         ("message", with("message", json!("ы".repeat(2001)))),
         ("notes", with("notes", json!("н".repeat(5001)))),
@@ -917,10 +918,7 @@ async fn patch_rejects_unknown_fields_wrong_types_and_invalid_values(backend: Ba
         json!({"id": 7}),
         json!({"utm_source": "x"}),
         json!({"created_at": "2026-01-01T00:00:00Z"}),
-        json!({"status": "done"}),
-        json!({"status": "NEW"}),
         json!({"status": 1}),
-        json!({"source": "facebook"}),
         json!({"name": 5}),
         json!({"location_id": "1"}),
         json!({"notes": ["a"]}),
@@ -963,7 +961,10 @@ async fn patch_rejects_unknown_fields_wrong_types_and_invalid_values(backend: Ba
         ("phone", json!({"phone": "garbage"})),
         ("phone", json!({"phone": "+7 916 12"})),
         ("status", json!({"status": null})),
+        ("status", json!({"status": "done"})),
+        ("status", json!({"status": "NEW"})),
         ("source", json!({"source": null})),
+        ("source", json!({"source": "facebook"})),
         ("email", json!({"email": "not-an-email"})),
         ("message", json!({"message": "ы".repeat(2001)})),
         ("notes", json!({"notes": "н".repeat(5001)})),
@@ -1330,3 +1331,181 @@ e2e_tests!(
     events_are_oldest_first_with_actors,
     admin_responses_are_private_and_not_stored,
 );
+
+/// Input hygiene in the CRM: phone spellings, invisible and decomposed names, the last date.
+mod input_hygiene {
+    use super::*;
+
+    /// Names that show nothing: zero-width space, right-to-left mark, byte-order mark, a lone
+    /// combining accent, a zero-width space between spaces.
+    const INVISIBLE_NAMES: [&str; 5] =
+        ["\u{200b}", "\u{200f}", "\u{feff}", "\u{301}", " \u{200b} "];
+
+    fn assert_invisible_name_rejected(r: &Reply, case: &str) {
+        assert_invalid_field(r, "name", case);
+        assert_eq!(
+            r.json["error"]["fields"]["name"],
+            json!(["must contain at least one visible character"]),
+            "{case}: {}",
+            r.json
+        );
+    }
+
+    async fn create_stores_every_spelling_of_one_phone_as_the_same_number(backend: Backend) {
+        let t = TestApp::new(backend);
+        let app = t.service().await;
+        let spellings = [
+            "+7916123-45-67",
+            "+7916 123 45 67",
+            "8.916.123.45.67",
+            "8\u{a0}916\u{a0}123\u{2013}45\u{2013}67",
+            "(916) 123/45/67",
+            "\u{202a}+7 916 123\u{2011}45\u{2011}67\u{202c}",
+        ];
+        for raw in spellings {
+            let r = create(&app, &json!({"name": "Анна", "phone": raw})).await;
+            assert_eq!(r.status, 201, "{raw:?}: {}", r.json);
+            assert_eq!(r.json["phone"], "+79161234567", "{raw:?}");
+        }
+        assert_eq!(list_ids(&app, "q=79161234567").await.len(), spellings.len());
+        let r = create(
+            &app,
+            &json!({"name": "Анна", "phone": "+7 916 123 45 67 доб. 2"}),
+        )
+        .await;
+        assert_invalid_field(&r, "phone", "text after the number");
+    }
+
+    async fn create_rejects_invisible_names_with_422_and_stores_nothing(backend: Backend) {
+        let t = TestApp::new(backend);
+        let app = t.service().await;
+        for name in INVISIBLE_NAMES {
+            let r = create(&app, &json!({"name": name, "phone": "+79161234567"})).await;
+            assert_invisible_name_rejected(&r, &format!("{name:?}"));
+        }
+        assert_eq!(
+            list(&app, "").await.json["total"],
+            0,
+            "a 422 stores nothing"
+        );
+        // A visible character anywhere makes it a name.
+        let r = create(
+            &app,
+            &json!({"name": "\u{200b}A\u{200b}", "phone": "+79161234567"}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.json);
+    }
+
+    async fn patch_rejects_invisible_names_with_422_and_keeps_the_name(backend: Backend) {
+        let t = TestApp::new(backend);
+        let app = t.service().await;
+        let created = create(&app, &json!({"name": "Анна", "phone": "+79161234567"})).await;
+        assert_eq!(created.status, 201, "{}", created.json);
+        let id = created.json["id"].as_i64().expect("id");
+        for name in INVISIBLE_NAMES {
+            let r = patch(&app, id, &json!({"name": name})).await;
+            assert_invisible_name_rejected(&r, &format!("{name:?}"));
+        }
+        let lead = get_lead(&app, id).await;
+        assert_eq!(lead.json, created.json, "nothing changed");
+        assert_eq!(kinds(&events(&app, id).await), ["created"]);
+        assert_eq!(list(&app, "").await.json["total"], 1);
+    }
+
+    async fn names_are_stored_nfc_and_found_by_either_form(backend: Backend) {
+        let t = TestApp::new(backend);
+        let app = t.service().await;
+        let (nfc, nfd) = ("Zo\u{eb} Jos\u{e9}", "Zoe\u{308} Jose\u{301}");
+        let created = create(&app, &json!({"name": nfd, "phone": "+79161234567"})).await;
+        assert_eq!(created.status, 201, "{}", created.json);
+        assert_eq!(created.json["name"], nfc, "stored composed");
+        let id = created.json["id"].as_i64().expect("id");
+        for q in [nfc, nfd, "zoe\u{308}", "JOSÉ", "jose\u{301}"] {
+            assert_eq!(
+                list_ids(&app, &format!("q={}", enc(q))).await,
+                [id],
+                "{q:?}"
+            );
+        }
+        assert_eq!(
+            list_ids(&app, &format!("q={}", enc("zoe j"))).await,
+            Vec::<i64>::new()
+        );
+
+        // PATCH stores NFC too; the length limit counts the composed characters.
+        let (ji, ji_nfd) = ("й".repeat(100), "и\u{306}".repeat(100));
+        let r = patch(&app, id, &json!({"name": ji_nfd})).await;
+        assert_eq!(r.status, 200, "100 composed characters fit: {}", r.json);
+        assert_eq!(r.json["name"], ji.as_str());
+        assert_eq!(
+            list_ids(&app, &format!("q={}", enc("и\u{306}и\u{306}"))).await,
+            [id]
+        );
+        let r = patch(&app, id, &json!({"name": format!("{ji_nfd}и")})).await;
+        assert_invalid_field(&r, "name", "101 composed characters");
+        // The decomposed spelling of the stored name is the same name: no change, no event.
+        let r = patch(&app, id, &json!({"name": ji_nfd})).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        assert_eq!(kinds(&events(&app, id).await), ["created", "updated"]);
+    }
+
+    async fn list_created_to_the_last_date_9999_12_31_includes_every_lead(backend: Backend) {
+        let t = TestApp::new(backend);
+        let stored: Vec<i64> = [
+            "1970-01-01T00:00:00Z",
+            "2026-03-01T12:00:00Z",
+            "9999-12-31T12:00:00Z",
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, when)| store(&t, &new_lead(&format!("Лид {i}"), &phone(i), at(when))).id)
+        .collect();
+        let app = t.service().await;
+        let range = |q: &str| {
+            let uri = format!("{q}&sort=created_at");
+            let app = &app;
+            async move { list_ids(app, &uri).await }
+        };
+        for q in [
+            "created_to=9999-12-31".to_owned(),
+            "created_to=9999-12-31T23:59:59Z".to_owned(),
+            "created_to=9999-12-31T23:59:59.999999Z".to_owned(),
+            format!("created_to={}", enc("9999-12-31T23:00:00-05:00")),
+            "created_from=0000-01-01&created_to=9999-12-31".to_owned(),
+            format!(
+                "created_from={}&created_to=9999-12-31",
+                enc("0000-01-01T00:00:00+14:00")
+            ),
+        ] {
+            assert_eq!(range(&q).await, stored, "{q}");
+        }
+        assert_eq!(range("created_from=9999-12-31").await, [stored[2]]);
+        assert_eq!(
+            range("created_from=2026-01-01&created_to=9999-12-31").await,
+            [stored[1], stored[2]]
+        );
+        assert_eq!(
+            range(&format!(
+                "created_from={}",
+                enc("9999-12-31T23:00:00-05:00")
+            ))
+            .await,
+            Vec::<i64>::new(),
+            "a start past the last instant matches nothing"
+        );
+        assert_eq!(
+            range(&format!("created_to={}", enc("0000-01-01T00:00:00+14:00"))).await,
+            Vec::<i64>::new(),
+            "an end before the first instant matches nothing"
+        );
+    }
+
+    e2e_tests!(
+        create_stores_every_spelling_of_one_phone_as_the_same_number,
+        create_rejects_invisible_names_with_422_and_stores_nothing,
+        patch_rejects_invisible_names_with_422_and_keeps_the_name,
+        names_are_stored_nfc_and_found_by_either_form,
+        list_created_to_the_last_date_9999_12_31_includes_every_lead,
+    );
+}

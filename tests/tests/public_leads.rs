@@ -842,3 +842,115 @@ e2e_tests!(
     a_rate_limited_client_recovers_after_the_period,
     the_form_answers_only_post,
 );
+
+/// Input hygiene on the form: phone spellings, invisible and decomposed names.
+mod input_hygiene {
+    use super::*;
+
+    async fn every_spelling_of_one_phone_is_stored_as_one_number_and_resubmits_the_lead(
+        backend: Backend,
+    ) {
+        let t = TestApp::new(backend);
+        let app = t.service().await;
+        let first = submit(&app, &with(valid(), "phone", json!("+7916123-45-67"))).await;
+        let id = assert_receipt(&first, 201);
+        assert_eq!(admin_lead(&app, id).await["phone"], "+79161234567");
+        let spellings = [
+            "+7916 123 45 67",
+            "+7-916-123-45-67",
+            "8.916.123.45.67",
+            "8 (916) 123/45/67",
+            "8\u{a0}916\u{a0}123\u{a0}45\u{a0}67",
+            "+7\u{202f}916\u{2009}123\u{2013}45\u{2014}67",
+            "8\u{2011}916\u{2010}123\u{2212}45\u{2012}67",
+            "\u{202a}+7 (916) 123-45-67\u{202c}",
+            "916-123-45-67",
+        ];
+        for raw in spellings {
+            let r = submit(&app, &with(valid(), "phone", json!(raw))).await;
+            assert_eq!(assert_receipt(&r, 200), id, "{raw:?} joins the open lead");
+        }
+        assert_eq!(total(&app, "").await, 1);
+        let events = admin_events(&app, id).await;
+        assert_eq!(events.len(), 1 + spellings.len());
+        assert!(kinds(&events[1..]).iter().all(|k| *k == "resubmitted"));
+        // Separators do not make garbage a number.
+        for raw in [
+            "+7 916 123 45 67 доб. 2",
+            "7+9161234567",
+            "8 916 123 45 6x",
+            "(-)",
+        ] {
+            let r = submit(&app, &with(valid(), "phone", json!(raw))).await;
+            assert_invalid_field(&r, "phone", raw);
+        }
+        assert_eq!(total(&app, "").await, 1);
+    }
+
+    async fn an_invisible_name_is_422_on_name_and_stores_nothing(backend: Backend) {
+        let t = TestApp::new(backend);
+        let app = t.service().await;
+        for name in [
+            "\u{200b}",
+            "\u{200f}",
+            "\u{feff}",
+            "\u{301}",
+            " \u{200b} ",
+            "\u{3164}",
+        ] {
+            let r = submit(&app, &with(valid(), "name", json!(name))).await;
+            let case = format!("{name:?}");
+            assert_invalid_field(&r, "name", &case);
+            assert_eq!(
+                r.json["error"]["fields"]["name"],
+                json!(["must contain at least one visible character"]),
+                "{case}: {}",
+                r.json
+            );
+        }
+        assert_eq!(total(&app, "").await, 0, "a 422 stores nothing");
+    }
+
+    async fn a_decomposed_name_is_stored_nfc_and_found_by_either_form(backend: Backend) {
+        let t = TestApp::new(backend);
+        let app = t.service().await;
+        let (nfc, nfd) = ("Алёна Йорк", "Але\u{308}на И\u{306}орк");
+        let r = submit(&app, &with(valid(), "name", json!(format!(" {nfd} ")))).await;
+        let id = assert_receipt(&r, 201);
+        assert_eq!(
+            admin_lead(&app, id).await["name"],
+            nfc,
+            "stored trimmed and composed"
+        );
+        let stored = t.repos.leads.get_by_id(id).expect("read").expect("stored");
+        assert_eq!(stored.name, nfc);
+        for q in [nfc, nfd, "алёна", "але\u{308}на", "йорк", "и\u{306}орк"] {
+            let query = format!("q={}", enc(q));
+            assert_eq!(total(&app, &query).await, 1, "{q:?}");
+        }
+        // 100 characters once composed fit, though typed as 200 code points.
+        let long = "и\u{306}".repeat(100);
+        let r = submit(&app, &with(form_with_phone(1), "name", json!(long))).await;
+        let id = assert_receipt(&r, 201);
+        assert_eq!(admin_lead(&app, id).await["name"], "й".repeat(100));
+    }
+
+    /// `s` percent-encoded for a query string.
+    fn enc(s: &str) -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    }
+
+    e2e_tests!(
+        every_spelling_of_one_phone_is_stored_as_one_number_and_resubmits_the_lead,
+        an_invisible_name_is_422_on_name_and_stores_nothing,
+        a_decomposed_name_is_stored_nfc_and_found_by_either_form,
+    );
+}

@@ -9,6 +9,7 @@ pub mod lead;
 pub mod phone;
 pub mod ports;
 pub mod schedule;
+pub mod text;
 pub mod time;
 
 pub use catalog::{

@@ -50,21 +50,55 @@ impl InstantOrDate {
     }
 
     /// The instant this value names as the start of a range: a date is its local midnight.
+    ///
+    /// [Clamped](clamp_instant) to the years 0000–9999 (UTC) that storage compares correctly.
     pub fn as_range_start(self, tz: Tz) -> DateTime<Utc> {
-        match self {
+        clamp_instant(match self {
             Self::Instant(at) => at,
             Self::Date(date) => start_of_day(date, tz),
-        }
+        })
     }
 
     /// The instant this value names as the (exclusive) end of a range: a date includes
     /// that whole day, so it ends at the next local midnight.
+    ///
+    /// [Clamped](clamp_instant) to the years 0000–9999 (UTC), so `9999-12-31` (whose day ends
+    /// in the year 10000) ends at [`latest_instant`] and still includes everything stored.
     pub fn as_range_end(self, tz: Tz) -> DateTime<Utc> {
-        match self {
+        clamp_instant(match self {
             Self::Instant(at) => at,
             Self::Date(date) => start_of_day(date.succ_opt().unwrap_or(date), tz),
-        }
+        })
     }
+}
+
+/// The earliest instant a range bound takes: `0000-01-01T00:00:00Z`.
+pub fn earliest_instant() -> DateTime<Utc> {
+    let first_day = NaiveDate::from_ymd_opt(0, 1, 1).unwrap_or(NaiveDate::MIN);
+    first_day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The latest instant a range bound takes: `9999-12-31T23:59:59.999999Z`, the last one with a
+/// four-digit year at the microsecond precision both databases store.
+pub fn latest_instant() -> DateTime<Utc> {
+    let last_day = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX);
+    last_day.and_time(NaiveTime::MIN).and_utc() + Duration::days(1) - Duration::microseconds(1)
+}
+
+/// `at` moved into `[earliest_instant(), latest_instant()]`.
+///
+/// Stored instants have four-digit years; SQLite compares them as text, where
+/// `+10000-01-01` sorts before `2026-…`, so a bound past the year 9999 would match nothing
+/// (and one before the year 0 everything in the wrong way). Every bound a client can write
+/// is therefore clamped: it then means what it says for every instant that can be stored.
+///
+/// ```
+/// use cohai_domain::time::{clamp_instant, latest_instant};
+/// let year_10000 = chrono::DateTime::parse_from_rfc3339("9999-12-31T23:00:00-05:00").expect("valid");
+/// assert_eq!(clamp_instant(year_10000.to_utc()), latest_instant());
+/// ```
+pub fn clamp_instant(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.clamp(earliest_instant(), latest_instant())
 }
 
 /// The first instant of `date` in `tz`.
@@ -97,11 +131,15 @@ impl TimeWindow {
     pub const MAX_SCHEDULE_DAYS: i64 = 62;
 
     /// Builds a window; `to == from` is allowed (an empty window).
+    ///
+    /// Both ends are [clamped](clamp_instant) first, so a default end computed past the year
+    /// 9999 (`from` + 7 days) stays comparable with what is stored.
     pub fn new(
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         max_days: i64,
     ) -> Result<Self, TimeWindowError> {
+        let (from, to) = (clamp_instant(from), clamp_instant(to));
         if to < from {
             return Err(TimeWindowError::Reversed);
         }
@@ -193,5 +231,112 @@ mod tests {
             TimeWindow::new(from, from + Duration::days(62) + Duration::seconds(1), 62),
             Err(TimeWindowError::TooLong { max_days: 62 })
         );
+    }
+
+    #[test]
+    fn the_storable_range_is_the_four_digit_years() {
+        use chrono::SecondsFormat::Micros;
+        assert_eq!(
+            earliest_instant().to_rfc3339_opts(Micros, true),
+            "0000-01-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            latest_instant().to_rfc3339_opts(Micros, true),
+            "9999-12-31T23:59:59.999999Z"
+        );
+        let inside = utc("2026-03-01T12:00:00Z");
+        assert_eq!(clamp_instant(inside), inside);
+        assert_eq!(clamp_instant(DateTime::<Utc>::MAX_UTC), latest_instant());
+        assert_eq!(clamp_instant(DateTime::<Utc>::MIN_UTC), earliest_instant());
+    }
+
+    #[test]
+    fn the_last_date_ends_at_the_latest_storable_instant_not_in_the_year_10000() {
+        let last = InstantOrDate::parse("9999-12-31").expect("a date");
+        assert_eq!(last.as_range_end(Tz::UTC), latest_instant());
+        assert_eq!(last.as_range_start(Tz::UTC), utc("9999-12-31T00:00:00Z"));
+        // West of UTC the day starts on 9999-12-31 UTC and ends in the year 10000.
+        let new_york = chrono_tz::America::New_York;
+        assert_eq!(last.as_range_start(new_york), utc("9999-12-31T05:00:00Z"));
+        assert_eq!(last.as_range_end(new_york), latest_instant());
+        // East of UTC the day ends before the limit and is kept exactly.
+        assert_eq!(
+            last.as_range_end(chrono_tz::Europe::Moscow),
+            utc("9999-12-31T21:00:00Z")
+        );
+    }
+
+    #[test]
+    fn instants_written_with_an_offset_past_the_limits_are_clamped() {
+        for (input, start, end) in [
+            (
+                "9999-12-31T23:59:59Z",
+                utc("9999-12-31T23:59:59Z"),
+                utc("9999-12-31T23:59:59Z"),
+            ),
+            (
+                "9999-12-31T23:00:00-05:00",
+                latest_instant(),
+                latest_instant(),
+            ),
+            (
+                "0000-01-01T00:00:00+14:00",
+                earliest_instant(),
+                earliest_instant(),
+            ),
+        ] {
+            let v = InstantOrDate::parse(input).expect(input);
+            assert_eq!(v.as_range_start(Tz::UTC), start, "{input}");
+            assert_eq!(v.as_range_end(Tz::UTC), end, "{input}");
+        }
+        let first = InstantOrDate::parse("0000-01-01").expect("a date");
+        assert_eq!(
+            first.as_range_start(chrono_tz::Asia::Tokyo),
+            earliest_instant()
+        );
+    }
+
+    #[test]
+    fn every_bound_that_parses_lies_in_the_storable_range() {
+        for input in [
+            "9999-12-31",
+            "0000-01-01",
+            "+10000-1-1",
+            "+99999-1-1",
+            "-999-01-01",
+            "9999-12-31T23:59:59.999999999-23:59",
+            "0000-01-01T00:00:00+23:59",
+        ] {
+            let Ok(v) = InstantOrDate::parse(input) else {
+                continue;
+            };
+            for tz in [
+                Tz::UTC,
+                chrono_tz::Pacific::Kiritimati,
+                chrono_tz::Pacific::Pago_Pago,
+            ] {
+                for at in [v.as_range_start(tz), v.as_range_end(tz)] {
+                    assert!(
+                        (earliest_instant()..=latest_instant()).contains(&at),
+                        "{input} in {tz}: {at}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_window_in_the_year_9999_ends_at_the_latest_storable_instant() {
+        // The schedule's default end, `from` + 7 days, from a `from` late in the year 9999.
+        let from = utc("9999-12-30T00:00:00Z");
+        let w = TimeWindow::new(from, from + Duration::days(7), 62).expect("window");
+        assert_eq!((w.from(), w.to()), (from, latest_instant()));
+        assert!(w.contains(utc("9999-12-31T23:59:59Z")));
+        // A window wholly past the limit is empty, not reversed or too long.
+        let beyond = latest_instant() + Duration::days(1);
+        let w = TimeWindow::new(beyond, beyond + Duration::days(7), 62).expect("window");
+        assert_eq!((w.from(), w.to()), (latest_instant(), latest_instant()));
+        // The length limit is checked on the clamped ends.
+        assert!(TimeWindow::new(from - Duration::days(60), from + Duration::days(7), 62).is_ok());
     }
 }

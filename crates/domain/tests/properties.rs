@@ -65,3 +65,57 @@ proptest! {
         prop_assert!(start_of_day(date.succ_opt().expect("next day"), tz) > start);
     }
 }
+
+/// What people write between the digits of a phone number.
+const PHONE_SEPARATORS: &[&str] = &[
+    " ", "\u{a0}", "\u{2007}", "\u{2009}", "\u{202f}", "\u{3000}", "\t", "-", "\u{2010}",
+    "\u{2011}", "\u{2012}", "\u{2013}", "\u{2014}", "\u{2015}", "\u{2212}", "\u{fe63}", "\u{ff0d}",
+    ".", "(", ")", "/", "\u{200b}", "\u{200e}", "\u{2060}", "\u{feff}",
+];
+
+/// Mobile operator codes whose ten-digit numbers are all valid.
+const RUSSIAN_CODES: &[&str] = &["903", "916", "925", "952", "977", "985", "999"];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Separators anywhere between the digits of a valid number, with a `+7` or `8` prefix or
+    /// none, never change the number: every spelling gives the same E.164.
+    #[test]
+    fn any_separators_between_the_digits_give_the_same_e164(
+        code in proptest::sample::select(RUSSIAN_CODES),
+        subscriber in "[0-9]{7}",
+        prefix in proptest::sample::select(&["+7", "8", ""][..]),
+        gaps in proptest::collection::vec(
+            proptest::collection::vec(proptest::sample::select(PHONE_SEPARATORS), 0..=2),
+            13,
+        ),
+    ) {
+        let expected = format!("+7{code}{subscriber}");
+        prop_assert_eq!(Phone::parse(&expected).map(Phone::into_string), Ok(expected.clone()));
+        let plain = format!("{prefix}{code}{subscriber}");
+        let mut spelled = String::new();
+        for (i, c) in plain.chars().enumerate() {
+            spelled.extend(gaps[i].iter().copied());
+            spelled.push(c);
+        }
+        spelled.extend(gaps[plain.chars().count()].iter().copied());
+        prop_assert_eq!(
+            Phone::parse(&spelled).map(Phone::into_string),
+            Ok(expected),
+            "{:?}", spelled
+        );
+    }
+
+    /// A separator never turns text with a letter in it into a number.
+    #[test]
+    fn a_letter_among_the_digits_is_still_rejected(
+        digits in "9[0-9]{9}",
+        at in 0usize..=10,
+        letter in "[a-zA-Zа-яА-Я]",
+    ) {
+        let mut input = format!("8{digits}");
+        input.insert_str(at, &letter);
+        prop_assert!(Phone::parse(&input).is_err(), "{:?}", input);
+    }
+}

@@ -30,36 +30,81 @@ const NOT_NULL: &str = "must not be null";
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeadForm {
-    /// 1–100 characters after trimming. Required.
-    #[cfg_attr(feature = "openapi", schema(required = true, example = "Анна"))]
+    /// 1–100 characters after trimming, at least one visible; stored trimmed and in Unicode
+    /// NFC (the length counts NFC characters). Required.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            required = true,
+            nullable = false,
+            example = "Анна",
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$"
+        )
+    )]
     pub name: Option<String>,
     /// Any common format; stored as E.164 (default region RU). Required.
     #[cfg_attr(
         feature = "openapi",
-        schema(required = true, example = "+7 (916) 123-45-67")
+        schema(
+            required = true,
+            nullable = false,
+            example = "+7 (916) 123-45-67",
+            min_length = 1,
+            max_length = 64,
+            pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$"
+        )
     )]
     pub phone: Option<String>,
     /// A valid e-mail address.
-    #[cfg_attr(feature = "openapi", schema(example = "anna@example.com"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "anna@example.com",
+            max_length = 254,
+            pattern = r"^[^\u0000-\u001F\u007F]*$"
+        )
+    )]
     pub email: Option<String>,
     /// At most 2000 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$")
+    )]
     pub message: Option<String>,
     /// An existing location.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub location_id: Option<i64>,
     /// An existing program type.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub program_type_id: Option<i64>,
     /// An existing class session.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub class_session_id: Option<i64>,
     /// Consent to personal-data processing; must be `true`. Required.
-    #[cfg_attr(feature = "openapi", schema(required = true, example = true))]
+    #[cfg_attr(feature = "openapi", schema(required = true, schema_with = crate::openapi::consent))]
     pub consent: Option<bool>,
     /// At most 100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F]*$")
+    )]
     pub utm_source: Option<String>,
     /// At most 100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F]*$")
+    )]
     pub utm_medium: Option<String>,
     /// At most 100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F]*$")
+    )]
     pub utm_campaign: Option<String>,
     /// Honeypot: leave empty. A filled one gets a normal-looking reply and stores nothing.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[^\u0000-\u001F\u007F]*$"))]
     pub website: Option<String>,
 }
 
@@ -68,21 +113,52 @@ pub struct LeadForm {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminLeadForm {
-    /// 1–100 characters after trimming. Required.
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// 1–100 characters after trimming, at least one visible; stored trimmed and in Unicode
+    /// NFC (the length counts NFC characters). Required.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            required = true,
+            nullable = false,
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$"
+        )
+    )]
     pub name: Option<String>,
     /// Stored as E.164. Required.
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            required = true,
+            nullable = false,
+            example = "+7 (916) 123-45-67",
+            min_length = 1,
+            max_length = 64,
+            pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$"
+        )
+    )]
     pub phone: Option<String>,
     /// A valid e-mail address.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 254, pattern = r"^[^\u0000-\u001F\u007F]*$")
+    )]
     pub email: Option<String>,
     /// At most 2000 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 2000, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$")
+    )]
     pub message: Option<String>,
     /// An existing location.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub location_id: Option<i64>,
     /// An existing program type.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub program_type_id: Option<i64>,
     /// An existing class session.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub class_session_id: Option<i64>,
     /// Accepted for symmetry with the public form; not required.
     pub consent: Option<bool>,
@@ -91,12 +167,28 @@ pub struct AdminLeadForm {
     /// Default `other`.
     pub source: Option<LeadSource>,
     /// At most 5000 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 5000, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$")
+    )]
     pub notes: Option<String>,
     /// At most 100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F]*$")
+    )]
     pub utm_source: Option<String>,
     /// At most 100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F]*$")
+    )]
     pub utm_medium: Option<String>,
     /// At most 100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F]*$")
+    )]
     pub utm_campaign: Option<String>,
 }
 
@@ -107,43 +199,82 @@ pub struct AdminLeadForm {
 pub struct LeadPatch {
     /// New name; not nullable.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            value_type = String,
+            example = "Анна",
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$"
+        )
+    )]
     pub name: Option<Option<String>>,
     /// New phone; not nullable.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            value_type = String,
+            example = "+7 (916) 123-45-67",
+            min_length = 1,
+            max_length = 64,
+            pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$"
+        )
+    )]
     pub phone: Option<Option<String>>,
     /// New e-mail, or `null`.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            value_type = Option<String>,
+            max_length = 254,
+            pattern = r"^[^\u0000-\u001F\u007F]*$"
+        )
+    )]
     pub email: Option<Option<String>>,
     /// New message, or `null`.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            value_type = Option<String>,
+            max_length = 2000,
+            pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$"
+        )
+    )]
     pub message: Option<Option<String>>,
     /// New location, or `null`.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 1))]
     pub location_id: Option<Option<i64>>,
     /// New program type, or `null`.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 1))]
     pub program_type_id: Option<Option<i64>>,
     /// New class session, or `null`.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 1))]
     pub class_session_id: Option<Option<i64>>,
     /// New status; not nullable.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<LeadStatus>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = LeadStatus))]
     pub status: Option<Option<LeadStatus>>,
     /// New source; not nullable.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<LeadSource>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = LeadSource))]
     pub source: Option<Option<LeadSource>>,
     /// New notes, or `null`.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            value_type = Option<String>,
+            max_length = 5000,
+            pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$"
+        )
+    )]
     pub notes: Option<Option<String>>,
 }
 

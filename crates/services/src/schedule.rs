@@ -165,6 +165,24 @@ mod tests {
     }
 
     #[test]
+    fn a_window_from_the_last_days_of_the_year_9999_ends_at_the_latest_storable_instant() {
+        let latest = cohai_domain::time::latest_instant();
+        let date = |d| {
+            Some(InstantOrDate::Date(
+                NaiveDate::from_ymd_opt(9999, 12, d).expect("date"),
+            ))
+        };
+        let now = utc("2026-11-24T10:00:00Z");
+        // The default end, `from` + 7 days, would lie in the year 10000.
+        let w = resolve_window(date(30), None, now, Tz::UTC).expect("window");
+        assert_eq!((w.from(), w.to()), (utc("9999-12-30T00:00:00Z"), latest));
+        // The last date includes its whole day, which ends in the year 10000 west of UTC.
+        let w =
+            resolve_window(date(31), date(31), now, chrono_tz::America::New_York).expect("window");
+        assert_eq!((w.from(), w.to()), (utc("9999-12-31T05:00:00Z"), latest));
+    }
+
+    #[test]
     fn reversed_or_too_long_windows_name_the_to_parameter() {
         let now = utc("2026-11-24T10:00:00Z");
         let before = Some(InstantOrDate::Instant(utc("2026-11-23T10:00:00Z")));

@@ -17,7 +17,7 @@ use std::time::Duration;
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -69,20 +69,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 (s.settings.body_limit, s.settings.body_read_timeout)
             });
         let json = is_json(req);
-        let body = web::Bytes::from_request(req, payload);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let req = req.clone();
+        let mut payload = payload.take();
         Box::pin(async move {
-            // A client that stops sending (or sends a byte a second) must not hold the
-            // connection: the whole body has to arrive within the deadline.
-            let bytes = actix_web::rt::time::timeout(deadline, body)
-                .await
-                .map_err(|_| ApiError::request_timeout())?
-                .map_err(|e| match e.as_error::<PayloadError>() {
-                    Some(PayloadError::Overflow) => ApiError::payload_too_large(limit),
-                    _ => ApiError::invalid_json("the body could not be read"),
-                })?;
-            if bytes.len() > limit {
+            if declared.is_some_and(|n| n > limit) {
                 return Err(ApiError::payload_too_large(limit));
             }
+            // A client that stops sending (or sends a byte a second) must not hold the
+            // connection: the whole body has to arrive within the deadline.
+            let read = actix_web::rt::time::timeout(deadline, read_to_limit(&mut payload, limit));
+            let bytes = match read.await {
+                Ok(bytes) => bytes?,
+                Err(_elapsed) => {
+                    // Kept until the answer is written, so the server closes the connection
+                    // instead of draining a body that may never end (see `UnreadBody`).
+                    req.extensions_mut().insert(UnreadBody(payload));
+                    return Err(ApiError::request_timeout());
+                }
+            };
             if !json {
                 return Err(ApiError::invalid_json(
                     "the content type must be application/json",
@@ -91,6 +100,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             parse(&bytes).map(JsonBody)
         })
     }
+}
+
+/// The rest of a request body that did not arrive in time.
+///
+/// actix drains an unread chunked body before reusing the connection, which never ends for
+/// a client that stalls. While the payload is still held when the answer is sent, it closes
+/// the connection instead; so the 408's body holds it (see [`crate::middleware`]).
+pub(crate) struct UnreadBody(#[allow(dead_code)] pub(crate) Payload);
+
+/// Reads the whole body, refusing more than `limit` bytes.
+async fn read_to_limit(payload: &mut Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    use futures_util::StreamExt as _;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            PayloadError::Overflow => ApiError::payload_too_large(limit),
+            _ => ApiError::invalid_json("the body could not be read"),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Parses and checks a body (see the module docs).

@@ -12,6 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use futures_util::FutureExt;
 
+use crate::body::UnreadBody;
 use crate::error::ApiError;
 use crate::params::QueryParams;
 use crate::state::AppState;
@@ -63,6 +64,28 @@ pub async fn panic_guard(
     }
 }
 
+/// An error body that keeps a request's unread payload alive until it is written, so actix
+/// closes the connection after it rather than waiting for the rest (see [`UnreadBody`]).
+struct HoldingBody {
+    bytes: Option<actix_web::web::Bytes>,
+    _unread: UnreadBody,
+}
+
+impl MessageBody for HoldingBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        actix_web::body::BodySize::Sized(self.bytes.as_ref().map_or(0, |b| b.len() as u64))
+    }
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<actix_web::web::Bytes, Self::Error>>> {
+        std::task::Poll::Ready(self.bytes.take().map(Ok))
+    }
+}
+
 /// A refused cross-origin request (actix-cors reports it as a bare 400): 403 in the contract's
 /// shape, saying what was refused.
 fn cors_refusal(error: &actix_cors::CorsError) -> ApiError {
@@ -83,10 +106,11 @@ fn allow_head_with_get(headers: &mut actix_web::http::header::HeaderMap) {
         return;
     };
     let methods: Vec<&str> = allow.split(',').map(str::trim).collect();
-    if methods.contains(&"GET") && !methods.contains(&"HEAD") {
-        if let Ok(value) = HeaderValue::from_str(&format!("{allow}, HEAD")) {
-            headers.insert(header::ALLOW, value);
-        }
+    if methods.contains(&"GET")
+        && !methods.contains(&"HEAD")
+        && let Ok(value) = HeaderValue::from_str(&format!("{allow}, HEAD"))
+    {
+        headers.insert(header::ALLOW, value);
     }
 }
 
@@ -145,12 +169,19 @@ pub async fn request_context(
         status = error.status;
         *res.response_mut().status_mut() = status;
         let body = error.body(&request_id).to_string();
+        let unread = res.request().extensions_mut().remove::<UnreadBody>();
         res = res.map_body(|head, _| {
             head.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            BoxBody::new(body)
+            match unread {
+                Some(unread) => BoxBody::new(HoldingBody {
+                    bytes: Some(body.into()),
+                    _unread: unread,
+                }),
+                None => BoxBody::new(body),
+            }
         });
     }
 
