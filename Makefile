@@ -2,10 +2,12 @@
 # every test (SQLite and PostgreSQL). See README.md.
 
 CARGO ?= cargo
-RELEASE_BIN := target/release
+# Where cargo puts the binaries: CARGO_TARGET_DIR when set (relative to this directory, as
+# cargo reads it), else target/.
+RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 export COHAI_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: all build run seed migrate check test test-reliability fuzz test-doc lint fmt clippy check-web-deps openapi \
+.PHONY: all build run seed migrate check test test-reliability fuzz test-doc lint fmt clippy check-web-deps check-bootstrap-deps openapi \
         docker-check bench bench-scale clean help
 
 all: build
@@ -42,14 +44,23 @@ fuzz: ## Long schemathesis run over every operation of the OpenAPI document (CI 
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: check-web-deps ## fmt --check, clippy -D warnings, and the layering check
+lint: check-web-deps check-bootstrap-deps ## fmt --check, clippy -D warnings, and the layering checks
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# `cargo tree -i X` fails with "did not match any packages" when nothing depends on X; any
+# other failure (a broken manifest) fails the check rather than passing it.
 check-web-deps: ## Fail if the web crate depends on diesel
-	@if $(CARGO) tree -p cohai-web -i diesel >/dev/null 2>&1; then \
-		echo "cohai-web depends on diesel:"; $(CARGO) tree -p cohai-web -i diesel; exit 1; \
-	else echo "cohai-web does not depend on diesel"; fi
+	@out=$$($(CARGO) tree -p cohai-web -i diesel 2>&1); rc=$$?; \
+	if [ $$rc -eq 0 ]; then echo "cohai-web depends on diesel:"; echo "$$out"; exit 1; \
+	elif echo "$$out" | grep -q 'did not match any packages'; then echo "cohai-web does not depend on diesel"; \
+	else echo "$$out"; exit 1; fi
+
+check-bootstrap-deps: ## Fail if cohai-bootstrap depends on actix-web (the web server)
+	@out=$$($(CARGO) tree -p cohai-bootstrap -i actix-web 2>&1); rc=$$?; \
+	if [ $$rc -eq 0 ]; then echo "cohai-bootstrap depends on actix-web:"; echo "$$out"; exit 1; \
+	elif echo "$$out" | grep -q 'did not match any packages'; then echo "cohai-bootstrap does not depend on actix-web"; \
+	else echo "$$out"; exit 1; fi
 
 openapi: ## Regenerate docs/openapi.json from the code
 	COHAI_UPDATE_OPENAPI=1 $(CARGO) test -p cohai-e2e --test openapi

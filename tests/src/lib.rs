@@ -53,7 +53,8 @@ impl TestApp {
             ]),
             lead_rate_per_minute: 0,
             public_cache_ttl: std::time::Duration::ZERO,
-            ..WebSettings::default()
+            ..cohai_server::compose::web_settings(&cohai_server::Settings::default())
+                .expect("the default settings are valid")
         };
         adjust(&mut settings);
         let state =

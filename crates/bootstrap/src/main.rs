@@ -7,16 +7,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use cohai_bootstrap::{Bars, GenerateOptions};
+use cohai_config::{Settings, logging};
 use cohai_persistence::{Database, DatabaseUrl};
-use cohai_server::{Settings, compose, logging};
 
 /// Database tool of the Cohai Stretching backend: migrations, demo data, schema check,
 /// benchmark data and SQLite backups.
 ///
-/// Uses the server's settings: config/default.toml (relative to the working directory), then
-/// the file named by COHAI_CONFIG, then the environment. DATABASE_URL selects the database:
-/// sqlite://path/to/file.db (the default, data/cohai.db) or postgres://user:password@host/db.
-/// RUST_LOG sets the log level.
+/// Uses the server's settings: the built-in defaults (documented in config/default.toml, which
+/// is not read), then the TOML file named by COHAI_CONFIG, then the environment. DATABASE_URL
+/// selects the database: sqlite://path/to/file.db (the default, data/cohai.db) or
+/// postgres://user:password@host/db. RUST_LOG sets the log level.
 #[derive(Debug, Parser)]
 #[command(name = "cohai-bootstrap", version)]
 struct Cli {
@@ -94,12 +94,13 @@ fn main() -> anyhow::Result<()> {
             .max(GENERATE_SQLITE_CACHE_KIB);
     }
     logging::init(&settings.log).context("opening the log file")?;
-    let db = compose::open_database(&settings).with_context(|| {
-        format!(
-            "opening the database {}",
-            DatabaseUrl::parse(&settings.database_url).redacted()
-        )
-    })?;
+    let db = Database::open(DatabaseUrl::parse(&settings.database_url), &settings.pool())
+        .with_context(|| {
+            format!(
+                "opening the database {}",
+                DatabaseUrl::parse(&settings.database_url).redacted()
+            )
+        })?;
     match cli.command {
         Command::Migrate => migrate(&db),
         Command::Seed => seed(&db),

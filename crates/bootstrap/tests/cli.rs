@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use cohai_persistence::testing::{Backend, TestDatabase};
-use cohai_persistence::{Database, DatabaseUrl, PoolSettings};
+use cohai_persistence::{Database, DatabaseUrl};
 use diesel::connection::SimpleConnection;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cohai-bootstrap");
@@ -14,7 +14,7 @@ fn workspace_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
-/// Runs the binary from the workspace root (so it reads `config/default.toml`) against
+/// Runs the binary from the workspace root (with the built-in defaults) against
 /// `database_url`, without any `COHAI_*` setting of the calling environment.
 fn run(database_url: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new(BIN);
@@ -176,8 +176,11 @@ fn backup_copies_an_sqlite_database_and_refuses_to_overwrite() {
         all_output(&backup)
     );
 
-    let restored = Database::open(DatabaseUrl::parse(copy_arg), &PoolSettings::default())
-        .expect("open the copy");
+    let restored = Database::open(
+        DatabaseUrl::parse(copy_arg),
+        &cohai_config::Settings::default().pool(),
+    )
+    .expect("open the copy");
     assert!(restored.check().expect("check").is_empty());
     let locations = restored
         .repositories()

@@ -460,6 +460,46 @@ pub struct LeadPage {
     pub total: i64,
 }
 
+/// A reference a lead may name: what a missing one is reported against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeadReference {
+    /// `location_id`.
+    Location,
+    /// `program_type_id`.
+    ProgramType,
+    /// `class_session_id`.
+    ClassSession,
+}
+
+impl LeadReference {
+    /// The field that holds it.
+    pub const fn field(self) -> &'static str {
+        match self {
+            Self::Location => "location_id",
+            Self::ProgramType => "program_type_id",
+            Self::ClassSession => "class_session_id",
+        }
+    }
+
+    /// What it names, for messages.
+    pub const fn noun(self) -> &'static str {
+        match self {
+            Self::Location => "location",
+            Self::ProgramType => "program type",
+            Self::ClassSession => "class session",
+        }
+    }
+
+    /// The id of this reference in `new`.
+    pub fn id_in(self, new: &NewLead) -> Option<i64> {
+        match self {
+            Self::Location => new.location_id,
+            Self::ProgramType => new.program_type_id,
+            Self::ClassSession => new.class_session_id,
+        }
+    }
+}
+
 /// The outcome of a public submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submission {

@@ -18,8 +18,8 @@ pub use catalog::{
 };
 pub use error::{FieldErrors, RepoError, RepoResult};
 pub use lead::{
-    Lead, LeadChanges, LeadEvent, LeadEventKind, LeadFilter, LeadPage, LeadSort, LeadSource,
-    LeadStatus, NewLead, NewLeadEvent, Submission, UpdatePlan, WEBSITE_ACTOR,
+    Lead, LeadChanges, LeadEvent, LeadEventKind, LeadFilter, LeadPage, LeadReference, LeadSort,
+    LeadSource, LeadStatus, NewLead, NewLeadEvent, Submission, UpdatePlan, WEBSITE_ACTOR,
 };
 pub use phone::{Phone, PhoneError};
 pub use schedule::{

@@ -1,19 +1,36 @@
 //! Repository traits: what the services need from storage.
 //!
 //! They are synchronous because the storage driver (Diesel) blocks; callers on an async
-//! runtime must run them on a blocking thread pool.
+//! runtime must run them on a blocking thread pool. The one exception is the public lead
+//! submission, which the storage batches on a writer thread of its own: it returns a
+//! [`BoxFuture`] that resolves when the lead is committed, without holding a thread meanwhile.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 
-use crate::lead::Submission;
+use crate::lead::{LeadReference, Submission};
 use crate::{
     ClassSession, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage, Location, MembershipPlan,
-    NewClassSession, NewLead, NewLeadEvent, NewLocation, NewMembershipPlan, NewProgramType,
-    NewTrainer, ProgramType, RepoError, RepoResult, ScheduleFilter, SessionStatus, Trainer,
+    NewClassSession, NewLead, NewLocation, NewMembershipPlan, NewProgramType, NewTrainer,
+    ProgramType, RepoError, RepoResult, ScheduleFilter, SessionStatus, Trainer,
 };
 
-/// Receives the outcome of a queued lead submission (see [`LeadRepository::submit_queued`]).
-pub type SubmitDone = Box<dyn FnOnce(RepoResult<Submission>) + Send>;
+/// A future as the ports return it: std types only, so the domain names no async runtime.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Why a public submission was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The submission names a location, program type or class session that does not exist;
+    /// nothing was stored.
+    #[error("the submission names a {} that does not exist", .0.noun())]
+    MissingReference(LeadReference),
+    /// The storage failed (or refused the submission: a full queue, a database outage).
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
 
 /// The plan's common operations for a catalog entity `E` created from `N`.
 pub trait CrudRepository<E, N>: Send + Sync {
@@ -86,34 +103,20 @@ pub trait LeadRepository: Send + Sync {
     fn create(&self, new: &NewLead, actor: &str) -> RepoResult<Lead>;
     /// Stores many leads (each with its `created` event) in one transaction; returns how many.
     fn create_many(&self, new: &[NewLead], actor: &str) -> RepoResult<usize>;
-    /// Queues a public submission and returns at once; `done` is called with the outcome once
-    /// it is stored (or refused), on the repository's writer thread, so it must not block.
+    /// Stores a public submission; the future resolves once it is committed (or refused).
+    /// Calling this does no I/O and never blocks, so async callers may call it directly.
     ///
     /// The submission is de-duplicated: when an open lead with the same phone was created at
     /// or after `open_since`, a `resubmitted` event is recorded on it instead of creating a
     /// lead. Submissions of one phone are serialised, so concurrent ones cannot both create
-    /// one. A reference (`location_id`, `program_type_id`, `class_session_id`) that names no
-    /// row fails it with [`RepoError::MissingReference`] carrying that field's name, and
-    /// stores nothing. A full queue fails it at once with [`RepoError::Unavailable`].
-    fn submit_queued(&self, new: NewLead, open_since: DateTime<Utc>, done: SubmitDone);
-
-    /// [`LeadRepository::submit_queued`], waiting for the outcome (blocks the calling thread).
-    fn submit(&self, new: &NewLead, open_since: DateTime<Utc>) -> RepoResult<Submission> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.submit_queued(
-            new.clone(),
-            open_since,
-            Box::new(move |outcome| {
-                // The receiver waits below; it cannot be gone.
-                let _ = tx.send(outcome);
-            }),
-        );
-        rx.recv().unwrap_or_else(|_| {
-            Err(RepoError::Internal(
-                "the lead writer dropped a submission unanswered".to_owned(),
-            ))
-        })
-    }
+    /// one. A reference that names no row refuses it with [`SubmitError::MissingReference`]
+    /// and stores nothing. A full queue refuses it at once (the future is ready when first
+    /// polled) with [`RepoError::Unavailable`].
+    fn submit(
+        &self,
+        new: NewLead,
+        open_since: DateTime<Utc>,
+    ) -> BoxFuture<Result<Submission, SubmitError>>;
     /// One lead.
     fn get_by_id(&self, id: i64) -> RepoResult<Option<Lead>>;
     /// A filtered, ordered page and the total.
@@ -141,8 +144,6 @@ pub trait LeadRepository: Send + Sync {
     ) -> RepoResult<bool>;
     /// The lead's events, oldest first; `None` when the lead does not exist.
     fn events(&self, lead_id: i64) -> RepoResult<Option<Vec<LeadEvent>>>;
-    /// Stores an event (used by tests and tools; services use the atomic operations above).
-    fn add_event(&self, lead_id: i64, event: &NewLeadEvent) -> RepoResult<LeadEvent>;
 }
 
 /// Occupancy of the database connection pool.

@@ -129,19 +129,14 @@ pub struct ConnectionManager {
 }
 
 impl ConnectionManager {
-    /// A manager for `url`; SQLite connections wait up to `busy_timeout` for a lock.
-    pub fn new(url: DatabaseUrl, busy_timeout: Duration) -> Self {
+    /// A manager for `url`; SQLite connections wait up to `busy_timeout` for a lock and keep
+    /// a page cache of `sqlite_cache_kib` KiB (at least 64).
+    pub fn new(url: DatabaseUrl, busy_timeout: Duration, sqlite_cache_kib: u32) -> Self {
         Self {
             url,
             busy_timeout,
-            sqlite_cache_kib: crate::DEFAULT_SQLITE_CACHE_KIB,
+            sqlite_cache_kib: sqlite_cache_kib.max(64),
         }
-    }
-
-    /// Gives each SQLite connection a page cache of `kib` KiB (at least 64).
-    pub fn with_sqlite_cache_kib(mut self, kib: u32) -> Self {
-        self.sqlite_cache_kib = kib.max(64);
-        self
     }
 
     /// The database this manager connects to.

@@ -34,10 +34,8 @@ pub use repos::lead_writer::{MAX_BATCH as LEAD_MAX_BATCH, QUEUE_CAPACITY as LEAD
 /// The connection pool.
 pub type DbPool = r2d2::Pool<ConnectionManager>;
 
-/// The default page cache of an SQLite connection, KiB (SQLite's own default is 2000).
-pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 512;
-
-/// Pool and connection settings.
+/// Pool and connection settings. The programs build them from their settings
+/// (`cohai_config::Settings::pool`), where the defaults are; there is no default here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolSettings {
     /// Most connections open at once.
@@ -51,13 +49,16 @@ pub struct PoolSettings {
     pub sqlite_cache_kib: u32,
 }
 
+/// For test databases only (the programs' defaults are `cohai_config::Settings::default()`):
+/// values of the same order, so tests can override one field.
+#[cfg(feature = "test-support")]
 impl Default for PoolSettings {
     fn default() -> Self {
         Self {
             max_size: 8,
             connection_timeout: Duration::from_secs(3),
             busy_timeout: Duration::from_secs(5),
-            sqlite_cache_kib: DEFAULT_SQLITE_CACHE_KIB,
+            sqlite_cache_kib: 512,
         }
     }
 }
@@ -111,8 +112,11 @@ impl Database {
     /// Builds the pool and opens a first connection (creating an SQLite file and its folder
     /// if needed); fails when that connection cannot be made within the pool's time-out.
     pub fn open(url: DatabaseUrl, settings: &PoolSettings) -> Result<Self, PersistenceError> {
-        let manager = ConnectionManager::new(url.clone(), settings.busy_timeout)
-            .with_sqlite_cache_kib(settings.sqlite_cache_kib);
+        let manager = ConnectionManager::new(
+            url.clone(),
+            settings.busy_timeout,
+            settings.sqlite_cache_kib,
+        );
         let counters = std::sync::Arc::new(pool_events::PoolCounters::default());
         let pool = r2d2::Pool::builder()
             .max_size(settings.max_size)
@@ -156,9 +160,14 @@ impl Database {
         Ok(check_schema(&mut conn)?)
     }
 
+    /// The pool as the repositories use it.
+    pub(crate) fn db(&self) -> repos::Db {
+        repos::Db::new(self.pool.clone(), &self.url, self.counters.clone())
+    }
+
     /// The repository implementations over this database.
     pub fn repositories(&self) -> Repositories {
-        let db = repos::Db::new(self.pool.clone(), &self.url, self.counters.clone());
+        let db = self.db();
         Repositories {
             locations: Arc::new(repos::DieselLocationRepository::new(db.clone())),
             program_types: Arc::new(repos::DieselProgramTypeRepository::new(db.clone())),

@@ -10,6 +10,10 @@ use std::path::PathBuf;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 
+use chrono::{DateTime, Utc};
+use cohai_domain::ports::{LeadRepository, SubmitError};
+use cohai_domain::{NewLead, Submission};
+
 use crate::{Database, DatabaseUrl, PoolSettings};
 
 /// Default administrative URL of the test PostgreSQL server.
@@ -127,6 +131,29 @@ impl Drop for TestDatabase {
                     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
+    }
+}
+
+/// Runs a future to completion on this thread (tests only).
+pub use pollster::block_on;
+
+/// Waits for a public submission, for tests (the server awaits it instead).
+pub trait SubmitAndWait {
+    /// [`LeadRepository::submit`], blocking this thread until the outcome is known.
+    fn submit_and_wait(
+        &self,
+        new: &NewLead,
+        open_since: DateTime<Utc>,
+    ) -> Result<Submission, SubmitError>;
+}
+
+impl SubmitAndWait for dyn LeadRepository {
+    fn submit_and_wait(
+        &self,
+        new: &NewLead,
+        open_since: DateTime<Utc>,
+    ) -> Result<Submission, SubmitError> {
+        pollster::block_on(self.submit(new.clone(), open_since))
     }
 }
 

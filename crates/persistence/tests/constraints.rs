@@ -3,12 +3,14 @@
 mod common;
 
 use chrono::Duration;
+use cohai_domain::LeadReference;
+use cohai_domain::ports::SubmitError;
 use cohai_domain::{
     LeadChanges, Money, NewClassSession, NewLead, NewLocation, NewMembershipPlan, NewProgramType,
     NewTrainer, RepoError,
 };
 use cohai_persistence::backend_tests;
-use cohai_persistence::testing::{Backend, TestDatabase};
+use cohai_persistence::testing::{Backend, SubmitAndWait, TestDatabase};
 use common::{
     all_leads, base, catalog, count, exec, lead, location, phone, plan, program_type, session,
     trainer,
@@ -181,13 +183,20 @@ fn lead_with_a_nonexistent_reference_is_a_missing_reference(backend: Backend) {
         },
         "admin",
     ));
-    assert_missing_reference(repos.leads.submit(
+    let refused = repos.leads.submit_and_wait(
         &NewLead {
             class_session_id: Some(9_999),
             ..ok.clone()
         },
         base() - Duration::hours(24),
-    ));
+    );
+    assert!(
+        matches!(
+            refused,
+            Err(SubmitError::MissingReference(LeadReference::ClassSession))
+        ),
+        "{refused:?}"
+    );
     assert_eq!(repos.leads.search(&all_leads()).expect("search").total, 0);
     assert_eq!(count(&t.db, "SELECT COUNT(*) AS n FROM lead_events"), 0);
 }

@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::Duration;
 use cohai_domain::{
     Lead, LeadChanges, LeadEventKind, LeadFilter, LeadSort, LeadSource, LeadStatus, NewLead,
-    NewLeadEvent, RepoError, Submission, WEBSITE_ACTOR,
+    RepoError, Submission, WEBSITE_ACTOR,
 };
 use cohai_persistence::Repositories;
 use cohai_persistence::backend_tests;
-use cohai_persistence::testing::{Backend, TestDatabase};
+use cohai_persistence::testing::{Backend, SubmitAndWait, TestDatabase};
 use common::{all_leads, at_min, base, catalog, count, lead, phone, raw_events, session};
 use serde_json::json;
 
@@ -310,7 +310,7 @@ fn submit_of_a_new_phone_creates_a_lead_with_a_created_event_by_the_website(back
     let lead = created(
         repos
             .leads
-            .submit(&new, base() - Duration::hours(24))
+            .submit_and_wait(&new, base() - Duration::hours(24))
             .expect("submit"),
     );
     assert_eq!(
@@ -335,7 +335,7 @@ fn submit_within_the_window_records_a_resubmission_on_the_open_lead(backend: Bac
     let first = created(
         repos
             .leads
-            .submit(
+            .submit_and_wait(
                 &lead("Анна", phone(1), base()),
                 base() - Duration::hours(24),
             )
@@ -351,7 +351,7 @@ fn submit_within_the_window_records_a_resubmission_on_the_open_lead(backend: Bac
     let joined = resubmitted(
         repos
             .leads
-            .submit(&again, again_at - Duration::hours(24))
+            .submit_and_wait(&again, again_at - Duration::hours(24))
             .expect("submit"),
     );
     assert_eq!(joined, first, "the lead itself is not changed");
@@ -378,7 +378,7 @@ fn submit_exactly_at_the_window_start_still_joins_the_lead(backend: Backend) {
     let first = created(
         repos
             .leads
-            .submit(
+            .submit_and_wait(
                 &lead("Анна", phone(1), base()),
                 base() - Duration::hours(24),
             )
@@ -388,7 +388,7 @@ fn submit_exactly_at_the_window_start_still_joins_the_lead(backend: Backend) {
     let joined = resubmitted(
         repos
             .leads
-            .submit(&lead("Анна", phone(1), at), at - Duration::hours(24))
+            .submit_and_wait(&lead("Анна", phone(1), at), at - Duration::hours(24))
             .expect("submit"),
     );
     assert_eq!(joined.id, first.id);
@@ -400,7 +400,7 @@ fn submit_after_the_window_creates_a_new_lead(backend: Backend) {
     let first = created(
         repos
             .leads
-            .submit(
+            .submit_and_wait(
                 &lead("Анна", phone(1), base()),
                 base() - Duration::hours(24),
             )
@@ -410,7 +410,7 @@ fn submit_after_the_window_creates_a_new_lead(backend: Backend) {
     let second = created(
         repos
             .leads
-            .submit(&lead("Анна", phone(1), at), at - Duration::hours(24))
+            .submit_and_wait(&lead("Анна", phone(1), at), at - Duration::hours(24))
             .expect("submit"),
     );
     assert_ne!(second.id, first.id);
@@ -436,7 +436,7 @@ fn submit_joins_open_leads_of_every_open_status(backend: Backend) {
         let joined = resubmitted(
             repos
                 .leads
-                .submit(
+                .submit_and_wait(
                     &lead("Анна", p, at_min(10)),
                     at_min(10) - Duration::hours(24),
                 )
@@ -457,7 +457,7 @@ fn submit_does_not_join_a_converted_or_lost_lead(backend: Backend) {
         let first = created(
             repos
                 .leads
-                .submit(
+                .submit_and_wait(
                     &lead("Анна", p.clone(), base()),
                     base() - Duration::hours(24),
                 )
@@ -467,7 +467,7 @@ fn submit_does_not_join_a_converted_or_lost_lead(backend: Backend) {
         let second = created(
             repos
                 .leads
-                .submit(
+                .submit_and_wait(
                     &lead("Анна", p, at_min(10)),
                     at_min(10) - Duration::hours(24),
                 )
@@ -488,13 +488,13 @@ fn submit_of_another_phone_creates_a_new_lead(backend: Backend) {
     let a = created(
         repos
             .leads
-            .submit(&lead("Анна", phone(1), base()), since)
+            .submit_and_wait(&lead("Анна", phone(1), base()), since)
             .expect("submit"),
     );
     let b = created(
         repos
             .leads
-            .submit(&lead("Анна", phone(2), base()), since)
+            .submit_and_wait(&lead("Анна", phone(2), base()), since)
             .expect("submit"),
     );
     assert_ne!(a.id, b.id);
@@ -514,7 +514,7 @@ fn submit_joins_the_newest_open_lead_of_the_phone(backend: Backend) {
     let joined = resubmitted(
         repos
             .leads
-            .submit(
+            .submit_and_wait(
                 &lead("Анна", phone(1), at_min(60)),
                 at_min(60) - Duration::hours(24),
             )
@@ -539,7 +539,7 @@ fn concurrent_submissions_of_one_phone_create_exactly_one_lead(backend: Backend)
                     barrier.wait();
                     repos
                         .leads
-                        .submit(&new, base() - Duration::hours(24))
+                        .submit_and_wait(&new, base() - Duration::hours(24))
                         .expect("concurrent submit")
                 })
             })
@@ -583,7 +583,7 @@ fn concurrent_submissions_of_distinct_phones_create_one_lead_each(backend: Backe
                     barrier.wait();
                     repos
                         .leads
-                        .submit(&new, base() - Duration::hours(24))
+                        .submit_and_wait(&new, base() - Duration::hours(24))
                         .expect("concurrent submit")
                 })
             })
@@ -1414,13 +1414,13 @@ fn delete_strips_messages_from_events_detaches_them_and_records_an_erased_event(
     let l = created(
         repos
             .leads
-            .submit(&lead("Анна", phone(1), base()), since)
+            .submit_and_wait(&lead("Анна", phone(1), base()), since)
             .expect("submit"),
     );
     let other = created(
         repos
             .leads
-            .submit(&lead("Ольга", phone(2), base()), since)
+            .submit_and_wait(&lead("Ольга", phone(2), base()), since)
             .expect("submit"),
     );
     let again = NewLead {
@@ -1428,11 +1428,11 @@ fn delete_strips_messages_from_events_detaches_them_and_records_an_erased_event(
         utm_source: Some("vk".into()),
         ..lead("Анна", phone(1), at_min(10))
     };
-    resubmitted(repos.leads.submit(&again, since).expect("submit"));
+    resubmitted(repos.leads.submit_and_wait(&again, since).expect("submit"));
     resubmitted(
         repos
             .leads
-            .submit(&lead("Ольга", phone(2), at_min(11)), since)
+            .submit_and_wait(&lead("Ольга", phone(2), at_min(11)), since)
             .expect("submit"),
     );
     set_status(&repos, l.id, LeadStatus::Contacted);
@@ -1498,7 +1498,7 @@ fn events_are_listed_oldest_first(backend: Backend) {
     set_status(&repos, l.id, LeadStatus::Contacted);
     repos
         .leads
-        .submit(&lead("Анна", phone(1), at_min(5)), base())
+        .submit_and_wait(&lead("Анна", phone(1), at_min(5)), base())
         .expect("submit");
     repos
         .leads
@@ -1534,58 +1534,6 @@ fn events_are_listed_oldest_first(backend: Backend) {
 fn events_of_an_unknown_lead_is_none(backend: Backend) {
     let t = TestDatabase::new(backend);
     assert_eq!(t.db.repositories().leads.events(42).expect("events"), None);
-}
-
-fn add_event_stores_and_returns_the_event(backend: Backend) {
-    let t = TestDatabase::new(backend);
-    let repos = t.db.repositories();
-    let l = repos
-        .leads
-        .create(&lead("Анна", phone(1), base()), ADMIN)
-        .expect("create");
-    let new = NewLeadEvent {
-        kind: LeadEventKind::Updated,
-        actor: "tool".into(),
-        data: json!({"fields": ["notes"], "nested": {"ok": true, "n": [1, 2]}, "text": "Привет \"мир\""}),
-        created_at: utc_micro(),
-    };
-    let stored = repos.leads.add_event(l.id, &new).expect("add");
-    assert!(stored.id > 0);
-    assert_eq!(
-        (
-            stored.lead_id,
-            stored.kind,
-            stored.actor.as_str(),
-            &stored.data,
-            stored.created_at
-        ),
-        (l.id, new.kind, "tool", &new.data, new.created_at)
-    );
-    let events = events_of(&repos, l.id);
-    assert_eq!(events.last(), Some(&stored));
-    assert_eq!(events.len(), 2);
-}
-
-fn utc_micro() -> chrono::DateTime<chrono::Utc> {
-    common::utc("2026-12-01T10:11:12.345678Z")
-}
-
-fn add_event_to_an_unknown_lead_is_a_missing_reference(backend: Backend) {
-    let t = TestDatabase::new(backend);
-    let err =
-        t.db.repositories()
-            .leads
-            .add_event(
-                42,
-                &NewLeadEvent {
-                    kind: LeadEventKind::Updated,
-                    actor: "tool".into(),
-                    data: json!({}),
-                    created_at: base(),
-                },
-            )
-            .expect_err("no such lead");
-    assert!(matches!(err, RepoError::MissingReference(_)), "{err:?}");
 }
 
 backend_tests!(
@@ -1629,6 +1577,4 @@ backend_tests!(
     delete_strips_messages_from_events_detaches_them_and_records_an_erased_event,
     events_are_listed_oldest_first,
     events_of_an_unknown_lead_is_none,
-    add_event_stores_and_returns_the_event,
-    add_event_to_an_unknown_lead_is_a_missing_reference,
 );

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use cohai_domain::{LeadSource, LeadStatus, NewLead, NewLocation, Phone, Submission};
 use cohai_persistence::backend_tests;
-use cohai_persistence::testing::{Backend, TestDatabase};
+use cohai_persistence::testing::{Backend, SubmitAndWait, TestDatabase};
 
 fn migrations_go_up_down_and_up_again(backend: Backend) {
     let t = TestDatabase::new(backend);
@@ -50,10 +50,12 @@ fn public_submission_deduplicates(backend: Backend) {
         created_at: Utc::now(),
     };
     let since = Utc::now() - chrono::Duration::hours(24);
-    let Submission::Created(first) = repos.leads.submit(&new, since).expect("submit") else {
+    let Submission::Created(first) = repos.leads.submit_and_wait(&new, since).expect("submit")
+    else {
         panic!("expected created")
     };
-    let Submission::Resubmitted(again) = repos.leads.submit(&new, since).expect("submit") else {
+    let Submission::Resubmitted(again) = repos.leads.submit_and_wait(&new, since).expect("submit")
+    else {
         panic!("expected resubmitted")
     };
     assert_eq!(first.id, again.id);

@@ -5,13 +5,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::{Barrier, mpsc};
+use std::sync::Barrier;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
-use cohai_domain::{LeadEventKind, NewLead, Phone, RepoError, RepoResult, Submission};
+use cohai_domain::ports::{BoxFuture, SubmitError};
+use cohai_domain::{LeadEventKind, NewLead, Phone, RepoError, Submission};
 use cohai_persistence::backend_tests;
-use cohai_persistence::testing::{Backend, TestDatabase};
+use cohai_persistence::testing::{Backend, SubmitAndWait, TestDatabase, block_on};
 use cohai_persistence::{
     ConnectionManager, LEAD_MAX_BATCH, LEAD_QUEUE_CAPACITY, PoolSettings, Repositories,
 };
@@ -20,7 +22,7 @@ use diesel::connection::SimpleConnection;
 use r2d2::PooledConnection;
 
 /// Submits every lead from its own thread, all released at once; results in input order.
-fn submit_all(repos: &Repositories, leads: &[NewLead]) -> Vec<RepoResult<Submission>> {
+fn submit_all(repos: &Repositories, leads: &[NewLead]) -> Vec<Result<Submission, SubmitError>> {
     let barrier = Barrier::new(leads.len());
     std::thread::scope(|s| {
         let handles: Vec<_> = leads
@@ -29,7 +31,9 @@ fn submit_all(repos: &Repositories, leads: &[NewLead]) -> Vec<RepoResult<Submiss
                 let barrier = &barrier;
                 s.spawn(move || {
                     barrier.wait();
-                    repos.leads.submit(new, base() - Duration::hours(24))
+                    repos
+                        .leads
+                        .submit_and_wait(new, base() - Duration::hours(24))
                 })
             })
             .collect();
@@ -106,8 +110,8 @@ fn a_failing_submission_fails_alone_among_concurrent_ones(backend: Backend) {
 
     for (new, outcome) in leads.iter().zip(&outcomes) {
         match (new.location_id, outcome) {
-            (Some(_), Err(RepoError::MissingReference(_))) | (None, Ok(Submission::Created(_))) => {
-            }
+            (Some(_), Err(SubmitError::MissingReference(_)))
+            | (None, Ok(Submission::Created(_))) => {}
             _ => panic!("{new:?}: unexpected {outcome:?}"),
         }
     }
@@ -143,7 +147,7 @@ fn a_rejected_submission_does_not_count_as_the_phones_open_lead(backend: Backend
     let mut joined = 0;
     for (new, outcome) in leads.iter().zip(&outcomes) {
         match (new.class_session_id, outcome) {
-            (Some(_), Err(RepoError::MissingReference(_))) | (None, Ok(_)) => {}
+            (Some(_), Err(SubmitError::MissingReference(_))) | (None, Ok(_)) => {}
             (Some(_), Ok(Submission::Resubmitted(_))) => joined += 1,
             _ => panic!("{new:?}: unexpected {outcome:?}"),
         }
@@ -186,7 +190,7 @@ fn submissions_and_other_writes_interleave_safely(backend: Backend) {
                 if i < 20 {
                     repos
                         .leads
-                        .submit(&new, base() - Duration::hours(24))
+                        .submit_and_wait(&new, base() - Duration::hours(24))
                         .expect("submit");
                 } else {
                     repos.leads.create(&new, "admin").expect("create");
@@ -228,20 +232,22 @@ impl WriterBlock {
     }
 }
 
-/// Queues `new` and returns a receiver of its outcome.
-fn queue(repos: &Repositories, new: NewLead) -> mpsc::Receiver<RepoResult<Submission>> {
-    let (tx, rx) = mpsc::channel();
-    repos.leads.submit_queued(
-        new,
-        base() - Duration::hours(24),
-        Box::new(move |outcome| tx.send(outcome).expect("the test waits")),
-    );
-    rx
+type Outcome = Result<Submission, SubmitError>;
+
+/// Queues `new`; the future resolves with its outcome.
+fn queue(repos: &Repositories, new: NewLead) -> BoxFuture<Outcome> {
+    repos.leads.submit(new, base() - Duration::hours(24))
 }
 
-fn outcome(rx: &mpsc::Receiver<RepoResult<Submission>>) -> RepoResult<Submission> {
-    rx.recv_timeout(StdDuration::from_secs(30))
-        .expect("an outcome within 30 s")
+/// The outcome if it is known without waiting (a refusal is ready at once).
+fn outcome_now(future: &mut BoxFuture<Outcome>) -> Option<Outcome> {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(outcome) => Some(outcome),
+        Poll::Pending => None,
+    }
 }
 
 fn a_full_queue_refuses_more_submissions_at_once(backend: Backend) {
@@ -265,17 +271,17 @@ fn a_full_queue_refuses_more_submissions_at_once(backend: Backend) {
         .map(|i| queue(&repos, lead(&format!("Анна {i}"), phone(0), base())))
         .collect();
     // Refusals come at once, on the submitting thread: collect them before releasing.
-    let at_once: Vec<Option<RepoResult<Submission>>> =
-        rest.iter().map(|rx| rx.try_recv().ok()).collect();
+    let mut rest = rest;
+    let at_once: Vec<Option<Outcome>> = rest.iter_mut().map(outcome_now).collect();
     block.release();
 
-    assert!(matches!(outcome(&first), Ok(Submission::Created(_))));
+    assert!(matches!(block_on(first), Ok(Submission::Created(_))));
     let mut refused = 0;
-    for (rx, early) in rest.iter().zip(at_once) {
+    for (future, early) in rest.into_iter().zip(at_once) {
         match early {
-            Some(Err(RepoError::Unavailable(_))) => refused += 1,
+            Some(Err(SubmitError::Repo(RepoError::Unavailable(_)))) => refused += 1,
             Some(other) => panic!("an outcome before the writer could store: {other:?}"),
-            None => assert!(matches!(outcome(rx), Ok(Submission::Resubmitted(_)))),
+            None => assert!(matches!(block_on(future), Ok(Submission::Resubmitted(_)))),
         }
     }
     // The writer held one batch (up to LEAD_MAX_BATCH) when the queue filled up behind it.
@@ -309,8 +315,11 @@ fn a_submission_that_waited_longer_than_the_pool_timeout_is_refused(backend: Bac
     std::thread::sleep(StdDuration::from_millis(700));
     block.release();
 
-    assert!(matches!(outcome(&first), Ok(Submission::Created(_))));
-    assert!(matches!(outcome(&late), Err(RepoError::Unavailable(_))));
+    assert!(matches!(block_on(first), Ok(Submission::Created(_))));
+    assert!(matches!(
+        block_on(late),
+        Err(SubmitError::Repo(RepoError::Unavailable(_)))
+    ));
     assert_eq!(count(&t.db, "SELECT COUNT(*) AS n FROM lead_events"), 1);
 }
 

@@ -9,7 +9,7 @@ use cohai_web::auth::AdminKeyError;
 use cohai_web::response_cache::ResponseCache;
 use cohai_web::{AdminKey, AdminKeys, AppState, Metrics, WebSettings};
 
-use crate::settings::Settings;
+use cohai_config::Settings;
 
 /// The version compiled into the binaries.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -89,18 +89,19 @@ pub fn app_state(
         repos.program_types.clone(),
         repos.trainers.clone(),
     ));
-    let leads = Arc::new(
-        LeadServiceImpl::new(
-            repos.leads.clone(),
-            repos.locations.clone(),
-            repos.program_types.clone(),
-            repos.class_sessions.clone(),
-        )
-        .with_list_cache(lead_list_cache_ttl),
-    );
+    let leads = Arc::new(LeadServiceImpl::new(
+        repos.leads.clone(),
+        repos.locations.clone(),
+        repos.program_types.clone(),
+        repos.class_sessions.clone(),
+    ));
     let health = Arc::new(HealthServiceImpl::new(repos.health.clone()));
-    let metrics =
-        Metrics::new(VERSION, GIT_COMMIT).map_err(|e| prometheus_error::Error(e.to_string()))?;
+    let pool_stats: cohai_web::metrics::PoolStatsSource = {
+        let health = Arc::clone(&health);
+        Arc::new(move || cohai_services::HealthService::pool_stats(&*health))
+    };
+    let metrics = Metrics::new(VERSION, GIT_COMMIT, pool_stats)
+        .map_err(|e| prometheus_error::Error(e.to_string()))?;
     let cache = ResponseCache::new(web_settings.public_cache_ttl);
     let lead_rate_limit = cohai_web::rate_limit::lead_rate_limit(
         web_settings.lead_rate_per_minute,
@@ -114,7 +115,7 @@ pub fn app_state(
         settings: web_settings,
         metrics,
         cache,
-        list_bodies: Default::default(),
+        lead_list: cohai_web::lead_list_cache::LeadListCache::new(lead_list_cache_ttl),
         lead_rate_limit,
     }))
 }

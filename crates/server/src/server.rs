@@ -6,7 +6,7 @@ use actix_web::HttpServer;
 use cohai_persistence::{Database, DatabaseUrl};
 
 use crate::compose::{self, ComposeError};
-use crate::settings::Settings;
+use cohai_config::Settings;
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
 //! The `cohai-server` binary as an operator runs it: start-up, probes, errors, database loss,
-//! concurrent start-up on PostgreSQL, configuration errors and graceful shutdown.
+//! concurrent start-up on PostgreSQL, configuration (also from another working directory) and
+//! graceful shutdown.
 
 mod common;
 
@@ -100,6 +101,49 @@ fn two_servers_starting_together_on_postgres_migrate_once() {
             .load(&mut *conn)
             .expect("count migrations");
     assert_eq!(applied[0].n, 2);
+}
+
+/// The CORS preflight of a `POST /api/v1/leads` from `origin`: status and allowed origin.
+fn preflight(server: &Server, origin: &str) -> (u16, Option<String>) {
+    let res = common::agent()
+        .options(&format!("{}/api/v1/leads", server.base))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .call()
+        .expect("preflight");
+    let allowed = res
+        .headers()
+        .get("access-control-allow-origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (res.status().as_u16(), allowed)
+}
+
+#[test]
+fn started_outside_the_workspace_it_keeps_the_documented_defaults() {
+    // No config/default.toml in this working directory: the built-in defaults are the
+    // documented ones, so the local website's preflights still pass.
+    let cwd = tempfile::tempdir().expect("working dir");
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start_in(cwd.path(), &sqlite_url(&data), &[]);
+    for origin in ["http://localhost:3000", "http://127.0.0.1:3000"] {
+        assert_eq!(
+            preflight(&server, origin),
+            (200, Some(origin.to_owned())),
+            "{origin}"
+        );
+    }
+    let (status, allowed) = preflight(&server, "https://elsewhere.example");
+    assert_ne!(status, 200, "an origin not listed is refused");
+    assert_eq!(allowed, None);
+    assert!(
+        std::fs::read_dir(cwd.path())
+            .expect("list")
+            .next()
+            .is_none(),
+        "nothing written to the working directory"
+    );
 }
 
 #[test]

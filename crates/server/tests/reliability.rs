@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -54,12 +54,17 @@ fn unavailable_within(
 }
 
 /// Submits leads from `threads` threads until the server stops answering; returns the
-/// acknowledged (id, phone) pairs.
+/// acknowledged (id, phone) pairs, counting them in `acked_so_far` as they come.
 /// The kill lands mid-request: the clients keep going until the server refuses.
-fn load_until_down(base: &str, threads: u64) -> Vec<(i64, String)> {
+fn load_until_down(
+    base: &str,
+    threads: u64,
+    acked_so_far: &Arc<AtomicUsize>,
+) -> Vec<(i64, String)> {
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let base = base.to_owned();
+            let acked_so_far = Arc::clone(acked_so_far);
             std::thread::spawn(move || {
                 let agent = agent();
                 let mut acked = Vec::new();
@@ -73,6 +78,7 @@ fn load_until_down(base: &str, threads: u64) -> Vec<(i64, String)> {
                                 res.body_mut().read_json().unwrap_or_default();
                             if let Some(id) = json["id"].as_i64() {
                                 acked.push((id, phone));
+                                acked_so_far.fetch_add(1, Ordering::SeqCst);
                             }
                         }
                         Ok(_) => {}
@@ -92,11 +98,18 @@ fn load_until_down(base: &str, threads: u64) -> Vec<(i64, String)> {
 fn acknowledged_leads_survive_a_sigkill(backend: Backend) {
     let db = TestDatabase::unmigrated(backend);
     let mut server = Server::start(&db.url, NO_LIMITS);
+    let acked_so_far = Arc::new(AtomicUsize::new(0));
     let load = std::thread::spawn({
-        let base = server.base.clone();
-        move || load_until_down(&base, 6)
+        let (base, acked_so_far) = (server.base.clone(), Arc::clone(&acked_so_far));
+        move || load_until_down(&base, 6, &acked_so_far)
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    // Kill it in full swing: once leads are being acknowledged (a debug build on a busy
+    // machine can take a second or two for the first), a moment later.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked_so_far.load(Ordering::SeqCst) < 50 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     server.signal("KILL");
     let acked = load.join().expect("load");
     assert!(

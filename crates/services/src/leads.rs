@@ -2,19 +2,20 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use cohai_domain::ports::{
-    ClassSessionRepository, LeadRepository, LocationRepository, ProgramTypeRepository,
+    BoxFuture, ClassSessionRepository, LeadRepository, LocationRepository, ProgramTypeRepository,
+    SubmitError,
 };
 use cohai_domain::{
-    FieldErrors, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage, LeadSource, LeadStatus,
-    NewLead, Phone, RepoError, Submission, text,
+    FieldErrors, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage, LeadReference, LeadSource,
+    LeadStatus, NewLead, Phone, Submission, text,
 };
 use serde::{Deserialize, Deserializer};
 use validator::Validate;
 
-use crate::list_cache::ListCache;
 use crate::{ServiceError, ServiceResult};
 
 /// How long an open lead absorbs repeated submissions of the same phone.
@@ -294,27 +295,23 @@ pub struct SubmitOutcome {
     pub created: bool,
 }
 
-/// Receives the outcome of a queued submission (see [`LeadService::submit_queued`]).
-pub type SubmitReply = Box<dyn FnOnce(ServiceResult<SubmitOutcome>) + Send>;
-
 /// Leads: intake and CRM.
 pub trait LeadService: Send + Sync {
-    /// The public form: validates, then queues the lead for storage (de-duplicated within 24
-    /// hours by phone) and returns without waiting for the database. `done` gets the outcome:
-    /// at once, on this thread, for invalid input; otherwise from the storage's writer thread
-    /// once the lead is stored, so it must not block.
-    fn submit_queued(&self, form: LeadForm, done: SubmitReply);
+    /// The public form: validates it here and now, then stores the lead (de-duplicated within
+    /// 24 hours by phone). The future resolves once the lead is committed; it holds no thread
+    /// meanwhile (the storage batches submissions on a writer thread of its own), so async
+    /// callers call this directly, not on a blocking pool.
+    fn submit(&self, form: LeadForm) -> BoxFuture<ServiceResult<SubmitOutcome>>;
     /// A manager's new lead (no de-duplication).
     fn create(&self, form: AdminLeadForm, actor: &str) -> ServiceResult<Lead>;
     /// One lead.
     fn get(&self, id: i64) -> ServiceResult<Lead>;
     /// A filtered page.
-    fn list(&self, filter: &LeadFilter) -> ServiceResult<Arc<LeadPage>>;
-    /// The page for `filter` if it is cached and still valid. Never touches the database, so
-    /// callers on an async executor may call it directly and skip the blocking pool.
-    fn cached_list(&self, _filter: &LeadFilter) -> Option<Arc<LeadPage>> {
-        None
-    }
+    fn list(&self, filter: &LeadFilter) -> ServiceResult<LeadPage>;
+    /// How many lead writes this service has made (or attempted): it grows with every
+    /// submission, creation, update and erasure, so a reader that kept something derived from
+    /// leads knows it may be stale when the number moved. Never touches the database.
+    fn write_generation(&self) -> u64;
     /// A partial update, optionally only if the lead is still at `expected_version`.
     fn update(
         &self,
@@ -335,7 +332,8 @@ pub struct LeadServiceImpl {
     locations: Arc<dyn LocationRepository>,
     program_types: Arc<dyn ProgramTypeRepository>,
     sessions: Arc<dyn ClassSessionRepository>,
-    list_cache: Arc<ListCache>,
+    /// Lead writes so far (see [`LeadService::write_generation`]).
+    writes: Arc<AtomicU64>,
 }
 
 /// The current instant at the precision both databases store (microseconds).
@@ -445,15 +443,12 @@ struct Draft {
     status: LeadStatus,
 }
 
-/// The field error for a reference (`location_id`, `program_type_id`, `class_session_id`)
-/// whose `id` names no row.
-fn add_missing_reference(errors: &mut FieldErrors, field: &str, id: i64) {
-    let what = match field {
-        "location_id" => "location",
-        "program_type_id" => "program type",
-        _ => "class session",
-    };
-    errors.add(field, format!("{what} {id} does not exist"));
+/// The field error for a reference whose `id` names no row.
+fn add_missing_reference(errors: &mut FieldErrors, reference: LeadReference, id: i64) {
+    errors.add(
+        reference.field(),
+        format!("{} {id} does not exist", reference.noun()),
+    );
 }
 
 impl LeadServiceImpl {
@@ -469,15 +464,13 @@ impl LeadServiceImpl {
             locations,
             program_types,
             sessions,
-            list_cache: Arc::new(ListCache::new(std::time::Duration::ZERO)),
+            writes: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Reuses admin list pages for up to `ttl` while no lead changes through this service
-    /// (see [`crate::list_cache`]); off by default.
-    pub fn with_list_cache(mut self, ttl: std::time::Duration) -> Self {
-        self.list_cache = Arc::new(ListCache::new(ttl));
-        self
+    /// Counts a lead write (after it, so a reader that saw the old count reads again).
+    fn wrote(writes: &AtomicU64) {
+        writes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Records an error for each reference that names nothing.
@@ -491,17 +484,17 @@ impl LeadServiceImpl {
         if let Some(id) = location_id
             && (id <= 0 || self.locations.get_by_id(id)?.is_none())
         {
-            add_missing_reference(errors, "location_id", id);
+            add_missing_reference(errors, LeadReference::Location, id);
         }
         if let Some(id) = program_type_id
             && (id <= 0 || self.program_types.get_by_id(id)?.is_none())
         {
-            add_missing_reference(errors, "program_type_id", id);
+            add_missing_reference(errors, LeadReference::ProgramType, id);
         }
         if let Some(id) = class_session_id
             && (id <= 0 || self.sessions.get_by_id(id)?.is_none())
         {
-            add_missing_reference(errors, "class_session_id", id);
+            add_missing_reference(errors, LeadReference::ClassSession, id);
         }
         Ok(())
     }
@@ -567,7 +560,7 @@ fn validate_fields(draft: Draft, mut errors: FieldErrors) -> ServiceResult<NewLe
 }
 
 impl LeadService for LeadServiceImpl {
-    fn submit_queued(&self, form: LeadForm, done: SubmitReply) {
+    fn submit(&self, form: LeadForm) -> BoxFuture<ServiceResult<SubmitOutcome>> {
         let mut errors = FieldErrors::new();
         match form.consent {
             None => errors.add("consent", REQUIRED),
@@ -592,43 +585,46 @@ impl LeadService for LeadServiceImpl {
         // References are checked by the repository, in the transaction that stores the lead.
         let new = match validate_fields(draft, errors) {
             Ok(new) => new,
-            Err(error) => return done(Err(error)),
+            Err(error) => return Box::pin(std::future::ready(Err(error))),
         };
         let references = [
-            ("location_id", new.location_id),
-            ("program_type_id", new.program_type_id),
-            ("class_session_id", new.class_session_id),
+            (LeadReference::Location, new.location_id),
+            (LeadReference::ProgramType, new.program_type_id),
+            (LeadReference::ClassSession, new.class_session_id),
         ];
-        let list_cache = Arc::clone(&self.list_cache);
         let open_since = new.created_at - DEDUP_WINDOW;
-        self.leads.submit_queued(
-            new,
-            open_since,
-            Box::new(move |stored| {
-                list_cache.invalidate();
-                done(match stored {
-                    Ok(Submission::Created(lead)) => Ok(SubmitOutcome {
-                        lead,
-                        created: true,
-                    }),
-                    Ok(Submission::Resubmitted(lead)) => Ok(SubmitOutcome {
-                        lead,
-                        created: false,
-                    }),
-                    Err(RepoError::MissingReference(field)) => {
-                        match references.iter().find(|(name, _)| *name == field) {
-                            Some(&(name, Some(id))) => {
-                                let mut errors = FieldErrors::new();
-                                add_missing_reference(&mut errors, name, id);
-                                Err(errors.into())
-                            }
-                            _ => Err(RepoError::MissingReference(field).into()),
-                        }
+        let stored = self.leads.submit(new, open_since);
+        let writes = Arc::clone(&self.writes);
+        Box::pin(async move {
+            let stored = stored.await;
+            Self::wrote(&writes);
+            match stored {
+                Ok(Submission::Created(lead)) => Ok(SubmitOutcome {
+                    lead,
+                    created: true,
+                }),
+                Ok(Submission::Resubmitted(lead)) => Ok(SubmitOutcome {
+                    lead,
+                    created: false,
+                }),
+                Err(SubmitError::MissingReference(missing)) => {
+                    let mut errors = FieldErrors::new();
+                    match references
+                        .iter()
+                        .find_map(|(r, id)| (*r == missing).then_some(*id))
+                    {
+                        Some(Some(id)) => add_missing_reference(&mut errors, missing, id),
+                        // The repository names only references the submission has.
+                        _ => errors.add(
+                            missing.field(),
+                            format!("the {} does not exist", missing.noun()),
+                        ),
                     }
-                    Err(error) => Err(error.into()),
-                })
-            }),
-        );
+                    Err(errors.into())
+                }
+                Err(SubmitError::Repo(error)) => Err(error.into()),
+            }
+        })
     }
 
     fn create(&self, form: AdminLeadForm, actor: &str) -> ServiceResult<Lead> {
@@ -649,7 +645,7 @@ impl LeadService for LeadServiceImpl {
         };
         let new = self.validate(draft, FieldErrors::new())?;
         let lead = self.leads.create(&new, actor);
-        self.list_cache.invalidate();
+        Self::wrote(&self.writes);
         Ok(lead?)
     }
 
@@ -657,11 +653,11 @@ impl LeadService for LeadServiceImpl {
         self.existing(id)
     }
 
-    fn cached_list(&self, filter: &LeadFilter) -> Option<Arc<LeadPage>> {
-        self.list_cache.get(&nfc_query(filter))
+    fn write_generation(&self) -> u64 {
+        self.writes.load(Ordering::Acquire)
     }
 
-    fn list(&self, filter: &LeadFilter) -> ServiceResult<Arc<LeadPage>> {
+    fn list(&self, filter: &LeadFilter) -> ServiceResult<LeadPage> {
         let filter = nfc_query(filter);
         let filter = &*filter;
         if !(1..=MAX_PAGE_SIZE).contains(&filter.limit) {
@@ -681,14 +677,7 @@ impl LeadService for LeadServiceImpl {
                 .get_by_id(id)?
                 .ok_or_else(|| ServiceError::not_found("location", id))?;
         }
-        if let Some(page) = self.list_cache.get(filter) {
-            return Ok(page);
-        }
-        let generation = self.list_cache.generation();
-        let page = Arc::new(self.leads.search(filter)?);
-        self.list_cache
-            .put(filter.clone(), generation, page.clone());
-        Ok(page)
+        Ok(self.leads.search(filter)?)
     }
 
     fn update(
@@ -751,13 +740,13 @@ impl LeadService for LeadServiceImpl {
         let updated = self
             .leads
             .update(id, &changes, expected_version, actor, now());
-        self.list_cache.invalidate();
+        Self::wrote(&self.writes);
         updated?.ok_or_else(|| ServiceError::not_found("lead", id))
     }
 
     fn delete(&self, id: i64, expected_version: Option<i64>, actor: &str) -> ServiceResult<()> {
         let deleted = self.leads.delete(id, expected_version, actor, now());
-        self.list_cache.invalidate();
+        Self::wrote(&self.writes);
         if deleted? {
             Ok(())
         } else {

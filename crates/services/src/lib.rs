@@ -9,7 +9,8 @@ mod catalog;
 mod error;
 mod health;
 pub mod leads;
-mod list_cache;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod schedule;
 
 pub use catalog::{CatalogService, CatalogServiceImpl};

@@ -12,7 +12,6 @@
 //!   JSON Schema's `integer` allows.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
@@ -63,11 +62,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let (limit, deadline) = req
-            .app_data::<web::Data<AppState>>()
-            .map_or((64 * 1024, Duration::from_secs(5)), |s| {
-                (s.settings.body_limit, s.settings.body_read_timeout)
-            });
+        // The limits are settings; an app without its state is a wiring mistake, not a
+        // reason to guess them.
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            log::error!("JsonBody used in an app without AppState: no body limit to apply");
+            return Box::pin(std::future::ready(Err(ApiError::internal())));
+        };
+        let (limit, deadline) = (state.settings.body_limit, state.settings.body_read_timeout);
         let json = is_json(req);
         let declared = req
             .headers()

@@ -9,7 +9,7 @@ pub mod blocking;
 pub mod body;
 pub mod caching;
 pub mod error;
-pub mod list_bodies;
+pub mod lead_list_cache;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

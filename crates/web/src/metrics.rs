@@ -3,6 +3,11 @@
 use actix_web::http::Method;
 use cohai_domain::LeadSource;
 use cohai_domain::ports::PoolStats;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
 use prometheus::{
     Counter, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -15,12 +20,103 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     leads_created: IntCounterVec,
-    pool_connections: IntGauge,
-    pool_idle: IntGauge,
-    pool_max: IntGauge,
-    pool_checkouts: IntCounter,
-    pool_wait: Counter,
-    pool_timeouts: IntCounter,
+}
+
+/// Reads the connection pool's state when `/metrics` is scraped.
+pub type PoolStatsSource = Arc<dyn Fn() -> PoolStats + Send + Sync>;
+
+/// The pool's gauges and counters, read from the pool at each scrape: the pool keeps the
+/// running totals, so nothing is copied into (and no scrape races on) counters of our own.
+struct PoolCollector {
+    stats: PoolStatsSource,
+    descs: Vec<Desc>,
+}
+
+/// Name and help of each pool metric, in the order [`PoolCollector::collect`] emits them.
+const POOL_METRICS: [(&str, &str); 6] = [
+    ("cohai_db_pool_connections", "Open database connections"),
+    (
+        "cohai_db_pool_idle_connections",
+        "Idle database connections",
+    ),
+    (
+        "cohai_db_pool_max_connections",
+        "Configured maximum of database connections",
+    ),
+    (
+        "cohai_db_pool_checkouts_total",
+        "Database connections checked out",
+    ),
+    (
+        "cohai_db_pool_wait_seconds_total",
+        "Time spent waiting for a database connection",
+    ),
+    (
+        "cohai_db_pool_timeouts_total",
+        "Requests that gave up waiting for a database connection",
+    ),
+];
+
+impl PoolCollector {
+    fn new(stats: PoolStatsSource) -> Result<Self, prometheus::Error> {
+        let descs = POOL_METRICS
+            .iter()
+            .map(|(name, help)| {
+                Desc::new(
+                    (*name).to_owned(),
+                    (*help).to_owned(),
+                    vec![],
+                    HashMap::new(),
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { stats, descs })
+    }
+}
+
+impl Collector for PoolCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let pool = (self.stats)();
+        let [connections, idle, max, checkouts, wait, timeouts] = POOL_METRICS;
+        let gauge = |(name, help): (&str, &str), value: u32| {
+            IntGauge::new(name, help).map(|g| {
+                g.set(i64::from(value));
+                g.collect()
+            })
+        };
+        let counter = |(name, help): (&str, &str), value: u64| {
+            IntCounter::new(name, help).map(|c| {
+                c.inc_by(value);
+                c.collect()
+            })
+        };
+        let wait = Counter::new(wait.0, wait.1).map(|c| {
+            c.inc_by(pool.wait_micros as f64 / 1e6);
+            c.collect()
+        });
+        [
+            gauge(connections, pool.connections),
+            gauge(idle, pool.idle),
+            gauge(max, pool.max_size),
+            counter(checkouts, pool.checkouts),
+            wait,
+            counter(timeouts, pool.timeouts),
+        ]
+        .into_iter()
+        .flat_map(|families| match families {
+            Ok(families) => families,
+            // The names and helps above are valid; a failure here is a bug to see in logs.
+            Err(e) => {
+                log::error!("cannot collect a pool metric: {e}");
+                Vec::new()
+            }
+        })
+        .collect()
+    }
 }
 
 /// The metrics (and log) label for `method`: its name if it is a standard one (RFC 9110, and
@@ -46,8 +142,13 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 impl Metrics {
-    /// Registers every metric; `version` and `commit` go into `cohai_build_info`.
-    pub fn new(version: &str, commit: &str) -> Result<Self, prometheus::Error> {
+    /// Registers every metric; `version` and `commit` go into `cohai_build_info`; `pool` is
+    /// read at each scrape.
+    pub fn new(
+        version: &str,
+        commit: &str,
+        pool: PoolStatsSource,
+    ) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
             Opts::new(
@@ -68,28 +169,6 @@ impl Metrics {
             Opts::new("cohai_leads_created_total", "Leads created, by source"),
             &["source"],
         )?;
-        let pool_connections =
-            IntGauge::new("cohai_db_pool_connections", "Open database connections")?;
-        let pool_idle = IntGauge::new(
-            "cohai_db_pool_idle_connections",
-            "Idle database connections",
-        )?;
-        let pool_max = IntGauge::new(
-            "cohai_db_pool_max_connections",
-            "Configured maximum of database connections",
-        )?;
-        let pool_checkouts = IntCounter::new(
-            "cohai_db_pool_checkouts_total",
-            "Database connections checked out",
-        )?;
-        let pool_wait = Counter::new(
-            "cohai_db_pool_wait_seconds_total",
-            "Time spent waiting for a database connection",
-        )?;
-        let pool_timeouts = IntCounter::new(
-            "cohai_db_pool_timeouts_total",
-            "Requests that gave up waiting for a database connection",
-        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("cohai_build_info", "Build of the running server"),
             &["version", "commit"],
@@ -104,27 +183,16 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(leads_created.clone()),
-            Box::new(pool_connections.clone()),
-            Box::new(pool_idle.clone()),
-            Box::new(pool_max.clone()),
-            Box::new(pool_checkouts.clone()),
-            Box::new(pool_wait.clone()),
-            Box::new(pool_timeouts.clone()),
+            Box::new(PoolCollector::new(pool)?),
             Box::new(build_info),
         ] {
             registry.register(collector)?;
         }
         Ok(Self {
-            pool_checkouts,
-            pool_wait,
-            pool_timeouts,
             registry,
             requests,
             latency,
             leads_created,
-            pool_connections,
-            pool_idle,
-            pool_max,
         })
     }
 
@@ -142,24 +210,71 @@ impl Metrics {
         self.leads_created.with_label_values(&[source]).inc();
     }
 
-    /// The text exposition, with the pool gauges read now.
-    pub fn render(&self, pool: PoolStats) -> String {
-        self.pool_connections.set(i64::from(pool.connections));
-        self.pool_idle.set(i64::from(pool.idle));
-        self.pool_max.set(i64::from(pool.max_size));
-        // The pool keeps running totals; counters only move forward, by the difference.
-        self.pool_checkouts
-            .inc_by(pool.checkouts.saturating_sub(self.pool_checkouts.get()));
-        self.pool_timeouts
-            .inc_by(pool.timeouts.saturating_sub(self.pool_timeouts.get()));
-        let wait = pool.wait_micros as f64 / 1e6;
-        if wait > self.pool_wait.get() {
-            self.pool_wait.inc_by(wait - self.pool_wait.get());
-        }
+    /// The text exposition.
+    pub fn render(&self) -> Result<String, prometheus::Error> {
         let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            log::error!("cannot encode metrics: {e}");
+        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        // The text encoder writes UTF-8 only (names are ASCII, label values are &str).
+        String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    fn value(text: &str, name: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn pool_metrics_are_the_pools_totals_however_many_scrape_at_once() {
+        let checkouts = Arc::new(AtomicU64::new(5));
+        let source: PoolStatsSource = {
+            let checkouts = Arc::clone(&checkouts);
+            Arc::new(move || PoolStats {
+                connections: 3,
+                idle: 1,
+                max_size: 8,
+                checkouts: checkouts.load(Ordering::SeqCst),
+                wait_micros: 1_500_000,
+                timeouts: 2,
+            })
+        };
+        let metrics = Metrics::new("1", "abc", source).expect("metrics");
+        let scrapes: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| metrics.render().expect("render")))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        for text in &scrapes {
+            assert_eq!(
+                value(text, "cohai_db_pool_checkouts_total"),
+                Some(5.0),
+                "{text}"
+            );
+            assert_eq!(value(text, "cohai_db_pool_wait_seconds_total"), Some(1.5));
+            assert_eq!(value(text, "cohai_db_pool_timeouts_total"), Some(2.0));
+            assert_eq!(value(text, "cohai_db_pool_connections"), Some(3.0));
+            assert_eq!(value(text, "cohai_db_pool_max_connections"), Some(8.0));
         }
-        String::from_utf8(out).unwrap_or_default()
+        checkouts.store(9, Ordering::SeqCst);
+        let text = metrics.render().expect("render");
+        assert_eq!(value(&text, "cohai_db_pool_checkouts_total"), Some(9.0));
+    }
+
+    #[test]
+    fn unknown_methods_share_the_other_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        let odd = Method::from_bytes(b"BREW").expect("token");
+        assert_eq!(method_label(&odd), "other");
     }
 }

@@ -8,7 +8,8 @@ use cohai_services::{CatalogService, HealthService, LeadService, ScheduleService
 use crate::auth::AdminKeys;
 use crate::metrics::Metrics;
 
-/// Settings of the HTTP layer.
+/// Settings of the HTTP layer, built from the programs' settings (`cohai_config::Settings`,
+/// where every default is) by `cohai_server::compose::web_settings`.
 #[derive(Debug, Clone)]
 pub struct WebSettings {
     /// Keys accepted on admin endpoints.
@@ -33,23 +34,6 @@ pub struct WebSettings {
     pub queue_timeout: std::time::Duration,
 }
 
-impl Default for WebSettings {
-    fn default() -> Self {
-        Self {
-            admin_keys: AdminKeys::default(),
-            test_error_enabled: true,
-            cache_max_age: 60,
-            lead_rate_per_minute: 10,
-            trusted_proxies: Vec::new(),
-            body_limit: 64 * 1024,
-            body_read_timeout: std::time::Duration::from_secs(5),
-            cors_origins: Vec::new(),
-            public_cache_ttl: std::time::Duration::from_secs(5),
-            queue_timeout: std::time::Duration::from_secs(3),
-        }
-    }
-}
-
 /// Services and settings shared by all workers.
 pub struct AppState {
     /// Catalog reads.
@@ -66,8 +50,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Recently served public responses.
     pub cache: crate::response_cache::ResponseCache,
-    /// Serialised admin list pages.
-    pub list_bodies: crate::list_bodies::ListBodies,
+    /// Serialised admin lead-list pages.
+    pub lead_list: crate::lead_list_cache::LeadListCache,
     /// The lead form's rate limiter, shared by all workers; `None` when limiting is off.
     /// Build it with [`crate::rate_limit::lead_rate_limit`] once per process.
     pub lead_rate_limit: Option<crate::rate_limit::LeadRateLimit>,

@@ -2,20 +2,20 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use cohai_domain::lead::{search_text, strip_personal_data};
-use cohai_domain::ports::{LeadRepository, SubmitDone};
+use cohai_domain::ports::{BoxFuture, LeadRepository, SubmitError};
 use cohai_domain::{
-    Lead, LeadChanges, LeadEvent, LeadEventKind, LeadFilter, LeadPage, LeadSort, LeadStatus,
-    NewLead, NewLeadEvent, RepoError, RepoResult, Submission, WEBSITE_ACTOR,
+    Lead, LeadChanges, LeadEvent, LeadEventKind, LeadFilter, LeadPage, LeadSort, NewLead,
+    RepoError, RepoResult, Submission,
 };
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel::{PgConnection, SqliteConnection};
 
-use super::lead_writer::{Job, LeadWriter};
+use super::lead_writer::LeadWriter;
 use super::{Db, IntoDomain, from_db_time, parse_stored, to_db_time, to_domain_vec};
 use crate::connection::{AnyConnection, write_transaction};
 use crate::error::StoreError;
-use crate::schema::{class_sessions, lead_events, leads, locations, program_types};
+use crate::schema::{lead_events, leads};
 
 /// Rows per INSERT statement in batch inserts (17 binds each, under both backends' limits).
 const INSERT_CHUNK: usize = 1000;
@@ -23,8 +23,8 @@ const INSERT_CHUNK: usize = 1000;
 type Backend = <AnyConnection as Connection>::Backend;
 
 #[derive(Queryable)]
-struct LeadRow {
-    id: i64,
+pub(super) struct LeadRow {
+    pub(super) id: i64,
     name: String,
     phone: String,
     email: Option<String>,
@@ -72,7 +72,7 @@ impl IntoDomain for LeadRow {
 
 #[derive(Insertable)]
 #[diesel(table_name = leads)]
-struct LeadRecord<'a> {
+pub(super) struct LeadRecord<'a> {
     name: &'a str,
     phone: &'a str,
     email: Option<&'a str>,
@@ -138,7 +138,7 @@ struct LeadChangeset<'a> {
 
 #[derive(Insertable)]
 #[diesel(table_name = lead_events)]
-struct LeadEventRecord<'a> {
+pub(super) struct LeadEventRecord<'a> {
     lead_id: Option<i64>,
     kind: &'static str,
     actor: &'a str,
@@ -147,7 +147,7 @@ struct LeadEventRecord<'a> {
 }
 
 impl<'a> LeadEventRecord<'a> {
-    fn new(
+    pub(super) fn new(
         lead_id: i64,
         kind: LeadEventKind,
         actor: &'a str,
@@ -191,7 +191,7 @@ impl IntoDomain for LeadEventRow {
 }
 
 /// Serialises writers that must not interleave (same phone, same lead) inside a transaction.
-trait TransactionLock {
+pub(super) trait TransactionLock {
     fn lock(&mut self, key: &str) -> QueryResult<()>;
 }
 
@@ -268,57 +268,13 @@ pub(crate) struct DieselLeadRepository {
 
 impl DieselLeadRepository {
     pub(crate) fn new(db: Db) -> Self {
-        let writer = LeadWriter::new(db.clone(), store_batch);
+        let writer = LeadWriter::new(db.clone(), Vec::new());
         Self { db, writer }
     }
 }
 
-/// Stores a batch of submissions in one transaction, in arrival order, so a later submission
-/// of a phone sees the earlier ones. Only after the commit are the outcomes final.
-///
-/// On PostgreSQL the per-phone locks are taken in phone order (a stable sort keeps the order
-/// of one phone's submissions), so two instances' batches cannot deadlock. When the
-/// transaction fails (a constraint the checks could not foresee), each submission is stored
-/// alone, so only the failing one fails; when the database is unreachable, all fail at once.
-fn store_batch(db: &Db, jobs: &[Job]) -> Vec<RepoResult<Submission>> {
-    let mut order: Vec<usize> = (0..jobs.len()).collect();
-    if !db.is_sqlite() {
-        order.sort_by_key(|&i| jobs[i].new.phone.as_str());
-    }
-    let together = db.write(|c| {
-        write_transaction!(c, |c| {
-            let mut results = Vec::with_capacity(jobs.len());
-            for &i in &order {
-                results.push((i, c.submit_one(&jobs[i].new, jobs[i].open_since)?));
-            }
-            Ok::<_, StoreError>(results)
-        })
-    });
-    match together {
-        Ok(mut results) => {
-            // Back to arrival order.
-            results.sort_unstable_by_key(|&(i, _)| i);
-            results.into_iter().map(|(_, result)| result).collect()
-        }
-        Err(error @ RepoError::Unavailable(_)) => jobs.iter().map(|_| Err(error.clone())).collect(),
-        Err(error) if jobs.len() == 1 => vec![Err(error)],
-        Err(error) => {
-            log::warn!(
-                "a batch of {} lead submissions failed ({error}); storing them one by one",
-                jobs.len()
-            );
-            jobs.iter()
-                .map(|job| {
-                    db.write(|c| write_transaction!(c, |c| c.submit_one(&job.new, job.open_since)))
-                        .and_then(|r| r)
-                })
-                .collect()
-        }
-    }
-}
-
 /// Lead writes inside the caller's transaction.
-trait LeadWrites {
+pub(super) trait LeadWrites {
     /// Inserts a lead and its `created` event by `actor`.
     fn insert_created(
         &mut self,
@@ -326,14 +282,6 @@ trait LeadWrites {
         actor: &str,
         data: &serde_json::Value,
     ) -> Result<LeadRow, StoreError>;
-
-    /// One submission (see [`LeadRepository::submit_queued`]). The outer error aborts the
-    /// transaction; the inner one refuses this submission only, having written nothing.
-    fn submit_one(
-        &mut self,
-        new: &NewLead,
-        open_since: DateTime<Utc>,
-    ) -> Result<RepoResult<Submission>, StoreError>;
 }
 
 /// Implements [`LeadWrites`] for the concrete connections: the bodies compile once per backend.
@@ -360,63 +308,6 @@ macro_rules! impl_lead_writes {
                     })
                     .execute(self)?;
                 Ok(row)
-            }
-
-            fn submit_one(
-                &mut self,
-                new: &NewLead,
-                open_since: DateTime<Utc>,
-            ) -> Result<RepoResult<Submission>, StoreError> {
-                let c = self;
-                // Checked here, in the write transaction, so a reference cannot vanish between
-                // the check and the insert (the foreign keys are the backstop).
-                let missing = if let Some(id) = new.location_id
-                    && locations::table.find(id).count().get_result::<i64>(c)? == 0
-                {
-                    Some("location_id")
-                } else if let Some(id) = new.program_type_id
-                    && program_types::table.find(id).count().get_result::<i64>(c)? == 0
-                {
-                    Some("program_type_id")
-                } else if let Some(id) = new.class_session_id
-                    && class_sessions::table.find(id).count().get_result::<i64>(c)? == 0
-                {
-                    Some("class_session_id")
-                } else {
-                    None
-                };
-                if let Some(field) = missing {
-                    return Ok(Err(RepoError::MissingReference(field.to_owned())));
-                }
-                c.lock(new.phone.as_str())?;
-                // Three fixed binds rather than `eq_any`: an `IN` list is never in Diesel's
-                // prepared-statement cache on SQLite, and this runs for every submission.
-                let [s0, s1, s2] = LeadStatus::OPEN.map(LeadStatus::as_str);
-                let existing: Option<LeadRow> = leads::table
-                    .filter(leads::phone.eq(new.phone.as_str()))
-                    .filter(leads::status.eq(s0).or(leads::status.eq(s1)).or(leads::status.eq(s2)))
-                    .filter(leads::created_at.ge(to_db_time(open_since)))
-                    .order((leads::created_at.desc(), leads::id.desc()))
-                    .first(c)
-                    .optional()?;
-                if let Some(row) = existing {
-                    diesel::insert_into(lead_events::table)
-                        .values(LeadEventRecord::new(
-                            row.id,
-                            LeadEventKind::Resubmitted,
-                            WEBSITE_ACTOR,
-                            &new.resubmission_event_data(),
-                            new.created_at,
-                        ))
-                        .execute(c)?;
-                    return Ok(Ok(Submission::Resubmitted(row.into_domain()?)));
-                }
-                let row = c.insert_created(
-                    &LeadRecord::from(new),
-                    WEBSITE_ACTOR,
-                    &new.created_event_data(),
-                )?;
-                Ok(Ok(Submission::Created(row.into_domain()?)))
             }
         }
     )+};
@@ -490,8 +381,12 @@ impl LeadRepository for DieselLeadRepository {
         })
     }
 
-    fn submit_queued(&self, new: NewLead, open_since: DateTime<Utc>, done: SubmitDone) {
-        self.writer.submit(new, open_since, done);
+    fn submit(
+        &self,
+        new: NewLead,
+        open_since: DateTime<Utc>,
+    ) -> BoxFuture<Result<Submission, SubmitError>> {
+        self.writer.submit(new, open_since)
     }
 
     fn get_by_id(&self, id: i64) -> RepoResult<Option<Lead>> {
@@ -649,22 +544,6 @@ impl LeadRepository for DieselLeadRepository {
                 .order(lead_events::id.asc())
                 .load(c)?;
             Ok(Some(to_domain_vec(rows)?))
-        })
-    }
-
-    fn add_event(&self, lead_id: i64, event: &NewLeadEvent) -> RepoResult<LeadEvent> {
-        self.db.run(|c| {
-            diesel::insert_into(lead_events::table)
-                .values(LeadEventRecord::new(
-                    lead_id,
-                    event.kind,
-                    &event.actor,
-                    &event.data,
-                    event.created_at,
-                ))
-                .returning(lead_events::all_columns)
-                .get_result::<LeadEventRow>(c)?
-                .into_domain()
         })
     }
 }

@@ -3,24 +3,36 @@
 //! A submission is small and the public form's load is many of them at once. One transaction
 //! each makes the commit the bottleneck (SQLite has one writer; PostgreSQL flushes its WAL per
 //! commit), and a blocking thread per waiting request costs memory and context switches. So
-//! callers queue their submission with a callback and return; the writer takes everything
-//! queued (up to [`MAX_BATCH`]), stores it in one transaction in arrival order, and only after
-//! the commit calls each callback. Batches grow with the load, with no timer.
+//! [`LeadWriter::submit`] queues a submission and returns a future; the writer takes everything
+//! queued (up to [`MAX_BATCH`]), stores it in one transaction in arrival order
+//! ([`store_batch`]), and only after the commit resolves each future. Batches grow with the
+//! load, with no timer.
 //!
 //! Bounded: at most [`QUEUE_CAPACITY`] submissions wait (more are refused at once as
 //! unavailable), and one that waited longer than the pool's connection timeout is refused
 //! rather than stored late.
+//!
+//! Rows that must commit with a submission (the outbox entry of its event, the reply kept for
+//! an idempotency key) are written by [`AlsoStore`] hooks in the same transaction.
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use cohai_domain::ports::SubmitDone;
-use cohai_domain::{NewLead, RepoError, RepoResult, Submission};
+use cohai_domain::lead::LeadReference;
+use cohai_domain::ports::{BoxFuture, SubmitError};
+use cohai_domain::{LeadEventKind, LeadStatus, NewLead, RepoError, Submission, WEBSITE_ACTOR};
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use tokio::sync::oneshot;
 
-use super::Db;
+use super::lead::{LeadEventRecord, LeadRecord, LeadRow, LeadWrites, TransactionLock};
+use super::{Db, IntoDomain, to_db_time};
+use crate::connection::write_transaction;
+use crate::error::StoreError;
+use crate::schema::{class_sessions, lead_events, leads, locations, program_types};
 
 /// Most submissions waiting for the writer; more are refused with `Unavailable`. At the
 /// writer's pace (thousands a second) a full queue is well under a second of work.
@@ -31,18 +43,43 @@ pub const MAX_BATCH: usize = 128;
 
 const _: () = assert!(MAX_BATCH > 1 && MAX_BATCH <= QUEUE_CAPACITY);
 
+/// Most writer threads on PostgreSQL.
+const MAX_POSTGRES_WRITERS: u32 = 4;
+
+/// The outcome of one submission.
+pub(crate) type SubmitResult = Result<Submission, SubmitError>;
+
+/// The writer's transaction, on its concrete backend, for [`AlsoStore`] hooks.
+// No production hook yet: the outbox and idempotency keys (issues 14 and 15) are the first.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) enum TxConnection<'c> {
+    /// PostgreSQL.
+    Postgres(&'c mut PgConnection),
+    /// SQLite.
+    Sqlite(&'c mut SqliteConnection),
+}
+
+/// Writes more rows in the same transaction as a stored submission, so they commit or roll
+/// back with it. An error fails the submission (and, like any failure in a batch, makes the
+/// writer store the batch's submissions one by one so only that one fails).
+pub(crate) type AlsoStore =
+    Box<dyn Fn(&mut TxConnection<'_>, &Submission) -> Result<(), StoreError> + Send + Sync>;
+
 /// A queued submission.
-pub(crate) struct Job {
-    /// The lead to store.
-    pub(crate) new: NewLead,
+struct Job {
+    new: NewLead,
     /// Start of its de-duplication window.
-    pub(crate) open_since: DateTime<Utc>,
-    done: SubmitDone,
+    open_since: DateTime<Utc>,
+    reply: oneshot::Sender<SubmitResult>,
     queued_at: Instant,
 }
 
-/// Stores one batch, returning one result per job in order. Runs on the writer thread.
-pub(crate) type StoreBatch = fn(&Db, &[Job]) -> Vec<RepoResult<Submission>>;
+impl Job {
+    fn answer(self, result: SubmitResult) {
+        // Fails only when the caller went away; what was stored stays stored.
+        let _ = self.reply.send(result);
+    }
+}
 
 /// The queues and the threads that drain them. A thread starts with its first submission and
 /// stops, after storing what is queued, when this is dropped.
@@ -52,24 +89,26 @@ pub(crate) type StoreBatch = fn(&Db, &[Job]) -> Vec<RepoResult<Submission>>;
 /// same one, so its submissions stay in arrival order.
 pub(crate) struct LeadWriter {
     db: Db,
-    store: StoreBatch,
+    also: Arc<[AlsoStore]>,
     /// Longest a submission may wait in the queue.
     max_wait: Duration,
     writers: Vec<Mutex<Option<Running>>>,
 }
-
-/// Most writer threads on PostgreSQL.
-const MAX_POSTGRES_WRITERS: u32 = 4;
 
 struct Running {
     queue: SyncSender<Job>,
     thread: JoinHandle<()>,
 }
 
+/// A future that is ready at once.
+fn ready(result: SubmitResult) -> BoxFuture<SubmitResult> {
+    Box::pin(std::future::ready(result))
+}
+
 impl LeadWriter {
-    /// A writer storing batches with `store`; submissions wait at most the pool's connection
-    /// timeout.
-    pub(crate) fn new(db: Db, store: StoreBatch) -> Self {
+    /// A writer over `db` that also runs `also` in each submission's transaction;
+    /// submissions wait at most the pool's connection timeout.
+    pub(crate) fn new(db: Db, also: Vec<AlsoStore>) -> Self {
         let max_wait = db.pool().connection_timeout();
         let count = if db.is_sqlite() {
             1
@@ -78,39 +117,53 @@ impl LeadWriter {
         };
         Self {
             db,
-            store,
+            also: also.into(),
             max_wait,
             writers: (0..count).map(|_| Mutex::new(None)).collect(),
         }
     }
 
-    /// Queues a submission; `done` gets its outcome on the writer thread, or at once on this
-    /// thread when the queue is full or the writer cannot start.
-    pub(crate) fn submit(&self, new: NewLead, open_since: DateTime<Utc>, done: SubmitDone) {
+    /// Queues a submission. The future resolves after the commit, or at once (ready when first
+    /// polled) when the queue is full or the writer cannot start.
+    pub(crate) fn submit(
+        &self,
+        new: NewLead,
+        open_since: DateTime<Utc>,
+    ) -> BoxFuture<SubmitResult> {
+        let queue = match self.queue(new.phone.as_str()) {
+            Ok(queue) => queue,
+            Err(error) => return ready(Err(error.into())),
+        };
+        let (reply, outcome) = oneshot::channel();
         let job = Job {
             new,
             open_since,
-            done,
+            reply,
             queued_at: Instant::now(),
         };
-        let queue = match self.queue(job.new.phone.as_str()) {
-            Ok(queue) => queue,
-            Err(error) => return (job.done)(Err(error)),
-        };
         match queue.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(job)) => (job.done)(Err(RepoError::Unavailable(
+            Ok(()) => Box::pin(async move {
+                outcome.await.unwrap_or_else(|_| {
+                    Err(
+                        RepoError::Internal("the lead writer dropped a submission".to_owned())
+                            .into(),
+                    )
+                })
+            }),
+            Err(TrySendError::Full(_)) => ready(Err(RepoError::Unavailable(
                 "too many lead submissions are waiting to be stored".to_owned(),
-            ))),
+            )
+            .into())),
             // Only while the writer is being dropped.
-            Err(TrySendError::Disconnected(job)) => (job.done)(Err(RepoError::Unavailable(
+            Err(TrySendError::Disconnected(_)) => ready(Err(RepoError::Unavailable(
                 "the lead writer has stopped".to_owned(),
-            ))),
+            )
+            .into())),
         }
     }
 
     /// The sending end of the queue for `phone`, starting its thread on first use.
-    fn queue(&self, phone: &str) -> RepoResult<SyncSender<Job>> {
+    fn queue(&self, phone: &str) -> Result<SyncSender<Job>, RepoError> {
         let mut hasher = std::hash::DefaultHasher::new();
         std::hash::Hash::hash(phone, &mut hasher);
         let index = std::hash::Hasher::finish(&hasher) as usize % self.writers.len();
@@ -122,10 +175,10 @@ impl LeadWriter {
         }
         // First use, or the thread died (a panic in a batch): start a new one.
         let (queue, jobs) = mpsc::sync_channel(QUEUE_CAPACITY);
-        let (db, store, max_wait) = (self.db.clone(), self.store, self.max_wait);
+        let (db, also, max_wait) = (self.db.clone(), Arc::clone(&self.also), self.max_wait);
         let thread = std::thread::Builder::new()
             .name("lead-writer".to_owned())
-            .spawn(move || drain(&db, store, max_wait, &jobs))
+            .spawn(move || drain(&db, &also, max_wait, &jobs))
             .map_err(|e| RepoError::Unavailable(format!("cannot start the lead writer: {e}")))?;
         *running = Some(Running {
             queue: queue.clone(),
@@ -160,7 +213,7 @@ impl Drop for LeadWriter {
 
 /// The writer thread: takes what is queued, up to [`MAX_BATCH`], and stores it, until every
 /// sender is gone.
-fn drain(db: &Db, store: StoreBatch, max_wait: Duration, jobs: &Receiver<Job>) {
+fn drain(db: &Db, also: &[AlsoStore], max_wait: Duration, jobs: &Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = jobs.recv() {
         batch.push(first);
@@ -175,28 +228,267 @@ fn drain(db: &Db, store: StoreBatch, max_wait: Duration, jobs: &Receiver<Job>) {
             .drain(..)
             .partition(|job| now.duration_since(job.queued_at) > max_wait);
         for job in late {
-            (job.done)(Err(RepoError::Unavailable(
+            job.answer(Err(RepoError::Unavailable(
                 "the lead waited too long to be stored".to_owned(),
-            )));
+            )
+            .into()));
         }
         if ready.is_empty() {
             continue;
         }
-        let results = store(db, &ready);
+        let results = store_batch(db, also, &ready);
         let unavailable = results
             .iter()
-            .any(|r| matches!(r, Err(RepoError::Unavailable(_))));
+            .any(|r| matches!(r, Err(SubmitError::Repo(RepoError::Unavailable(_)))));
         for (job, result) in ready.into_iter().zip(results) {
-            (job.done)(result);
+            job.answer(result);
         }
         if unavailable {
             // The database is out of reach: what queued meanwhile would wait a pool timeout
             // per batch; refuse it now, the clients may retry.
             while let Ok(job) = jobs.try_recv() {
-                (job.done)(Err(RepoError::Unavailable(
+                job.answer(Err(RepoError::Unavailable(
                     "the database is unavailable".to_owned(),
-                )));
+                )
+                .into()));
             }
         }
     }
+}
+
+/// Stores a batch of submissions in one transaction, in arrival order, so a later submission
+/// of a phone sees the earlier ones. Only after the commit are the outcomes final.
+///
+/// On PostgreSQL the per-phone locks are taken in phone order (a stable sort keeps the order
+/// of one phone's submissions), so two instances' batches cannot deadlock. When the
+/// transaction fails (a constraint the checks could not foresee), each submission is stored
+/// alone, so only the failing one fails; when the database is unreachable, all fail at once.
+fn store_batch(db: &Db, also: &[AlsoStore], jobs: &[Job]) -> Vec<SubmitResult> {
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    if !db.is_sqlite() {
+        order.sort_by_key(|&i| jobs[i].new.phone.as_str());
+    }
+    let together = db.write(|c| {
+        write_transaction!(c, |c| {
+            let mut results = Vec::with_capacity(jobs.len());
+            for &i in &order {
+                results.push((i, c.submit_one(&jobs[i].new, jobs[i].open_since, also)?));
+            }
+            Ok::<_, StoreError>(results)
+        })
+    });
+    match together {
+        Ok(mut results) => {
+            // Back to arrival order.
+            results.sort_unstable_by_key(|&(i, _)| i);
+            results.into_iter().map(|(_, result)| result).collect()
+        }
+        Err(error @ RepoError::Unavailable(_)) => {
+            jobs.iter().map(|_| Err(error.clone().into())).collect()
+        }
+        Err(error) if jobs.len() == 1 => vec![Err(error.into())],
+        Err(error) => {
+            log::warn!(
+                "a batch of {} lead submissions failed ({error}); storing them one by one",
+                jobs.len()
+            );
+            jobs.iter()
+                .map(|job| {
+                    db.write(|c| {
+                        write_transaction!(c, |c| c.submit_one(&job.new, job.open_since, also))
+                    })
+                    .unwrap_or_else(|e| Err(e.into()))
+                })
+                .collect()
+        }
+    }
+}
+
+/// One submission inside the writer's transaction.
+trait SubmitOne {
+    /// Stores `new` (or records it on the phone's open lead), then runs `also`. The outer
+    /// error aborts the transaction; the inner one refuses this submission only, having
+    /// written nothing.
+    fn submit_one(
+        &mut self,
+        new: &NewLead,
+        open_since: DateTime<Utc>,
+        also: &[AlsoStore],
+    ) -> Result<SubmitResult, StoreError>;
+}
+
+/// Implements [`SubmitOne`] for the concrete connections: the body compiles once per backend.
+macro_rules! impl_submit_one {
+    ($($conn:ty => $variant:ident),+) => {$(
+        impl SubmitOne for $conn {
+            fn submit_one(
+                &mut self,
+                new: &NewLead,
+                open_since: DateTime<Utc>,
+                also: &[AlsoStore],
+            ) -> Result<SubmitResult, StoreError> {
+                let c = self;
+                // Checked in the write transaction, so a reference cannot vanish between the
+                // check and the insert (the foreign keys are the backstop).
+                for reference in [
+                    LeadReference::Location,
+                    LeadReference::ProgramType,
+                    LeadReference::ClassSession,
+                ] {
+                    let Some(id) = reference.id_in(new) else { continue };
+                    let found: i64 = match reference {
+                        LeadReference::Location => locations::table.find(id).count().get_result(c)?,
+                        LeadReference::ProgramType => {
+                            program_types::table.find(id).count().get_result(c)?
+                        }
+                        LeadReference::ClassSession => {
+                            class_sessions::table.find(id).count().get_result(c)?
+                        }
+                    };
+                    if found == 0 {
+                        return Ok(Err(SubmitError::MissingReference(reference)));
+                    }
+                }
+                c.lock(new.phone.as_str())?;
+                // Three fixed binds rather than `eq_any`: an `IN` list is never in Diesel's
+                // prepared-statement cache on SQLite, and this runs for every submission.
+                let [s0, s1, s2] = LeadStatus::OPEN.map(LeadStatus::as_str);
+                let existing: Option<LeadRow> = leads::table
+                    .filter(leads::phone.eq(new.phone.as_str()))
+                    .filter(leads::status.eq(s0).or(leads::status.eq(s1)).or(leads::status.eq(s2)))
+                    .filter(leads::created_at.ge(to_db_time(open_since)))
+                    .order((leads::created_at.desc(), leads::id.desc()))
+                    .first(c)
+                    .optional()?;
+                let stored = match existing {
+                    Some(row) => {
+                        diesel::insert_into(lead_events::table)
+                            .values(LeadEventRecord::new(
+                                row.id,
+                                LeadEventKind::Resubmitted,
+                                WEBSITE_ACTOR,
+                                &new.resubmission_event_data(),
+                                new.created_at,
+                            ))
+                            .execute(c)?;
+                        Submission::Resubmitted(row.into_domain()?)
+                    }
+                    None => {
+                        let row = c.insert_created(
+                            &LeadRecord::from(new),
+                            WEBSITE_ACTOR,
+                            &new.created_event_data(),
+                        )?;
+                        Submission::Created(row.into_domain()?)
+                    }
+                };
+                for hook in also {
+                    hook(&mut TxConnection::$variant(c), &stored)?;
+                }
+                Ok(Ok(stored))
+            }
+        }
+
+    )+};
+}
+impl_submit_one!(PgConnection => Postgres, SqliteConnection => Sqlite);
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use cohai_domain::{LeadSource, Phone};
+
+    use super::*;
+    use crate::testing::{Backend, TestDatabase};
+
+    fn new_lead(phone: &str) -> NewLead {
+        NewLead {
+            name: "Анна".to_owned(),
+            phone: Phone::parse(phone).expect("phone"),
+            email: None,
+            message: None,
+            location_id: None,
+            program_type_id: None,
+            class_session_id: None,
+            source: LeadSource::Website,
+            status: LeadStatus::New,
+            notes: None,
+            utm_source: None,
+            utm_medium: None,
+            utm_campaign: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn lead_id(submission: &Submission) -> i64 {
+        match submission {
+            Submission::Created(l) | Submission::Resubmitted(l) => l.id,
+        }
+    }
+
+    /// A hook that records an `updated` event on each stored lead, or fails.
+    fn hook(fail: bool) -> AlsoStore {
+        Box::new(move |c, stored| {
+            if fail {
+                return Err(RepoError::Invalid("the hook refused".to_owned()).into());
+            }
+            let record = LeadEventRecord::new(
+                lead_id(stored),
+                LeadEventKind::Updated,
+                "hook",
+                &serde_json::json!({"fields": ["hook"]}),
+                Utc::now(),
+            );
+            match c {
+                TxConnection::Postgres(c) => diesel::insert_into(lead_events::table)
+                    .values(record)
+                    .execute(*c)?,
+                TxConnection::Sqlite(c) => diesel::insert_into(lead_events::table)
+                    .values(record)
+                    .execute(*c)?,
+            };
+            Ok(())
+        })
+    }
+
+    fn events_by(t: &TestDatabase, actor: &str) -> i64 {
+        t.db.db()
+            .run(|c| {
+                Ok(lead_events::table
+                    .filter(lead_events::actor.eq(actor))
+                    .count()
+                    .get_result::<i64>(c)?)
+            })
+            .expect("count")
+    }
+
+    fn hooks_write_in_the_submissions_transaction(backend: Backend) {
+        let t = TestDatabase::new(backend);
+        let writer = LeadWriter::new(t.db.db(), vec![hook(false)]);
+        let since = Utc::now() - Duration::hours(24);
+        let created = pollster::block_on(writer.submit(new_lead("+79161234567"), since));
+        let again = pollster::block_on(writer.submit(new_lead("+79161234567"), since));
+        assert!(matches!(created, Ok(Submission::Created(_))), "{created:?}");
+        assert!(matches!(again, Ok(Submission::Resubmitted(_))), "{again:?}");
+        assert_eq!(events_by(&t, "hook"), 2, "one row per stored submission");
+    }
+
+    fn a_failing_hook_fails_its_submission_and_stores_nothing(backend: Backend) {
+        let t = TestDatabase::new(backend);
+        let writer = LeadWriter::new(t.db.db(), vec![hook(true)]);
+        let since = Utc::now() - Duration::hours(24);
+        let outcome = pollster::block_on(writer.submit(new_lead("+79161234567"), since));
+        assert!(matches!(outcome, Err(SubmitError::Repo(_))), "{outcome:?}");
+        let leads: i64 =
+            t.db.db()
+                .run(|c| Ok(leads::table.count().get_result(c)?))
+                .expect("count");
+        assert_eq!(leads, 0, "rolled back with the hook");
+        assert_eq!(events_by(&t, "website"), 0);
+    }
+
+    crate::backend_tests!(
+        hooks_write_in_the_submissions_transaction,
+        a_failing_hook_fails_its_submission_and_stores_nothing,
+    );
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_cohai-server");
 /// The admin key the test servers accept.
 pub const ADMIN_KEY: &str = "process-test-key";
 
-/// The workspace root (where `config/default.toml` is).
+/// The workspace root, where the test servers start unless told otherwise.
 pub fn workspace_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
@@ -42,21 +42,27 @@ pub struct Server {
     database_url: String,
     env: Vec<(String, String)>,
     port: u16,
+    cwd: PathBuf,
 }
 
 impl Server {
     /// Starts the server on a free port and waits until it listens.
     pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_in(workspace_root(), database_url, env)
+    }
+
+    /// Like [`Server::start`], with `cwd` as the working directory.
+    pub fn start_in(cwd: &Path, database_url: &str, env: &[(&str, &str)]) -> Self {
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        Self::spawn(database_url, env, free_port())
+        Self::spawn(cwd, database_url, env, free_port())
     }
 
-    fn spawn(database_url: &str, env: Vec<(String, String)>, port: u16) -> Self {
+    fn spawn(cwd: &Path, database_url: &str, env: Vec<(String, String)>, port: u16) -> Self {
         let mut cmd = Command::new(BIN);
-        cmd.current_dir(workspace_root())
+        cmd.current_dir(cwd)
             .env("DATABASE_URL", database_url)
             .env("COHAI_BIND", format!("127.0.0.1:{port}"))
             .env("COHAI_ADMIN_API_KEY", ADMIN_KEY)
@@ -74,6 +80,7 @@ impl Server {
             database_url: database_url.to_owned(),
             env,
             port,
+            cwd: cwd.to_owned(),
         };
         server.wait_until_up();
         server
@@ -83,7 +90,7 @@ impl Server {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let fresh = Self::spawn(&self.database_url, self.env.clone(), self.port);
+        let fresh = Self::spawn(&self.cwd, &self.database_url, self.env.clone(), self.port);
         *self = fresh;
     }
 

@@ -80,20 +80,9 @@ pub async fn submit(
         };
         return Ok(HttpResponse::Created().json(receipt));
     }
-    // Validation runs here; the write is queued for the storage's writer thread, so no
-    // blocking thread waits while the lead is stored.
-    let (reply, stored) = tokio::sync::oneshot::channel();
-    state.leads.submit_queued(
-        form,
-        Box::new(move |outcome| {
-            // Fails only if the client went away; the lead is stored all the same.
-            let _ = reply.send(outcome);
-        }),
-    );
-    let outcome = stored.await.map_err(|_| {
-        log::error!("a lead submission was dropped unanswered");
-        ApiError::internal()
-    })??;
+    // Validated here; stored by the storage's lead writer, batched with other submissions.
+    // No blocking thread waits meanwhile.
+    let outcome = state.leads.submit(form).await?;
     let status = if outcome.created {
         state.metrics.lead_created(outcome.lead.source.as_str());
         StatusCode::CREATED

@@ -20,14 +20,14 @@ pub struct Status {
 }
 
 /// Liveness: the process runs. No database access.
-#[utoipa::path(get, path = "/health", tag = "operations",
+#[utoipa::path(get, path = "/health", operation_id = "getHealth", tag = "operations",
     responses((status = 200, description = "The process is running", body = Status)))]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }
 
 /// Readiness: the database answers and its migrations are applied.
-#[utoipa::path(get, path = "/ready", tag = "operations",
+#[utoipa::path(get, path = "/ready", operation_id = "getReady", tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Status),
         (status = 503, description = "The database is unreachable or not migrated", body = ErrorResponse),
@@ -39,17 +39,20 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 }
 
 /// Prometheus metrics in the text exposition format.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4", body = String)))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let text = state.metrics.render(state.health.pool_stats());
-    HttpResponse::Ok()
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let text = state.metrics.render().map_err(|e| {
+        log::error!("cannot render metrics: {e}");
+        ApiError::internal()
+    })?;
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(text)
+        .body(text))
 }
 
 /// A deliberate 500 in the standard error shape, to check error handling end to end.
-#[utoipa::path(get, path = "/api/v1/test-error", tag = "operations",
+#[utoipa::path(get, path = "/api/v1/test-error", operation_id = "testError", tag = "operations",
     responses(
         (status = 500, description = "Always, when enabled", body = ErrorResponse),
         (status = 404, description = "When disabled in the configuration", body = ErrorResponse),
@@ -63,7 +66,7 @@ pub async fn test_error(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 }
 
 /// This API's OpenAPI 3 document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+#[utoipa::path(get, path = "/api/v1/openapi.json", operation_id = "getOpenApi", tag = "operations",
     responses(
         (status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object),
         (status = 304, description = "Not modified (If-None-Match)"),
@@ -72,12 +75,18 @@ pub async fn openapi_json(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    static DOCUMENT: OnceLock<(web::Bytes, String)> = OnceLock::new();
-    let (body, etag) = DOCUMENT.get_or_init(|| {
-        let body = serde_json::to_vec(&ApiDoc::openapi()).unwrap_or_default();
+    // Serialised once; a failure (a bug in a schema) is reported on every request rather
+    // than served as an empty document.
+    static DOCUMENT: OnceLock<Result<(web::Bytes, String), String>> = OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| {
+        let body = serde_json::to_vec(&ApiDoc::openapi()).map_err(|e| e.to_string())?;
         let etag = etag_of(&body);
-        (body.into(), etag)
+        Ok((body.into(), etag))
     });
+    let (body, etag) = document.as_ref().map_err(|e| {
+        log::error!("cannot serialise the OpenAPI document: {e}");
+        ApiError::internal()
+    })?;
     let cache_control = format!("public, max-age={}", state.settings.cache_max_age);
     Ok(json_with_etag(&req, body.clone(), etag, &cache_control))
 }

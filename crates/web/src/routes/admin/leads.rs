@@ -140,13 +140,15 @@ fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
 #[utoipa::path(get, path = "/api/v1/admin/leads", operation_id = "listLeads", tag = "admin",
     security(("bearer" = [])),
     params(
-        ("status" = Option<String>, Query, description = "One status or a comma-separated list: new, contacted, trial_scheduled, converted, lost"),
+        ("status" = Option<String>, Query, description = "One status or a comma-separated list (no spaces) of new, contacted, trial_scheduled, converted, lost",
+            pattern = r"^(new|contacted|trial_scheduled|converted|lost)(,(new|contacted|trial_scheduled|converted|lost))*$"),
         ("source" = Option<LeadSource>, Query, description = "Only this source"),
         ("location_id" = Option<i64>, Query, description = "Only leads for this location", minimum = 1),
-        ("q" = Option<String>, Query, description = "Case-insensitive substring of name, e-mail or phone"),
-        ("created_from" = Option<String>, Query, description = "Created at or after: RFC 3339 with offset, or a UTC date"),
-        ("created_to" = Option<String>, Query, description = "Created before: RFC 3339 with offset, or a UTC date (whole day included)"),
-        ("sort" = Option<String>, Query, description = "created_at | -created_at (default) | updated_at | -updated_at; ties by id in the same direction"),
+        ("q" = Option<String>, Query, description = "Case-insensitive substring of name, e-mail or phone; at most 200 characters, no control characters",
+            max_length = 200, pattern = r"^[^\u0000-\u001F\u007F]*$"),
+        ("created_from" = Option<crate::openapi::DateTimeOrDate>, Query, description = "Created at or after: RFC 3339 with offset, or a UTC date"),
+        ("created_to" = Option<crate::openapi::DateTimeOrDate>, Query, description = "Created before: RFC 3339 with offset, or a UTC date (whole day included)"),
+        ("sort" = Option<crate::openapi::LeadSortOrder>, Query, description = "created_at | -created_at (default) | updated_at | -updated_at; ties by id in the same direction"),
         ("limit" = Option<i64>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
         ("offset" = Option<i64>, Query, description = "≥ 0, default 0", minimum = 0),
     ),
@@ -163,33 +165,30 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let _ = admin;
     let filter = filter_from(&query(&req)?)?;
-    let (limit, offset) = (filter.limit, filter.offset);
-    // A cached page needs no thread hop; a missing one is read by one request at a time.
-    let page = match state.leads.cached_list(&filter) {
-        Some(page) => page,
-        None => {
-            let _turn = state.list_bodies.refresh_turn().await;
-            match state.leads.cached_list(&filter) {
-                Some(page) => page,
-                None => {
-                    let (leads, filter) = (state.leads.clone(), filter.clone());
-                    blocking(&state, move || leads.list(&filter)).await?
-                }
-            }
-        }
-    };
-    let body = state.list_bodies.body(&filter, &page, |page| {
-        serde_json::to_vec(&LeadPageBody {
-            items: &page.items,
-            total: page.total,
-            limit,
-            offset,
-        })
-    });
-    let body = body.map_err(|e| {
-        log::error!("cannot serialise a lead page: {e}");
-        ApiError::internal()
-    })?;
+    // A kept page is served without a thread hop (see `LeadListCache` for when it is valid).
+    let leads = &state.leads;
+    let body = state
+        .lead_list
+        .get_or_load(
+            &filter,
+            || leads.write_generation(),
+            || async {
+                let (leads, query) = (state.leads.clone(), filter.clone());
+                let page = blocking(&state, move || leads.list(&query)).await?;
+                let body = serde_json::to_vec(&LeadPageBody {
+                    items: &page.items,
+                    total: page.total,
+                    limit: filter.limit,
+                    offset: filter.offset,
+                })
+                .map_err(|e| {
+                    log::error!("cannot serialise a lead page: {e}");
+                    ApiError::internal()
+                })?;
+                Ok::<_, ApiError>(web::Bytes::from(body))
+            },
+        )
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .content_type(header::ContentType::json())
@@ -261,7 +260,9 @@ pub async fn create(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "Lead id", minimum = 1),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on; 412 when the lead changed since"),
+        ("If-Match" = Option<String>, Header, nullable = false,
+            description = "`*`, or the ETag (a comma-separated list of entity tags) the change is based on; 412 when the lead changed since",
+            pattern = r#"^(\*|(W/)?"[\x21\x23-\x7E]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7E]*")*)$"#),
     ),
     request_body(content = LeadPatch, content_type = "application/json"),
     responses(
@@ -295,7 +296,9 @@ pub async fn update(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "Lead id", minimum = 1),
-        ("If-Match" = Option<String>, Header, description = "The ETag the erasure is based on; 412 when the lead changed since"),
+        ("If-Match" = Option<String>, Header, nullable = false,
+            description = "`*`, or the ETag (a comma-separated list of entity tags) the erasure is based on; 412 when the lead changed since",
+            pattern = r#"^(\*|(W/)?"[\x21\x23-\x7E]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7E]*")*)$"#),
     ),
     responses(
         (status = 204, description = "Erased"),

@@ -1,5 +1,9 @@
-//! Typed settings: `config/default.toml`, then the file in `COHAI_CONFIG`, then the
-//! environment. Unknown keys are rejected, and errors name the offending key and its source.
+//! Typed settings: the built-in defaults ([`Settings::default`], the one place they are
+//! written), then the TOML file named by `COHAI_CONFIG`, then the environment. Unknown keys are
+//! rejected, and errors name the offending key and its source.
+//!
+//! `config/default.toml` documents every key with its default value; the programs do not read
+//! it, so they behave the same from any working directory (a test keeps file and type equal).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -122,7 +126,10 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             body_limit: 64 * 1024,
             body_read_timeout_ms: 5000,
-            cors_origins: Vec::new(),
+            cors_origins: vec![
+                "http://localhost:3000".to_owned(),
+                "http://127.0.0.1:3000".to_owned(),
+            ],
             public_cache_ttl_ms: 5000,
             admin_list_cache_ttl_ms: 1000,
             database: DatabaseSettings::default(),
@@ -137,7 +144,9 @@ impl Default for DatabaseSettings {
             pool_max_size: 8,
             pool_timeout_ms: 3000,
             busy_timeout_ms: 5000,
-            sqlite_cache_kib: cohai_persistence::DEFAULT_SQLITE_CACHE_KIB,
+            // Small: pages not cached come from the OS's file cache (SQLite's own default is
+            // 2000 KiB); bulk loads (`cohai-bootstrap generate`) raise it.
+            sqlite_cache_kib: 512,
         }
     }
 }
@@ -158,30 +167,27 @@ impl Default for LogSettings {
 pub struct SettingsError(Box<figment::Error>);
 
 impl Settings {
-    /// Loads `config/default.toml` (if present, relative to the working directory), the file
-    /// named by `COHAI_CONFIG`, then the environment.
+    /// Loads the defaults, the file named by `COHAI_CONFIG` (if set), then the environment.
     pub fn load() -> Result<Self, SettingsError> {
         Self::load_from(
-            Path::new("config/default.toml"),
             std::env::var_os("COHAI_CONFIG")
                 .map(PathBuf::from)
                 .as_deref(),
         )
     }
 
-    /// Like [`Settings::load`] with explicit files.
-    pub fn load_from(defaults: &Path, extra: Option<&Path>) -> Result<Self, SettingsError> {
-        let mut figment =
-            Figment::from(Serialized::defaults(Settings::default())).merge(Toml::file(defaults));
-        if let Some(extra) = extra {
+    /// Like [`Settings::load`] with an explicit file (`None`: defaults and environment only).
+    pub fn load_from(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
             // A named file must exist: a typo in COHAI_CONFIG should not silently fall back.
-            if !extra.exists() {
+            if !file.exists() {
                 return Err(SettingsError(Box::new(figment::Error::from(format!(
                     "COHAI_CONFIG names {}, which does not exist",
-                    extra.display()
+                    file.display()
                 )))));
             }
-            figment = figment.merge(Toml::file(extra));
+            figment = figment.merge(Toml::file(file));
         }
         figment
             .merge(Env::raw().only(&["DATABASE_URL"]))
@@ -213,6 +219,11 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use figment::Provider;
+    use figment::value::{Dict, Value};
+
     use super::*;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -221,27 +232,87 @@ mod tests {
         path
     }
 
-    #[test]
-    fn shipped_default_file_parses_to_the_code_defaults_where_they_overlap() {
+    fn documented_defaults() -> String {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/default.toml");
-        let settings = Settings::load_from(&path, None).expect("config/default.toml is valid");
-        assert_eq!(settings.bind, "127.0.0.1:8080");
-        assert_eq!(settings.lead_rate_per_minute, 10);
+        std::fs::read_to_string(&path).expect("read config/default.toml")
+    }
+
+    /// Every key path (`database.pool_max_size`) of `dict`; tables are walked, arrays are values.
+    fn key_paths(dict: &Dict, prefix: &str, out: &mut BTreeSet<String>) {
+        for (key, value) in dict {
+            let path = format!("{prefix}{key}");
+            match value {
+                Value::Dict(_, inner) => key_paths(inner, &format!("{path}."), out),
+                _ => {
+                    out.insert(path);
+                }
+            }
+        }
+    }
+
+    fn keys_of(provider: &impl Provider) -> BTreeSet<String> {
+        let data = provider.data().expect("provider data");
+        let mut keys = BTreeSet::new();
+        for dict in data.values() {
+            key_paths(dict, "", &mut keys);
+        }
+        keys
     }
 
     #[test]
-    fn a_later_file_overrides_and_unknown_keys_are_rejected_with_their_name() {
+    fn the_documented_file_holds_every_key_of_the_type() {
+        let file = keys_of(&Toml::string(&documented_defaults()));
+        let code = keys_of(&Serialized::defaults(Settings::default()));
+        let missing: Vec<_> = code.difference(&file).collect();
+        let extra: Vec<_> = file.difference(&code).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "config/default.toml lacks {missing:?} and has unknown {extra:?}"
+        );
+    }
+
+    #[test]
+    fn the_documented_file_gives_exactly_the_built_in_defaults() {
+        // The file alone, without the built-in defaults under it: every value must match.
+        let from_file: Settings = Figment::from(Toml::string(&documented_defaults()))
+            .extract()
+            .expect("config/default.toml is valid");
+        assert_eq!(
+            from_file,
+            Settings::default(),
+            "config/default.toml (left) and Settings::default() (right) differ"
+        );
+    }
+
+    #[test]
+    fn the_built_in_defaults_allow_the_local_website() {
+        assert_eq!(
+            Settings::default().cors_origins,
+            ["http://localhost:3000", "http://127.0.0.1:3000"]
+        );
+    }
+
+    #[test]
+    fn a_file_overrides_the_defaults_and_unknown_keys_are_rejected_with_their_name() {
         let dir = tempfile::tempdir().expect("dir");
-        let base = write(dir.path(), "a.toml", "bind = \"0.0.0.0:1\"\n");
-        let extra = write(dir.path(), "b.toml", "[database]\npool_max_size = 3\n");
-        let s = Settings::load_from(&base, Some(&extra)).expect("valid");
+        let file = write(
+            dir.path(),
+            "a.toml",
+            "bind = \"0.0.0.0:1\"\n[database]\npool_max_size = 3\n",
+        );
+        let s = Settings::load_from(Some(&file)).expect("valid");
         assert_eq!(
             (s.bind.as_str(), s.database.pool_max_size),
             ("0.0.0.0:1", 3)
         );
+        // Keys the file leaves out keep their defaults, also inside a table it names.
+        assert_eq!(
+            s.database.pool_timeout_ms,
+            Settings::default().database.pool_timeout_ms
+        );
 
         let bad = write(dir.path(), "c.toml", "lead_rate_per_minut = 5\n");
-        let err = Settings::load_from(&base, Some(&bad))
+        let err = Settings::load_from(Some(&bad))
             .expect_err("unknown key")
             .to_string();
         assert!(err.contains("lead_rate_per_minut"), "{err}");
@@ -251,7 +322,7 @@ mod tests {
     fn a_wrongly_typed_value_names_its_key() {
         let dir = tempfile::tempdir().expect("dir");
         let bad = write(dir.path(), "a.toml", "cache_max_age = \"soon\"\n");
-        let err = Settings::load_from(&bad, None)
+        let err = Settings::load_from(Some(&bad))
             .expect_err("wrong type")
             .to_string();
         assert!(err.contains("cache_max_age"), "{err}");
@@ -259,10 +330,7 @@ mod tests {
 
     #[test]
     fn a_missing_named_file_is_an_error() {
-        let err = Settings::load_from(
-            Path::new("nope.toml"),
-            Some(Path::new("/nonexistent/cohai.toml")),
-        );
+        let err = Settings::load_from(Some(Path::new("/nonexistent/cohai.toml")));
         assert!(err.is_err());
     }
 }
