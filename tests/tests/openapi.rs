@@ -58,6 +58,138 @@ async fn document_lists_every_operation_of_the_contract() {
 }
 
 #[actix_web::test]
+async fn every_operation_has_a_unique_descriptive_operation_id() {
+    let doc = served_document().await;
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            // lowerCamelCase, a verb first: `listLeads`, not the handler's `list`.
+            assert!(
+                id.len() > 6
+                    && id.starts_with(|c: char| c.is_ascii_lowercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric())
+                    && id.chars().any(|c| c.is_ascii_uppercase()),
+                "{method} {path}: operationId {id:?} is not descriptive lowerCamelCase"
+            );
+            if let Some(other) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId {id:?} is used by {other} and {method} {path}");
+            }
+        }
+    }
+    assert_eq!(seen.len(), CONTRACT.len());
+    assert_eq!(seen["getLead"], "get /api/v1/admin/leads/{id}");
+    assert_eq!(seen["listLocations"], "get /api/v1/locations");
+}
+
+/// The schema of every parameter of every operation, with the operation's label.
+fn parameters(doc: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                out.push((format!("{method} {path} {}", p["name"]), p.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The schema a `$ref` points to, or the schema itself.
+fn resolve<'a>(doc: &'a serde_json::Value, schema: &'a serde_json::Value) -> &'a serde_json::Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.trim_start_matches("#/components/schemas/");
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+#[actix_web::test]
+async fn parameters_declare_what_the_server_enforces() {
+    // A client generated from the document must not send what the server refuses: an id of
+    // 0, an empty `sort=` or `from=`, `If-Match: null`.
+    let doc = served_document().await;
+    let params = parameters(&doc);
+    assert!(!params.is_empty());
+    for (label, p) in &params {
+        let name = p["name"].as_str().expect("name");
+        let schema = resolve(&doc, &p["schema"]);
+        assert!(
+            !schema["type"]
+                .as_array()
+                .is_some_and(|t| t.contains(&"null".into())),
+            "{label}: a parameter is never null"
+        );
+        if name == "id" || name.ends_with("_id") {
+            assert_eq!(schema["minimum"], 1, "{label}: ids are positive");
+        }
+        if schema["type"] == "string" {
+            assert!(
+                schema["pattern"].is_string() || schema["enum"].is_array(),
+                "{label}: a free string parameter needs a pattern or an enum"
+            );
+        }
+        if schema["type"].is_null() {
+            assert!(
+                schema["anyOf"].is_array() || schema["enum"].is_array(),
+                "{label}: {schema}"
+            );
+        }
+        if let Some(values) = schema["enum"].as_array() {
+            assert!(!values.contains(&"".into()), "{label}: no empty enum value");
+        }
+    }
+    let date = &doc["components"]["schemas"]["DateTimeOrDate"]["anyOf"];
+    assert_eq!(date[0]["format"], "date-time");
+    assert_eq!(date[1]["format"], "date");
+}
+
+#[actix_web::test]
+async fn patch_fields_that_cannot_be_cleared_are_not_nullable() {
+    let doc = served_document().await;
+    let patch = &doc["components"]["schemas"]["LeadPatch"]["properties"];
+    let nullable = |field: &str| {
+        let f = &patch[field];
+        f["type"]
+            .as_array()
+            .is_some_and(|t| t.contains(&"null".into()))
+            || f["oneOf"]
+                .as_array()
+                .is_some_and(|o| o.iter().any(|s| s["type"] == "null"))
+    };
+    for field in ["name", "phone", "status", "source"] {
+        assert!(patch[field].is_object(), "{field}");
+        assert!(!nullable(field), "{field} must not be nullable");
+    }
+    for field in [
+        "email",
+        "message",
+        "notes",
+        "location_id",
+        "program_type_id",
+        "class_session_id",
+    ] {
+        assert!(nullable(field), "{field} is cleared with null");
+    }
+    for form in ["LeadForm", "AdminLeadForm"] {
+        let form = &doc["components"]["schemas"][form];
+        for field in ["name", "phone"] {
+            assert_eq!(form["properties"][field]["type"], "string", "{field}");
+            assert!(
+                form["required"]
+                    .as_array()
+                    .expect("required")
+                    .contains(&field.into())
+            );
+        }
+    }
+}
+
+#[actix_web::test]
 async fn admin_operations_require_the_bearer_scheme_and_errors_use_the_error_schema() {
     let doc = served_document().await;
     assert_eq!(

@@ -2,8 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::routes;
 
@@ -34,6 +38,53 @@ pub struct ErrorDetail {
     /// For `validation_failed`: messages per field.
     fields: Option<BTreeMap<String, Vec<String>>>,
 }
+
+/// A time parameter (`from`, `to`, `created_from`, `created_to`): an RFC 3339 date-time with an
+/// offset, or a `YYYY-MM-DD` date. Anything else, the empty value included, is a 400.
+pub struct DateTimeOrDate;
+
+impl PartialSchema for DateTimeOrDate {
+    fn schema() -> RefOr<Schema> {
+        let string = |format| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        AnyOfBuilder::new()
+            .description(Some(
+                "An RFC 3339 date-time with an offset (`2026-11-24T15:00:00+03:00`, `…Z`) \
+                 or a calendar date `YYYY-MM-DD`",
+            ))
+            .item(string(KnownFormat::DateTime).examples(["2026-11-24T15:00:00+03:00"]))
+            .item(string(KnownFormat::Date).examples(["2026-11-24"]))
+            .into()
+    }
+}
+
+impl ToSchema for DateTimeOrDate {}
+
+/// The admin list's `sort` parameter.
+pub struct LeadSortOrder;
+
+impl PartialSchema for LeadSortOrder {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A field, newest first with a leading `-`; ties by id in the same direction",
+            ))
+            .enum_values(Some([
+                "created_at",
+                "-created_at",
+                "updated_at",
+                "-updated_at",
+            ]))
+            .default(Some("-created_at".into()))
+            .into()
+    }
+}
+
+impl ToSchema for LeadSortOrder {}
 
 /// Adds the bearer security scheme used by the admin paths.
 struct BearerScheme;
@@ -85,7 +136,7 @@ impl Modify for BearerScheme {
         routes::admin::leads::delete,
         routes::admin::leads::events,
     ),
-    components(schemas(ErrorResponse, ErrorDetail)),
+    components(schemas(ErrorResponse, ErrorDetail, DateTimeOrDate, LeadSortOrder)),
     modifiers(&BearerScheme),
     tags(
         (name = "catalog", description = "Locations, program types, trainers and membership plans"),

@@ -10,7 +10,7 @@ use crate::params::parse_id;
 use crate::state::AppState;
 
 /// Active locations, ordered by name.
-#[utoipa::path(get, path = "/api/v1/locations", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/locations", operation_id = "listLocations", tag = "catalog",
     responses(
         (status = 200, description = "Active locations by name", body = LocationList),
         (status = 304, description = "Not modified (If-None-Match)"),
@@ -27,7 +27,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// One active location.
-#[utoipa::path(get, path = "/api/v1/locations/{id}", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/locations/{id}", operation_id = "getLocation", tag = "catalog",
     params(("id" = i64, Path, description = "Location id (positive)", minimum = 1)),
     responses(
         (status = 200, description = "The location", body = Location),

@@ -10,7 +10,7 @@ use crate::params::parse_id;
 use crate::state::AppState;
 
 /// Active membership plans by price, then id; optionally of one location.
-#[utoipa::path(get, path = "/api/v1/memberships", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/memberships", operation_id = "listMemberships", tag = "catalog",
     params(("location_id" = Option<i64>, Query, description = "Only plans of this location", minimum = 1)),
     responses(
         (status = 200, description = "Active plans by price_minor, then id", body = MembershipPlanList),
@@ -30,7 +30,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// One active membership plan.
-#[utoipa::path(get, path = "/api/v1/memberships/{id}", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/memberships/{id}", operation_id = "getMembership", tag = "catalog",
     params(("id" = i64, Path, description = "Plan id (positive)", minimum = 1)),
     responses(
         (status = 200, description = "The plan", body = MembershipPlan),

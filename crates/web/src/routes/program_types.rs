@@ -8,7 +8,7 @@ use crate::openapi::ErrorResponse;
 use crate::state::AppState;
 
 /// Active program types, ordered by name.
-#[utoipa::path(get, path = "/api/v1/program-types", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/program-types", operation_id = "listProgramTypes", tag = "catalog",
     responses(
         (status = 200, description = "Active program types by name", body = ProgramTypeList),
         (status = 304, description = "Not modified (If-None-Match)"),

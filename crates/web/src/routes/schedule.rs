@@ -11,13 +11,13 @@ use crate::state::AppState;
 
 /// Class sessions starting in `[from, to)`, ordered by `starts_at`, then `id`; cancelled
 /// sessions are included with `status: "cancelled"`.
-#[utoipa::path(get, path = "/api/v1/schedule", tag = "schedule",
+#[utoipa::path(get, path = "/api/v1/schedule", operation_id = "listSchedule", tag = "schedule",
     params(
         ("location_id" = Option<i64>, Query, description = "Only this location; dates are then read in its time zone", minimum = 1),
         ("program_type_id" = Option<i64>, Query, description = "Only this program type", minimum = 1),
         ("trainer_id" = Option<i64>, Query, description = "Only this trainer", minimum = 1),
-        ("from" = Option<String>, Query, description = "Inclusive start: RFC 3339 date-time with offset, or YYYY-MM-DD (local midnight). Default: now"),
-        ("to" = Option<String>, Query, description = "Exclusive end: RFC 3339 date-time with offset, or YYYY-MM-DD (that whole day included). Default: from + 7 days; at most 62 days after from"),
+        ("from" = Option<crate::openapi::DateTimeOrDate>, Query, description = "Inclusive start: RFC 3339 date-time with offset, or YYYY-MM-DD (local midnight). Default: now"),
+        ("to" = Option<crate::openapi::DateTimeOrDate>, Query, description = "Exclusive end: RFC 3339 date-time with offset, or YYYY-MM-DD (that whole day included). Default: from + 7 days; at most 62 days after from"),
     ),
     responses(
         (status = 200, description = "Sessions by starts_at, then id", body = ClassSessionList),

@@ -10,7 +10,7 @@ use crate::params::parse_id;
 use crate::state::AppState;
 
 /// Active trainers by full name; with `location_id`, those who have a class session there.
-#[utoipa::path(get, path = "/api/v1/trainers", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/trainers", operation_id = "listTrainers", tag = "catalog",
     params(("location_id" = Option<i64>, Query, description = "Only trainers with a class session at this location", minimum = 1)),
     responses(
         (status = 200, description = "Active trainers by full name", body = TrainerList),
@@ -30,7 +30,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// One active trainer.
-#[utoipa::path(get, path = "/api/v1/trainers/{id}", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/trainers/{id}", operation_id = "getTrainer", tag = "catalog",
     params(("id" = i64, Path, description = "Trainer id (positive)", minimum = 1)),
     responses(
         (status = 200, description = "The trainer", body = Trainer),
