@@ -4,8 +4,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use chrono::{Duration, Utc};
-use cohai_domain::{LeadEventKind, LeadSource, LeadStatus, NewLead, Phone};
-use cohai_e2e::{Backend, Reply, TestApp, admin, at, build, call, e2e_tests, get};
+use cohai_domain::{LeadEventKind, LeadSource, LeadStatus, NewLead};
+use cohai_e2e::{Backend, Reply, TestApp, TestLeads, admin, at, builders, call, e2e_tests, get};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -137,22 +137,11 @@ fn assert_receipt(r: &Reply, status: u16) -> i64 {
 }
 
 fn old_lead(phone: &str, hours_ago: i64) -> NewLead {
-    NewLead {
-        name: "Старая заявка".to_owned(),
-        phone: Phone::parse(phone).expect("valid phone"),
-        email: None,
-        message: None,
-        location_id: None,
-        program_type_id: None,
-        class_session_id: None,
-        source: LeadSource::Website,
-        status: LeadStatus::New,
-        notes: None,
-        utm_source: None,
-        utm_medium: None,
-        utm_campaign: None,
-        created_at: Utc::now() - Duration::hours(hours_ago),
-    }
+    builders::lead(
+        "Старая заявка",
+        phone,
+        Utc::now() - Duration::hours(hours_ago),
+    )
 }
 
 async fn a_valid_submission_is_stored_normalised_with_a_receipt_and_a_created_event(
@@ -161,7 +150,7 @@ async fn a_valid_submission_is_stored_normalised_with_a_receipt_and_a_created_ev
     let t = TestApp::new(backend);
     let c = t.catalog();
     let (loc, pt) = (c.locations[0].id, c.program_types[1].id);
-    let session = t.session(build::session(
+    let session = t.session(builders::session(
         loc,
         pt,
         c.trainers[0].id,
@@ -558,13 +547,11 @@ async fn a_lead_older_than_a_day_does_not_absorb_a_submission(backend: Backend) 
     let old = t
         .repos
         .leads
-        .create(&old_lead("+79161234567", 25), "website")
-        .expect("old lead");
+        .created(&old_lead("+79161234567", 25), "website");
     let recent = t
         .repos
         .leads
-        .create(&old_lead("+79031112233", 23), "website")
-        .expect("recent lead");
+        .created(&old_lead("+79031112233", 23), "website");
     let app = t.service().await;
 
     let r = submit(&app, &with(valid(), "phone", json!("8 916 123 45 67"))).await;
@@ -690,6 +677,21 @@ async fn a_filled_honeypot_gets_a_receipt_and_stores_nothing(backend: Backend) {
         );
     }
     assert_eq!(total(&app, "").await, 0);
+    // The trap answers an invalid form exactly as an invalid form without it: a bot cannot
+    // tell that it was caught by comparing the two.
+    let invalid = json!({"name": "x", "phone": "garbage", "consent": false, "email": "nope"});
+    let plain = submit(&app, &invalid).await;
+    let trapped = submit(
+        &app,
+        &with(invalid, "website", json!("http://spam.example")),
+    )
+    .await;
+    plain.assert_error(422, "validation_failed");
+    trapped.assert_error(422, "validation_failed");
+    assert_eq!(
+        trapped.json["error"]["fields"],
+        plain.json["error"]["fields"]
+    );
     // An empty honeypot is an ordinary submission.
     let id = assert_receipt(
         &submit(&app, &with(valid(), "website", json!(""))).await,

@@ -91,3 +91,33 @@ impl From<FieldErrors> for ServiceError {
         Self::Validation(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraint_violations_are_client_errors_never_internal() {
+        for refused in [
+            RepoError::Invalid("CHECK constraint failed: length(name) BETWEEN 1 AND 100".into()),
+            RepoError::MissingReference("leads_location_id_fkey".into()),
+        ] {
+            match ServiceError::from(refused) {
+                ServiceError::Validation(fields) => {
+                    assert!(!fields.is_empty());
+                    let text = format!("{fields:?}");
+                    assert!(!text.contains("CHECK") && !text.contains("fkey"), "{text}");
+                }
+                other => panic!("expected a validation error, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            ServiceError::from(RepoError::Conflict("locations_name_key".into())),
+            ServiceError::Conflict(_)
+        ));
+        assert!(matches!(
+            ServiceError::from(RepoError::Internal("boom".into())),
+            ServiceError::Internal(_)
+        ));
+    }
+}

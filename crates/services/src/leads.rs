@@ -288,11 +288,14 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 
 /// The result of a public submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubmitOutcome {
-    /// The new lead, or the open lead the submission joined.
-    pub lead: Lead,
-    /// True when a lead was created.
-    pub created: bool,
+pub enum SubmitOutcome {
+    /// A new lead was stored.
+    Created(Lead),
+    /// An open lead of the same phone absorbed the submission (a `resubmitted` event).
+    Joined(Lead),
+    /// The honeypot field was filled: a valid form from a bot, answered like a new lead but
+    /// stored nowhere.
+    Dropped,
 }
 
 /// Leads: intake and CRM.
@@ -561,6 +564,10 @@ fn validate_fields(draft: Draft, mut errors: FieldErrors) -> ServiceResult<NewLe
 
 impl LeadService for LeadServiceImpl {
     fn submit(&self, form: LeadForm) -> BoxFuture<ServiceResult<SubmitOutcome>> {
+        let honeypot = form
+            .website
+            .as_deref()
+            .is_some_and(|w| !w.trim().is_empty());
         let mut errors = FieldErrors::new();
         match form.consent {
             None => errors.add("consent", REQUIRED),
@@ -587,6 +594,11 @@ impl LeadService for LeadServiceImpl {
             Ok(new) => new,
             Err(error) => return Box::pin(std::future::ready(Err(error))),
         };
+        // Validated like any form first, so the trap answers exactly as a real form would.
+        if honeypot {
+            log::info!("honeypot field filled; submission dropped");
+            return Box::pin(std::future::ready(Ok(SubmitOutcome::Dropped)));
+        }
         let references = [
             (LeadReference::Location, new.location_id),
             (LeadReference::ProgramType, new.program_type_id),
@@ -599,14 +611,8 @@ impl LeadService for LeadServiceImpl {
             let stored = stored.await;
             Self::wrote(&writes);
             match stored {
-                Ok(Submission::Created(lead)) => Ok(SubmitOutcome {
-                    lead,
-                    created: true,
-                }),
-                Ok(Submission::Resubmitted(lead)) => Ok(SubmitOutcome {
-                    lead,
-                    created: false,
-                }),
+                Ok(Submission::Created(lead)) => Ok(SubmitOutcome::Created(lead)),
+                Ok(Submission::Resubmitted(lead)) => Ok(SubmitOutcome::Joined(lead)),
                 Err(SubmitError::MissingReference(missing)) => {
                     let mut errors = FieldErrors::new();
                     match references

@@ -11,6 +11,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use cohai_services::ServiceError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An error as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,25 +175,49 @@ impl ApiError {
     }
 
     /// The JSON body for this error, carrying `request_id`.
-    pub fn body(&self, request_id: &str) -> serde_json::Value {
-        #[derive(Serialize)]
-        struct Inner<'a> {
-            code: &'a str,
-            message: &'a str,
-            request_id: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            details: Option<&'a BTreeMap<&'static str, String>>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            fields: Option<&'a BTreeMap<String, Vec<String>>>,
+    pub fn body(&self, request_id: &str) -> ErrorResponse {
+        ErrorResponse {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+                request_id: request_id.to_owned(),
+                details: self.details.as_ref().map(|d| {
+                    d.iter()
+                        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                        .collect()
+                }),
+                fields: self.fields.clone(),
+            },
         }
-        serde_json::json!({"error": Inner {
-            code: self.code,
-            message: &self.message,
-            request_id,
-            details: self.details.as_ref(),
-            fields: self.fields.as_ref(),
-        }})
     }
+}
+
+/// The error body every error response carries (API.md §1), as sent and as documented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The error's detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `invalid_parameter`, `invalid_json`, `unauthorized`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `request_timeout`, `conflict`, `precondition_failed`,
+    /// `payload_too_large`, `validation_failed`, `rate_limited`, `internal` or `unavailable`.
+    #[schema(example = "not_found")]
+    pub code: String,
+    /// Human-readable; never contains internals.
+    #[schema(example = "location 999 not found")]
+    pub message: String,
+    /// The request's id (also in the `X-Request-Id` header).
+    pub request_id: String,
+    /// For `invalid_parameter`: `{"parameter": "location_id"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<BTreeMap<String, String>>,
+    /// For `validation_failed`: messages per field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, Vec<String>>>,
 }
 
 impl ResponseError for ApiError {
@@ -249,7 +274,25 @@ mod tests {
         let e = ApiError::from(ServiceError::Internal(
             "SELECT * FROM secrets failed at /srv/db".into(),
         ));
-        assert_eq!(e.body("r1")["error"]["message"], "internal server error");
+        assert_eq!(e.body("r1").error.message, "internal server error");
+    }
+
+    #[test]
+    fn a_database_constraint_violation_is_a_422_or_409_never_a_500() {
+        use cohai_domain::RepoError;
+        let check = ApiError::from(ServiceError::from(RepoError::Invalid(
+            "CHECK constraint failed: length(name) BETWEEN 1 AND 100".into(),
+        )));
+        assert_eq!(
+            (check.status.as_u16(), check.code),
+            (422, "validation_failed")
+        );
+        assert!(!format!("{:?}", check.fields).contains("CHECK"));
+        let unique = ApiError::from(ServiceError::from(RepoError::Conflict(
+            "locations_name_key".into(),
+        )));
+        assert_eq!((unique.status.as_u16(), unique.code), (409, "conflict"));
+        assert!(!unique.message.contains("locations_name_key"));
     }
 
     #[test]
@@ -257,7 +300,7 @@ mod tests {
         let body =
             ApiError::invalid_parameter("location_id", "must be a positive integer").body("abc");
         assert_eq!(
-            body,
+            serde_json::to_value(body).expect("serialise"),
             serde_json::json!({"error": {"code": "invalid_parameter", "message": "must be a positive integer",
                 "request_id": "abc", "details": {"parameter": "location_id"}}})
         );

@@ -168,7 +168,14 @@ pub async fn request_context(
             .unwrap_or_else(|| ApiError::for_status(status));
         status = error.status;
         *res.response_mut().status_mut() = status;
-        let body = error.body(&request_id).to_string();
+        // Strings and string-keyed maps only: serialising cannot fail, but if it ever did the
+        // client still gets the contract's shape and the log says why.
+        let body = serde_json::to_string(&error.body(&request_id)).unwrap_or_else(|e| {
+            log::error!("cannot serialise an error body: {e}");
+            format!(
+                r#"{{"error":{{"code":"internal","message":"internal server error","request_id":"{request_id}"}}}}"#
+            )
+        });
         let unread = res.request().extensions_mut().remove::<UnreadBody>();
         res = res.map_body(|head, _| {
             head.headers_mut().insert(

@@ -1,7 +1,5 @@
 //! The OpenAPI 3 document, generated from the handlers and types.
 
-use std::collections::BTreeMap;
-
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
@@ -11,33 +9,7 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::routes;
 
-/// The error body every error response carries.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)] // a schema only: errors are serialised by `ApiError::body`
-pub struct ErrorResponse {
-    /// The error.
-    error: ErrorDetail,
-}
-
-/// The error's detail.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorDetail {
-    /// `invalid_parameter`, `invalid_json`, `unauthorized`, `not_found`, `method_not_allowed`,
-    /// `conflict`, `precondition_failed`, `payload_too_large`, `validation_failed`,
-    /// `rate_limited`, `internal` or `unavailable`.
-    #[schema(example = "not_found")]
-    code: String,
-    /// Human-readable; never contains internals.
-    #[schema(example = "location 999 not found")]
-    message: String,
-    /// The request's id (also in the `X-Request-Id` header).
-    request_id: String,
-    /// For `invalid_parameter`: `{"parameter": "location_id"}`.
-    details: Option<BTreeMap<String, String>>,
-    /// For `validation_failed`: messages per field.
-    fields: Option<BTreeMap<String, Vec<String>>>,
-}
+pub use crate::error::{ErrorDetail, ErrorResponse};
 
 /// A time parameter (`from`, `to`, `created_from`, `created_to`): an RFC 3339 date-time with an
 /// offset, or a `YYYY-MM-DD` date. Anything else, the empty value included, is a 400.

@@ -4,8 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Condition;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, SubsecRound, Utc};
-use cohai_domain::LeadStatus;
-use cohai_services::LeadForm;
+use cohai_domain::{Lead, LeadStatus};
+use cohai_services::{LeadForm, SubmitOutcome};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -23,6 +23,16 @@ pub struct LeadReceipt {
     pub status: LeadStatus,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+}
+
+impl LeadReceipt {
+    fn of(lead: &Lead) -> Self {
+        Self {
+            id: lead.id,
+            status: lead.status,
+            created_at: lead.created_at,
+        }
+    }
 }
 
 /// Wraps the lead form's resource in the process's rate limiter, if one is configured.
@@ -57,6 +67,7 @@ fn decoy_id() -> i64 {
         (status = 201, description = "Lead created", body = LeadReceipt),
         (status = 200, description = "An open lead of this phone exists; the submission was added to it", body = LeadReceipt),
         (status = 400, description = "Not JSON, malformed JSON or a wrong field type", body = ErrorResponse),
+        (status = 408, description = "The body did not arrive within the read deadline (`body_read_timeout_ms`); the connection is closed", body = ErrorResponse),
         (status = 413, description = "Body over the limit (64 KiB)", body = ErrorResponse),
         (status = 422, description = "Invalid or missing fields", body = ErrorResponse),
         (status = 429, description = "Too many submissions from this address; see Retry-After", body = ErrorResponse,
@@ -66,33 +77,23 @@ pub async fn submit(
     state: web::Data<AppState>,
     body: JsonBody<LeadForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let form = body.into_inner();
-    if form
-        .website
-        .as_deref()
-        .is_some_and(|w| !w.trim().is_empty())
-    {
-        log::info!("honeypot field filled; submission dropped");
-        let receipt = LeadReceipt {
-            id: decoy_id(),
-            status: LeadStatus::New,
-            created_at: Utc::now().trunc_subsecs(6),
-        };
-        return Ok(HttpResponse::Created().json(receipt));
-    }
-    // Validated here; stored by the storage's lead writer, batched with other submissions.
-    // No blocking thread waits meanwhile.
-    let outcome = state.leads.submit(form).await?;
-    let status = if outcome.created {
-        state.metrics.lead_created(outcome.lead.source.as_str());
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+    // Validated by the service; stored by the storage's lead writer, batched with other
+    // submissions. No blocking thread waits meanwhile.
+    let (status, receipt) = match state.leads.submit(body.into_inner()).await? {
+        SubmitOutcome::Created(lead) => {
+            state.metrics.lead_created(lead.source.as_str());
+            (StatusCode::CREATED, LeadReceipt::of(&lead))
+        }
+        SubmitOutcome::Joined(lead) => (StatusCode::OK, LeadReceipt::of(&lead)),
+        // A bot filled the honeypot: it must not learn that it was caught.
+        SubmitOutcome::Dropped => (
+            StatusCode::CREATED,
+            LeadReceipt {
+                id: decoy_id(),
+                status: LeadStatus::New,
+                created_at: Utc::now().trunc_subsecs(6),
+            },
+        ),
     };
-    let lead = outcome.lead;
-    Ok(HttpResponse::build(status).json(LeadReceipt {
-        id: lead.id,
-        status: lead.status,
-        created_at: lead.created_at,
-    }))
+    Ok(HttpResponse::build(status).json(receipt))
 }

@@ -235,6 +235,7 @@ pub async fn get(
             headers(("Location" = String, description = "URL of the new lead"), ("ETag" = String, description = "The lead's version"))),
         (status = 400, description = "Not JSON, malformed JSON, a wrong field type or an unknown field", body = ErrorResponse),
         (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
+        (status = 408, description = "The body did not arrive within the read deadline (`body_read_timeout_ms`); the connection is closed", body = ErrorResponse),
         (status = 413, description = "Body over the limit", body = ErrorResponse),
         (status = 422, description = "Invalid or missing fields", body = ErrorResponse),
     ))]
@@ -270,6 +271,7 @@ pub async fn create(
         (status = 400, description = "Not JSON, malformed JSON, a wrong field type or an unknown field", body = ErrorResponse),
         (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
         (status = 404, description = "No such lead", body = ErrorResponse),
+        (status = 408, description = "The body did not arrive within the read deadline (`body_read_timeout_ms`); the connection is closed", body = ErrorResponse),
         (status = 412, description = "If-Match does not match the current ETag", body = ErrorResponse),
         (status = 422, description = "Invalid values", body = ErrorResponse),
     ))]
