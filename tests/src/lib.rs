@@ -7,13 +7,13 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
-use chrono::{DateTime, Duration, Utc};
 use cohai_domain::{
-    ClassSession, Location, MembershipPlan, Money, NewClassSession, NewLocation, NewMembershipPlan,
-    NewProgramType, NewTrainer, ProgramLevel, ProgramType, SessionStatus, Trainer,
+    ClassSession, Location, MembershipPlan, NewClassSession, NewLocation, NewTrainer, ProgramType,
+    Trainer,
 };
 use cohai_persistence::Repositories;
-pub use cohai_persistence::testing::{Backend, TestDatabase};
+pub use cohai_persistence::testing::builders::{self, at};
+pub use cohai_persistence::testing::{Backend, TestDatabase, TestLeads};
 use cohai_web::{AppState, WebSettings};
 
 /// The admin key every test app accepts (named `admin`).
@@ -162,119 +162,39 @@ pub struct Catalog {
     pub plans: Vec<MembershipPlan>,
 }
 
-/// Builders for rows.
-pub mod build {
-    use super::*;
-
-    /// An active location.
-    pub fn location(name: &str, timezone: &str) -> NewLocation {
-        NewLocation {
-            name: name.to_owned(),
-            address: "ул. Тестовая, 1".to_owned(),
-            city: "Москва".to_owned(),
-            phone: Some("+74951234567".to_owned()),
-            timezone: timezone.to_owned(),
-            is_active: true,
-        }
-    }
-
-    /// An active program type.
-    pub fn program_type(name: &str) -> NewProgramType {
-        NewProgramType {
-            name: name.to_owned(),
-            description: None,
-            duration_minutes: 60,
-            level: ProgramLevel::All,
-            is_active: true,
-        }
-    }
-
-    /// An active trainer.
-    pub fn trainer(full_name: &str) -> NewTrainer {
-        NewTrainer {
-            full_name: full_name.to_owned(),
-            bio: None,
-            photo_url: None,
-            is_active: true,
-        }
-    }
-
-    /// An active plan.
-    pub fn plan(location_id: i64, name: &str, price_minor: i64) -> NewMembershipPlan {
-        NewMembershipPlan {
-            location_id,
-            name: name.to_owned(),
-            description: None,
-            price: Money::new(price_minor, "RUB").expect("valid money"),
-            visits: Some(8),
-            validity_days: 30,
-            is_active: true,
-        }
-    }
-
-    /// A scheduled one-hour session.
-    pub fn session(
-        location_id: i64,
-        program_type_id: i64,
-        trainer_id: i64,
-        starts_at: DateTime<Utc>,
-    ) -> NewClassSession {
-        NewClassSession {
-            location_id,
-            program_type_id,
-            trainer_id,
-            membership_plan_id: None,
-            starts_at,
-            ends_at: starts_at + Duration::hours(1),
-            capacity: 12,
-            status: SessionStatus::Scheduled,
-        }
-    }
-}
-
 impl TestApp {
-    /// Creates a small catalog.
+    /// Creates a small catalog (its trainers without bio and photo, so their nulls show).
     pub fn catalog(&self) -> Catalog {
         let r = &self.repos;
-        let moscow = r
-            .locations
-            .create(&build::location("Центр", "Europe/Moscow"))
-            .expect("location");
-        let berlin = r
-            .locations
-            .create(&build::location("Berlin Mitte", "Europe/Berlin"))
-            .expect("location");
-        let closed = r
-            .locations
-            .create(&NewLocation {
-                is_active: false,
-                ..build::location("Закрыта", "Europe/Moscow")
-            })
-            .expect("location");
-        let stretch = r
-            .program_types
-            .create(&build::program_type("Стретчинг"))
-            .expect("program");
-        let yoga = r
-            .program_types
-            .create(&build::program_type("Йога"))
-            .expect("program");
-        let anna = r
-            .trainers
-            .create(&build::trainer("Анна Иванова"))
-            .expect("trainer");
-        let boris = r
-            .trainers
-            .create(&build::trainer("Борис Петров"))
-            .expect("trainer");
-        let cheap = r
-            .membership_plans
-            .create(&build::plan(moscow.id, "Разовое", 90_000))
-            .expect("plan");
-        let dear = r
-            .membership_plans
-            .create(&build::plan(moscow.id, "Безлимит", 900_000))
-            .expect("plan");
+        let location = |new: NewLocation| r.locations.create(&new).expect("location");
+        let program_type = |name: &str| {
+            r.program_types
+                .create(&builders::program_type(name))
+                .expect("program")
+        };
+        let trainer = |full_name: &str| {
+            r.trainers
+                .create(&NewTrainer {
+                    bio: None,
+                    photo_url: None,
+                    ..builders::trainer(full_name)
+                })
+                .expect("trainer")
+        };
+        let moscow = location(builders::location("Центр"));
+        let berlin = location(builders::location_in("Berlin Mitte", "Europe/Berlin"));
+        let closed = location(NewLocation {
+            is_active: false,
+            ..builders::location("Закрыта")
+        });
+        let (stretch, yoga) = (program_type("Стретчинг"), program_type("Йога"));
+        let (anna, boris) = (trainer("Анна Иванова"), trainer("Борис Петров"));
+        let plan = |name: &str, price_minor| {
+            r.membership_plans
+                .create(&builders::plan(moscow.id, name, price_minor))
+                .expect("plan")
+        };
+        let (cheap, dear) = (plan("Разовое", 90_000), plan("Безлимит", 900_000));
         Catalog {
             locations: vec![moscow, berlin, closed],
             program_types: vec![stretch, yoga],
@@ -287,13 +207,6 @@ impl TestApp {
     pub fn session(&self, new: NewClassSession) -> ClassSession {
         self.repos.class_sessions.create(&new).expect("session")
     }
-}
-
-/// Parses an RFC 3339 instant (test input).
-pub fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .expect("RFC 3339 instant")
-        .with_timezone(&Utc)
 }
 
 /// Declares `sqlite` and `postgres` modules running each async test function (`fn(Backend)`)

@@ -4,40 +4,24 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use chrono::{DateTime, Utc};
-use cohai_domain::{Lead, LeadSource, LeadStatus, NewLead, Phone};
-use cohai_e2e::{Backend, Reply, TestApp, admin, at, build, call, e2e_tests};
+use cohai_domain::{Lead, LeadSource, LeadStatus, NewLead};
+use cohai_e2e::builders::{lead, phone};
+use cohai_e2e::{Backend, Reply, TestApp, TestLeads, admin, at, builders, call, e2e_tests};
 use serde_json::{Value, json};
 
 const LEADS: &str = "/api/v1/admin/leads";
 
-/// A lead to store directly, created at `created_at`.
-fn new_lead(name: &str, phone: &str, created_at: DateTime<Utc>) -> NewLead {
-    NewLead {
-        name: name.to_owned(),
-        phone: Phone::parse(phone).expect("valid phone"),
-        email: None,
-        message: None,
-        location_id: None,
-        program_type_id: None,
-        class_session_id: None,
-        source: LeadSource::Website,
-        status: LeadStatus::New,
-        notes: None,
-        utm_source: None,
-        utm_medium: None,
-        utm_campaign: None,
-        created_at,
-    }
-}
-
-/// A distinct valid phone number.
-fn phone(i: usize) -> String {
-    format!("+7916{i:07}")
-}
-
 /// Stores a lead through the repository.
 fn store(t: &TestApp, new: &NewLead) -> Lead {
-    t.repos.leads.create(new, "admin").expect("store lead")
+    t.repos.leads.created(new, "admin")
+}
+
+/// Stores one lead created at each instant (RFC 3339), in order: their ids.
+fn store_at(t: &TestApp, instants: &[&str]) -> Vec<i64> {
+    (0..)
+        .zip(instants)
+        .map(|(i, when)| store(t, &lead(&format!("Лид {i}"), phone(i), at(when))).id)
+        .collect()
 }
 
 async fn send<S, B>(app: &S, req: TestRequest) -> Reply
@@ -203,11 +187,10 @@ async fn list_pagination_is_bounded_and_echoed(backend: Backend) {
         .map(|i| {
             store(
                 &t,
-                &new_lead(
+                &lead(
                     &format!("Лид {i}"),
-                    &phone(i),
-                    at("2025-06-01T10:00:00Z")
-                        + chrono::Duration::minutes(i64::try_from(i).expect("small")),
+                    phone(i),
+                    at("2025-06-01T10:00:00Z") + chrono::Duration::minutes(i64::from(i)),
                 ),
             )
         })
@@ -268,10 +251,10 @@ async fn list_sorts_by_created_or_updated_with_ties_by_id(backend: Backend) {
     let t = TestApp::new(backend);
     let t0 = at("2025-06-01T10:00:00Z");
     let t1 = at("2025-06-01T11:00:00Z");
-    let a = store(&t, &new_lead("A", &phone(1), t0));
-    let d = store(&t, &new_lead("D", &phone(4), at("2025-06-01T12:00:00Z")));
-    let b = store(&t, &new_lead("B", &phone(2), t1));
-    let c = store(&t, &new_lead("C", &phone(3), t1));
+    let a = store(&t, &lead("A", phone(1), t0));
+    let d = store(&t, &lead("D", phone(4), at("2025-06-01T12:00:00Z")));
+    let b = store(&t, &lead("B", phone(2), t1));
+    let c = store(&t, &lead("C", phone(3), t1));
     let app = t.service().await;
     let (a, b, c, d) = (a.id, b.id, c.id, d.id);
     assert_eq!(list_ids(&app, "sort=created_at").await, [a, b, c, d]);
@@ -344,7 +327,11 @@ async fn list_filters_by_status_and_source(backend: Backend) {
             &NewLead {
                 status,
                 source,
-                ..new_lead(&format!("Лид {i}"), &phone(i), created)
+                ..lead(
+                    &format!("Лид {i}"),
+                    phone(u32::try_from(i).expect("small")),
+                    created,
+                )
             },
         );
         by_status.push(lead.id);
@@ -395,17 +382,17 @@ async fn list_filters_by_location(backend: Backend) {
         &t,
         &NewLead {
             location_id: Some(moscow),
-            ..new_lead("Москва", &phone(1), base)
+            ..lead("Москва", phone(1), base)
         },
     );
     let in_closed = store(
         &t,
         &NewLead {
             location_id: Some(closed),
-            ..new_lead("Закрытая", &phone(2), base)
+            ..lead("Закрытая", phone(2), base)
         },
     );
-    store(&t, &new_lead("Без студии", &phone(3), base));
+    store(&t, &lead("Без студии", phone(3), base));
     let app = t.service().await;
     assert_eq!(
         list_ids(&app, &format!("location_id={moscow}")).await,
@@ -439,21 +426,21 @@ async fn list_searches_name_email_and_phone_case_insensitively(backend: Backend)
         &t,
         &NewLead {
             email: Some("Anna.S@Example.com".to_owned()),
-            ..new_lead("Анна Смирнова", "+79161234567", base)
+            ..lead("Анна Смирнова", "+79161234567", base)
         },
     );
-    let lower = store(&t, &new_lead("анна петрова", "+79162223344", base));
-    let zhanna = store(&t, &new_lead("Жанна", "+79163334455", base));
+    let lower = store(&t, &lead("анна петрова", "+79162223344", base));
+    let zhanna = store(&t, &lead("Жанна", "+79163334455", base));
     let boris = store(
         &t,
         &NewLead {
             email: Some("boris@mail.ru".to_owned()),
             notes: Some("звонила анна, просила перезвонить".to_owned()),
             message: Some("Анна посоветовала".to_owned()),
-            ..new_lead("Борис", "+79031112233", base)
+            ..lead("Борис", "+79031112233", base)
         },
     );
-    let alyona = store(&t, &new_lead("Алёна ANNETTE", "+79035556677", base));
+    let alyona = store(&t, &lead("Алёна ANNETTE", "+79035556677", base));
     let app = t.service().await;
     let search = |q: &str| {
         let uri = format!("q={}&sort=created_at", enc(q));
@@ -504,17 +491,16 @@ async fn list_searches_name_email_and_phone_case_insensitively(backend: Backend)
 
 async fn list_filters_by_a_half_open_creation_range(backend: Backend) {
     let t = TestApp::new(backend);
-    let stored: Vec<i64> = [
-        "2026-03-01T00:00:00Z",
-        "2026-03-01T23:59:59Z",
-        "2026-03-02T00:00:00Z",
-        "2026-03-02T12:00:00Z",
-        "2026-03-03T00:00:00Z",
-    ]
-    .into_iter()
-    .enumerate()
-    .map(|(i, when)| store(&t, &new_lead(&format!("Лид {i}"), &phone(i), at(when))).id)
-    .collect();
+    let stored = store_at(
+        &t,
+        &[
+            "2026-03-01T00:00:00Z",
+            "2026-03-01T23:59:59Z",
+            "2026-03-02T00:00:00Z",
+            "2026-03-02T12:00:00Z",
+            "2026-03-03T00:00:00Z",
+        ],
+    );
     let app = t.service().await;
     let range = |q: &str| {
         let uri = format!("{q}&sort=created_at");
@@ -578,7 +564,7 @@ async fn create_answers_201_with_location_etag_and_the_lead(backend: Backend) {
     let t = TestApp::new(backend);
     let c = t.catalog();
     let (loc, pt) = (c.locations[0].id, c.program_types[0].id);
-    let session = t.session(build::session(
+    let session = t.session(builders::session(
         loc,
         pt,
         c.trainers[0].id,
@@ -761,7 +747,7 @@ async fn get_has_an_etag_and_answers_404_and_400(backend: Backend) {
     let t = TestApp::new(backend);
     let lead = store(
         &t,
-        &new_lead("Анна", "+79161234567", at("2025-06-01T10:00:00Z")),
+        &lead("Анна", "+79161234567", at("2025-06-01T10:00:00Z")),
     );
     let app = t.service().await;
     let r = get_lead(&app, lead.id).await;
@@ -807,7 +793,7 @@ async fn patch_leaves_absent_fields_and_clears_nulls(backend: Backend) {
     let t = TestApp::new(backend);
     let c = t.catalog();
     let (loc, pt) = (c.locations[0].id, c.program_types[0].id);
-    let session = t.session(build::session(
+    let session = t.session(builders::session(
         loc,
         pt,
         c.trainers[0].id,
@@ -1087,7 +1073,7 @@ async fn patch_if_match_guards_against_lost_updates(backend: Backend) {
     let t = TestApp::new(backend);
     let other = store(
         &t,
-        &new_lead("Другой", "+79031112233", at("2025-06-01T10:00:00Z")),
+        &lead("Другой", "+79031112233", at("2025-06-01T10:00:00Z")),
     );
     let app = t.service().await;
     let created = create(&app, &json!({"name": "Анна", "phone": "+79161234567"})).await;
@@ -1452,15 +1438,14 @@ mod input_hygiene {
 
     async fn list_created_to_the_last_date_9999_12_31_includes_every_lead(backend: Backend) {
         let t = TestApp::new(backend);
-        let stored: Vec<i64> = [
-            "1970-01-01T00:00:00Z",
-            "2026-03-01T12:00:00Z",
-            "9999-12-31T12:00:00Z",
-        ]
-        .into_iter()
-        .enumerate()
-        .map(|(i, when)| store(&t, &new_lead(&format!("Лид {i}"), &phone(i), at(when))).id)
-        .collect();
+        let stored = store_at(
+            &t,
+            &[
+                "1970-01-01T00:00:00Z",
+                "2026-03-01T12:00:00Z",
+                "9999-12-31T12:00:00Z",
+            ],
+        );
         let app = t.service().await;
         let range = |q: &str| {
             let uri = format!("{q}&sort=created_at");

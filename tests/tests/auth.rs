@@ -2,35 +2,14 @@
 
 use actix_web::test::TestRequest;
 use chrono::Utc;
-use cohai_domain::{LeadSource, LeadStatus, NewLead, Phone};
-use cohai_e2e::{ADMIN_KEY, Backend, TestApp, call, e2e_tests};
+use cohai_domain::LeadStatus;
+use cohai_e2e::{ADMIN_KEY, Backend, TestApp, TestLeads, builders, call, e2e_tests};
 use cohai_web::{AdminKey, AdminKeys};
 use serde_json::json;
 
 fn stored_lead(t: &TestApp) -> i64 {
-    t.repos
-        .leads
-        .create(
-            &NewLead {
-                name: "Анна".to_owned(),
-                phone: Phone::parse("+79161234567").expect("phone"),
-                email: None,
-                message: None,
-                location_id: None,
-                program_type_id: None,
-                class_session_id: None,
-                source: LeadSource::Website,
-                status: LeadStatus::New,
-                notes: None,
-                utm_source: None,
-                utm_medium: None,
-                utm_campaign: None,
-                created_at: Utc::now(),
-            },
-            "website",
-        )
-        .expect("lead")
-        .id
+    let new = builders::lead("Анна", "+79161234567", Utc::now());
+    t.repos.leads.created(&new, "website").id
 }
 
 /// Builds a fresh request (a `TestRequest` is used up when sent).

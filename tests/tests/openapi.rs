@@ -20,6 +20,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/memberships"),
     ("get", "/api/v1/memberships/{id}"),
     ("get", "/api/v1/schedule"),
+    ("get", "/api/v1/schedule.ics"),
     ("post", "/api/v1/leads"),
     ("get", "/api/v1/admin/leads"),
     ("post", "/api/v1/admin/leads"),
@@ -27,6 +28,27 @@ const CONTRACT: &[(&str, &str)] = &[
     ("patch", "/api/v1/admin/leads/{id}"),
     ("delete", "/api/v1/admin/leads/{id}"),
     ("get", "/api/v1/admin/leads/{id}/events"),
+    ("get", "/api/v1/admin/locations"),
+    ("post", "/api/v1/admin/locations"),
+    ("get", "/api/v1/admin/locations/{id}"),
+    ("patch", "/api/v1/admin/locations/{id}"),
+    ("delete", "/api/v1/admin/locations/{id}"),
+    ("get", "/api/v1/admin/program-types"),
+    ("post", "/api/v1/admin/program-types"),
+    ("get", "/api/v1/admin/program-types/{id}"),
+    ("patch", "/api/v1/admin/program-types/{id}"),
+    ("delete", "/api/v1/admin/program-types/{id}"),
+    ("get", "/api/v1/admin/trainers"),
+    ("post", "/api/v1/admin/trainers"),
+    ("get", "/api/v1/admin/trainers/{id}"),
+    ("patch", "/api/v1/admin/trainers/{id}"),
+    ("delete", "/api/v1/admin/trainers/{id}"),
+    ("get", "/api/v1/admin/memberships"),
+    ("post", "/api/v1/admin/memberships"),
+    ("get", "/api/v1/admin/memberships/{id}"),
+    ("patch", "/api/v1/admin/memberships/{id}"),
+    ("delete", "/api/v1/admin/memberships/{id}"),
+    ("get", "/api/v1/admin/audit"),
 ];
 
 async fn served_document() -> serde_json::Value {
@@ -278,8 +300,8 @@ async fn every_documented_admin_operation_refuses_requests_without_a_valid_key()
     }
     assert_eq!(
         checked,
-        6 * 3,
-        "six admin operations, three bad credentials each"
+        27 * 3,
+        "27 admin operations (leads 6, catalog 20, audit 1), three bad credentials each"
     );
 }
 

@@ -187,7 +187,7 @@ async fn public_responses_are_cached_for_the_ttl_then_refreshed(backend: Backend
     assert_eq!(count(&first), Some(2));
     t.repos
         .locations
-        .create(&cohai_e2e::build::location("Новая", "Europe/Moscow"))
+        .create(&cohai_e2e::builders::location("Новая"))
         .expect("location");
     let cached = get(&app, "/api/v1/locations").await;
     assert_eq!(

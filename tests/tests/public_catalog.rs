@@ -2,7 +2,7 @@
 
 use actix_web::test::TestRequest;
 use cohai_domain::NewTrainer;
-use cohai_e2e::{Backend, TestApp, at, build, call, e2e_tests, get};
+use cohai_e2e::{Backend, TestApp, at, builders, call, e2e_tests, get};
 
 async fn locations_list_active_ones_by_name_with_etag_and_304(backend: Backend) {
     let t = TestApp::new(backend);
@@ -80,7 +80,7 @@ async fn program_types_are_active_ones_by_name(backend: Backend) {
         .program_types
         .create(&cohai_domain::NewProgramType {
             is_active: false,
-            ..build::program_type("Архив")
+            ..builders::program_type("Архив")
         })
         .expect("pt");
     let app = t.service().await;
@@ -103,10 +103,10 @@ async fn trainers_filter_by_location_where_they_teach(backend: Backend) {
         .trainers
         .create(&NewTrainer {
             is_active: false,
-            ..build::trainer("Уволен")
+            ..builders::trainer("Уволен")
         })
         .expect("trainer");
-    t.session(build::session(
+    t.session(builders::session(
         c.locations[1].id,
         c.program_types[0].id,
         c.trainers[1].id,
@@ -148,7 +148,7 @@ async fn memberships_by_price_then_id_and_filtered_by_location(backend: Backend)
     let tie = t
         .repos
         .membership_plans
-        .create(&build::plan(c.locations[1].id, "Берлин разовое", 90_000))
+        .create(&builders::plan(c.locations[1].id, "Берлин разовое", 90_000))
         .expect("plan");
     let app = t.service().await;
     let all = get(&app, "/api/v1/memberships").await;
@@ -185,7 +185,7 @@ async fn memberships_by_price_then_id_and_filtered_by_location(backend: Backend)
     let closed_plan = t
         .repos
         .membership_plans
-        .create(&build::plan(c.locations[2].id, "Закрытый", 1))
+        .create(&builders::plan(c.locations[2].id, "Закрытый", 1))
         .expect("plan");
     let listed = get(&app, "/api/v1/memberships").await;
     assert!(

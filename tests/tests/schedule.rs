@@ -1,7 +1,8 @@
 //! `GET /api/v1/schedule` over HTTP, on both backends.
 
 use cohai_domain::SessionStatus;
-use cohai_e2e::{Backend, TestApp, at, build, e2e_tests, get};
+use cohai_e2e::builders::{location_in, session};
+use cohai_e2e::{Backend, TestApp, at, e2e_tests, get};
 
 fn ids(r: &cohai_e2e::Reply) -> Vec<i64> {
     r.json["items"]
@@ -16,18 +17,18 @@ async fn sessions_in_a_half_open_window_ordered_with_joined_refs(backend: Backen
     let t = TestApp::new(backend);
     let c = t.catalog();
     let (loc, pt, tr) = (c.locations[0].id, c.program_types[0].id, c.trainers[0].id);
-    let a = t.session(build::session(loc, pt, tr, at("2026-12-01T09:00:00Z")));
-    let b = t.session(build::session(loc, pt, tr, at("2026-12-01T07:00:00Z")));
-    let same_time = t.session(build::session(
+    let a = t.session(session(loc, pt, tr, at("2026-12-01T09:00:00Z")));
+    let b = t.session(session(loc, pt, tr, at("2026-12-01T07:00:00Z")));
+    let same_time = t.session(session(
         loc,
         c.program_types[1].id,
         c.trainers[1].id,
         at("2026-12-01T09:00:00Z"),
     ));
-    let at_end = t.session(build::session(loc, pt, tr, at("2026-12-02T00:00:00Z")));
+    let at_end = t.session(session(loc, pt, tr, at("2026-12-02T00:00:00Z")));
     let cancelled = t.session(cohai_domain::NewClassSession {
         status: SessionStatus::Cancelled,
-        ..build::session(loc, pt, tr, at("2026-12-01T12:00:00Z"))
+        ..session(loc, pt, tr, at("2026-12-01T12:00:00Z"))
     });
     let app = t.service().await;
     let r = get(
@@ -78,13 +79,13 @@ async fn filters_narrow_and_unknown_references_are_404(backend: Backend) {
     let t = TestApp::new(backend);
     let c = t.catalog();
     let (m, b) = (c.locations[0].id, c.locations[1].id);
-    let s1 = t.session(build::session(
+    let s1 = t.session(session(
         m,
         c.program_types[0].id,
         c.trainers[0].id,
         at("2026-12-01T09:00:00Z"),
     ));
-    let s2 = t.session(build::session(
+    let s2 = t.session(session(
         b,
         c.program_types[1].id,
         c.trainers[1].id,
@@ -191,10 +192,10 @@ async fn dates_are_local_days_of_the_location_across_dst(backend: Backend) {
     let (pt, tr) = (c.program_types[0].id, c.trainers[0].id);
     // 2026-10-25 is the day Berlin leaves summer time: local midnight is 22:00Z the day
     // before, and the day ends at 23:00Z (25 hours).
-    let before = t.session(build::session(berlin, pt, tr, at("2026-10-24T21:59:00Z")));
-    let first = t.session(build::session(berlin, pt, tr, at("2026-10-24T22:00:00Z")));
-    let last = t.session(build::session(berlin, pt, tr, at("2026-10-25T22:59:00Z")));
-    let next_day = t.session(build::session(berlin, pt, tr, at("2026-10-25T23:00:00Z")));
+    let before = t.session(session(berlin, pt, tr, at("2026-10-24T21:59:00Z")));
+    let first = t.session(session(berlin, pt, tr, at("2026-10-24T22:00:00Z")));
+    let last = t.session(session(berlin, pt, tr, at("2026-10-25T22:59:00Z")));
+    let next_day = t.session(session(berlin, pt, tr, at("2026-10-25T23:00:00Z")));
     let app = t.service().await;
     let r = get(
         &app,
@@ -218,22 +219,12 @@ async fn a_zone_with_a_half_hour_offset_is_honoured(backend: Backend) {
     let kolkata = t
         .repos
         .locations
-        .create(&build::location("Mumbai", "Asia/Kolkata"))
+        .create(&location_in("Mumbai", "Asia/Kolkata"))
         .expect("location");
     let (pt, tr) = (c.program_types[0].id, c.trainers[0].id);
     // Local midnight of 2026-12-01 in India (UTC+05:30) is 2026-11-30T18:30Z.
-    let out = t.session(build::session(
-        kolkata.id,
-        pt,
-        tr,
-        at("2026-11-30T18:29:00Z"),
-    ));
-    let inside = t.session(build::session(
-        kolkata.id,
-        pt,
-        tr,
-        at("2026-11-30T18:30:00Z"),
-    ));
+    let out = t.session(session(kolkata.id, pt, tr, at("2026-11-30T18:29:00Z")));
+    let inside = t.session(session(kolkata.id, pt, tr, at("2026-11-30T18:30:00Z")));
     let app = t.service().await;
     let r = get(
         &app,
@@ -252,14 +243,9 @@ async fn default_window_is_the_next_seven_days(backend: Backend) {
     let c = t.catalog();
     let now = chrono::Utc::now();
     let (loc, pt, tr) = (c.locations[0].id, c.program_types[0].id, c.trainers[0].id);
-    let past = t.session(build::session(
-        loc,
-        pt,
-        tr,
-        now - chrono::Duration::hours(1),
-    ));
-    let soon = t.session(build::session(loc, pt, tr, now + chrono::Duration::days(6)));
-    let later = t.session(build::session(loc, pt, tr, now + chrono::Duration::days(8)));
+    let past = t.session(session(loc, pt, tr, now - chrono::Duration::hours(1)));
+    let soon = t.session(session(loc, pt, tr, now + chrono::Duration::days(6)));
+    let later = t.session(session(loc, pt, tr, now + chrono::Duration::days(8)));
     let app = t.service().await;
     let r = get(&app, "/api/v1/schedule").await;
     assert_eq!(ids(&r), [soon.id]);

@@ -7,13 +7,8 @@ use cohai_bootstrap::generate::{ACTOR, bench_location_name};
 use cohai_bootstrap::{BootstrapError, GenerateOptions, NoProgress, SeedReport, Tally, demo_data};
 use cohai_domain::{LeadEventKind, LeadFilter, Phone, ScheduleFilter, SessionStatus, TimeWindow};
 use cohai_persistence::Repositories;
+use cohai_persistence::testing::builders::at;
 use cohai_persistence::testing::{Backend, TestDatabase};
-
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .expect("valid instant")
-        .with_timezone(&Utc)
-}
 
 fn tally(created: usize, existing: usize) -> Tally {
     Tally { created, existing }
@@ -36,7 +31,7 @@ fn seed_twice_creates_nothing_the_second_time(backend: Backend) {
     // Seed migrates by itself.
     let t = TestDatabase::unmigrated(backend);
     // 21:30 UTC is already the next day in Moscow (00:30) and Yekaterinburg (02:30).
-    let now = utc("2026-11-23T21:30:00Z");
+    let now = at("2026-11-23T21:30:00Z");
 
     let first = cohai_bootstrap::seed(&t.db, now).expect("first seed");
     assert!(!first.migrations.is_empty(), "seed applies the migrations");
@@ -129,13 +124,13 @@ fn seed_twice_creates_nothing_the_second_time(backend: Backend) {
             location_id: Some(patriarshie.id),
             program_type_id: None,
             trainer_id: None,
-            window: TimeWindow::new(utc("2026-11-23T21:00:00Z"), utc("2026-11-24T21:00:00Z"), 62)
+            window: TimeWindow::new(at("2026-11-23T21:00:00Z"), at("2026-11-24T21:00:00Z"), 62)
                 .expect("window"),
         })
         .expect("schedule");
     assert_eq!(day.len(), 8);
-    assert_eq!(day[0].starts_at, utc("2026-11-24T05:00:00Z"));
-    assert_eq!(day[7].starts_at, utc("2026-11-24T17:30:00Z"));
+    assert_eq!(day[0].starts_at, at("2026-11-24T05:00:00Z"));
+    assert_eq!(day[7].starts_at, at("2026-11-24T17:30:00Z"));
     assert!(day.iter().all(|s| (8..=16).contains(&s.capacity)));
     // Beginners' classes belong to the trial plan; others to no plan.
     let trial = repos
@@ -162,15 +157,15 @@ fn seed_twice_creates_nothing_the_second_time(backend: Backend) {
         sessions_at(
             &repos,
             ekb.id,
-            utc("2026-11-24T03:00:00Z"),
-            utc("2026-11-24T03:00:01Z")
+            at("2026-11-24T03:00:00Z"),
+            at("2026-11-24T03:00:01Z")
         ),
         1,
         "08:00 in Yekaterinburg is 03:00 UTC"
     );
     // Nothing before the first local day.
     assert_eq!(
-        sessions_at(&repos, ekb.id, now - far, utc("2026-11-23T19:00:00Z")),
+        sessions_at(&repos, ekb.id, now - far, at("2026-11-23T19:00:00Z")),
         0
     );
 
@@ -182,7 +177,7 @@ fn seed_twice_creates_nothing_the_second_time(backend: Backend) {
 
 fn generate_stores_exactly_the_requested_counts(backend: Backend) {
     let t = TestDatabase::new(backend);
-    let now = utc("2026-11-24T12:00:00Z");
+    let now = at("2026-11-24T12:00:00Z");
     let options = GenerateOptions {
         batch_size: 128,
         seed: 7,
@@ -292,7 +287,7 @@ fn generate_rejects_sessions_without_locations(backend: Backend) {
 
 fn cancelled_sessions_are_rare_but_present(backend: Backend) {
     let t = TestDatabase::new(backend);
-    let now = utc("2026-11-24T12:00:00Z");
+    let now = at("2026-11-24T12:00:00Z");
     cohai_bootstrap::seed(&t.db, now).expect("seed");
     let repos = t.db.repositories();
     let mut total = 0;

@@ -8,5 +8,6 @@ pub mod logging;
 pub mod settings;
 
 pub use settings::{
-    AdminKeySetting, DatabaseSettings, LogFormat, LogSettings, Settings, SettingsError,
+    AdminKeySetting, CalendarSettings, DatabaseSettings, LogFormat, LogSettings, Settings,
+    SettingsError,
 };

@@ -62,6 +62,25 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The calendar feed (`/api/v1/schedule.ics`).
+    pub calendar: CalendarSettings,
+}
+
+/// Calendar feed settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CalendarSettings {
+    /// The part after `@` of every event's `UID` (`session-<id>@<uid_domain>`). Calendar apps
+    /// recognise events by UID, so change it only before anyone subscribes.
+    pub uid_domain: String,
+}
+
+impl Default for CalendarSettings {
+    fn default() -> Self {
+        Self {
+            uid_domain: "cohai".to_owned(),
+        }
+    }
 }
 
 /// A named admin key, stored as the SHA-256 digest of the key.
@@ -134,6 +153,7 @@ impl Default for Settings {
             admin_list_cache_ttl_ms: 1000,
             database: DatabaseSettings::default(),
             log: LogSettings::default(),
+            calendar: CalendarSettings::default(),
         }
     }
 }

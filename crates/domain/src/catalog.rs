@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::audit::{AuditEntity, Audited, fields_of};
 use crate::string_enum;
 
 string_enum! {
@@ -37,6 +38,9 @@ pub struct Location {
     /// Inactive locations are hidden from the public API.
     #[serde(skip)]
     pub is_active: bool,
+    /// Grows by one with every change (the admin API's `ETag`).
+    #[serde(skip)]
+    pub version: i64,
 }
 
 /// Fields of a new or replaced location.
@@ -73,6 +77,9 @@ pub struct ProgramType {
     /// Inactive program types are hidden from the public API.
     #[serde(skip)]
     pub is_active: bool,
+    /// Grows by one with every change (the admin API's `ETag`).
+    #[serde(skip)]
+    pub version: i64,
 }
 
 /// Fields of a new or replaced program type.
@@ -105,6 +112,9 @@ pub struct Trainer {
     /// Inactive trainers are hidden from the public API.
     #[serde(skip)]
     pub is_active: bool,
+    /// Grows by one with every change (the admin API's `ETag`).
+    #[serde(skip)]
+    pub version: i64,
 }
 
 /// Fields of a new or replaced trainer.
@@ -179,6 +189,9 @@ pub struct MembershipPlan {
     /// Inactive plans are hidden from the public API.
     #[serde(skip)]
     pub is_active: bool,
+    /// Grows by one with every change (the admin API's `ETag`).
+    #[serde(skip)]
+    pub version: i64,
 }
 
 /// Fields of a new or replaced membership plan.
@@ -199,3 +212,28 @@ pub struct NewMembershipPlan {
     /// Listed publicly.
     pub is_active: bool,
 }
+
+/// Implements [`Audited`] for a catalog entity with `id`, `version` and `is_active`.
+macro_rules! audited {
+    ($($entity:ty => $kind:ident),+ $(,)?) => {$(
+        impl Audited for $entity {
+            const ENTITY: AuditEntity = AuditEntity::$kind;
+            fn id(&self) -> i64 {
+                self.id
+            }
+            fn version(&self) -> i64 {
+                self.version
+            }
+            fn fields(&self) -> serde_json::Map<String, serde_json::Value> {
+                fields_of(self, self.is_active)
+            }
+        }
+    )+};
+}
+
+audited!(
+    Location => Location,
+    ProgramType => ProgramType,
+    Trainer => Trainer,
+    MembershipPlan => MembershipPlan,
+);

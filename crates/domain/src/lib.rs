@@ -3,6 +3,7 @@
 //! Entities, value types with their rules, and the repository traits (ports) that the
 //! persistence layer implements. This crate does no I/O and knows nothing of Diesel or actix.
 
+pub mod audit;
 pub mod catalog;
 pub mod error;
 pub mod lead;
@@ -12,6 +13,7 @@ pub mod schedule;
 pub mod text;
 pub mod time;
 
+pub use audit::{AuditAction, AuditEntity, AuditEntry, AuditFilter, AuditPage, Audited};
 pub use catalog::{
     Location, MembershipPlan, Money, NewLocation, NewMembershipPlan, NewProgramType, NewTrainer,
     ProgramLevel, ProgramType, Trainer,
@@ -23,8 +25,8 @@ pub use lead::{
 };
 pub use phone::{Phone, PhoneError};
 pub use schedule::{
-    ClassSession, LocationRef, NewClassSession, ProgramTypeRef, ScheduleFilter, SessionStatus,
-    TrainerRef,
+    ClassSession, LocationRef, MAX_CANCELLATION_REASON_CHARS, NewClassSession, ProgramTypeRef,
+    ScheduleFilter, SessionStatus, TrainerRef,
 };
 pub use time::{TimeWindow, TimeWindowError};
 

@@ -12,9 +12,10 @@ use chrono::{DateTime, Utc};
 
 use crate::lead::{LeadReference, Submission};
 use crate::{
-    ClassSession, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage, Location, MembershipPlan,
-    NewClassSession, NewLead, NewLocation, NewMembershipPlan, NewProgramType, NewTrainer,
-    ProgramType, RepoError, RepoResult, ScheduleFilter, SessionStatus, Trainer,
+    AuditFilter, AuditPage, ClassSession, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage,
+    Location, MembershipPlan, NewClassSession, NewLead, NewLocation, NewMembershipPlan,
+    NewProgramType, NewTrainer, ProgramType, RepoError, RepoResult, ScheduleFilter, SessionStatus,
+    Trainer,
 };
 
 /// A future as the ports return it: std types only, so the domain names no async runtime.
@@ -33,17 +34,59 @@ pub enum SubmitError {
 }
 
 /// The plan's common operations for a catalog entity `E` created from `N`.
+///
+/// Every write records its audit entry ([`crate::AuditEntry`]) in the same transaction as
+/// the change; the `…_audited` methods name the actor, the plain ones write as
+/// [`crate::audit::SYSTEM_ACTOR`] (seed and tools).
 pub trait CrudRepository<E, N>: Send + Sync {
     /// Active rows, ordered by name (code-point order), then id.
     fn list_active(&self) -> RepoResult<Vec<E>>;
+    /// Every row, or only the active (`Some(true)`) or inactive ones, in the same order.
+    fn list_all(&self, active: Option<bool>) -> RepoResult<Vec<E>>;
     /// One row, active or not.
     fn get_by_id(&self, id: i64) -> RepoResult<Option<E>>;
-    /// Stores a new row.
-    fn create(&self, new: &N) -> RepoResult<E>;
-    /// Replaces a row's fields; `None` when it does not exist.
-    fn update(&self, id: i64, new: &N) -> RepoResult<Option<E>>;
-    /// Deletes a row; `false` when it did not exist.
+    /// Stores a new row (version 1) with its `created` audit entry by `actor`.
+    fn create_audited(&self, new: &N, actor: &str, at: DateTime<Utc>) -> RepoResult<E>;
+    /// Replaces a row's fields and bumps its version, with an `updated` audit entry of the
+    /// changed fields; `None` when it does not exist; [`RepoError::Stale`] when
+    /// `expected_version` is given and differs (checked after existence).
+    fn update_audited(
+        &self,
+        id: i64,
+        new: &N,
+        expected_version: Option<i64>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Option<E>>;
+    /// Deletes a row with a `deleted` audit entry; `false` when it does not exist;
+    /// [`RepoError::Stale`] as for updates; [`RepoError::Conflict`] while other rows refer
+    /// to it (a location's plans or sessions, a program type's, trainer's or plan's sessions).
+    fn delete_audited(
+        &self,
+        id: i64,
+        expected_version: Option<i64>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> RepoResult<bool>;
+    /// Deletes a row as the system, also when referenced (the database's own rules apply:
+    /// cascades, restrictions); `false` when it did not exist.
     fn delete(&self, id: i64) -> RepoResult<bool>;
+
+    /// Stores a new row as the system.
+    fn create(&self, new: &N) -> RepoResult<E> {
+        self.create_audited(new, crate::audit::SYSTEM_ACTOR, Utc::now())
+    }
+
+    /// Replaces a row's fields as the system; `None` when it does not exist.
+    fn update(&self, id: i64, new: &N) -> RepoResult<Option<E>> {
+        self.update_audited(id, new, None, crate::audit::SYSTEM_ACTOR, Utc::now())
+    }
+}
+
+/// The audit log.
+pub trait AuditRepository: Send + Sync {
+    /// A filtered page, newest first, and the total.
+    fn search(&self, filter: &AuditFilter) -> RepoResult<AuditPage>;
 }
 
 /// Studios.
@@ -84,8 +127,14 @@ pub trait ClassSessionRepository: Send + Sync {
     fn create(&self, new: &NewClassSession) -> RepoResult<ClassSession>;
     /// Stores many sessions in one transaction; returns how many were stored.
     fn create_many(&self, new: &[NewClassSession]) -> RepoResult<usize>;
-    /// Sets a session's status; `None` when it does not exist.
+    /// Sets a session's status and increments its `version`; `None` when it does not exist.
+    /// Setting `scheduled` clears the cancellation reason; setting `cancelled` keeps it.
+    /// Every other change of a session must increment `version` too.
     fn set_status(&self, id: i64, status: SessionStatus) -> RepoResult<Option<ClassSession>>;
+    /// Cancels a session with `reason` (at most [`crate::schedule::MAX_CANCELLATION_REASON_CHARS`]
+    /// characters, else [`crate::RepoError::Invalid`]) and increments its `version`; `None`
+    /// when it does not exist.
+    fn cancel(&self, id: i64, reason: &str) -> RepoResult<Option<ClassSession>>;
     /// Deletes a session; `false` when it did not exist.
     fn delete(&self, id: i64) -> RepoResult<bool>;
     /// Sessions of one location starting in `[from, to)` (all statuses).

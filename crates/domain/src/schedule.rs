@@ -15,6 +15,9 @@ string_enum! {
     }
 }
 
+/// Longest `cancellation_reason`, in characters (the database refuses longer ones too).
+pub const MAX_CANCELLATION_REASON_CHARS: usize = 500;
+
 /// The location of a session, as the schedule shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -69,6 +72,12 @@ pub struct ClassSession {
     pub trainer: TrainerRef,
     /// The plan this session belongs to, if any.
     pub membership_plan_id: Option<i64>,
+    /// Why the session was cancelled (only ever set on a cancelled session).
+    pub cancellation_reason: Option<String>,
+    /// Incremented on every change of the session: the calendar feed's `SEQUENCE` and the
+    /// basis of the session's admin `ETag`.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 /// Fields of a new class session.

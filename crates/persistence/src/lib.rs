@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cohai_domain::ports::{
-    ClassSessionRepository, DatabaseHealth, LeadRepository, LocationRepository,
+    AuditRepository, ClassSessionRepository, DatabaseHealth, LeadRepository, LocationRepository,
     MembershipPlanRepository, ProgramTypeRepository, TrainerRepository,
 };
 
@@ -175,6 +175,7 @@ impl Database {
             membership_plans: Arc::new(repos::DieselMembershipPlanRepository::new(db.clone())),
             class_sessions: Arc::new(repos::DieselClassSessionRepository::new(db.clone())),
             leads: Arc::new(repos::DieselLeadRepository::new(db.clone())),
+            audit: Arc::new(repos::DieselAuditRepository::new(db.clone())),
             health: Arc::new(repos::DieselDatabaseHealth::new(db)),
         }
     }
@@ -195,6 +196,8 @@ pub struct Repositories {
     pub class_sessions: Arc<dyn ClassSessionRepository>,
     /// Leads and their events.
     pub leads: Arc<dyn LeadRepository>,
+    /// The audit log of catalog changes.
+    pub audit: Arc<dyn AuditRepository>,
     /// Readiness.
     pub health: Arc<dyn DatabaseHealth>,
 }

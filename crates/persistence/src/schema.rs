@@ -13,6 +13,7 @@ diesel::table! {
         phone -> Nullable<Text>,
         timezone -> Text,
         is_active -> Bool,
+        version -> BigInt,
     }
 }
 
@@ -24,6 +25,7 @@ diesel::table! {
         duration_minutes -> Integer,
         level -> Text,
         is_active -> Bool,
+        version -> BigInt,
     }
 }
 
@@ -34,6 +36,7 @@ diesel::table! {
         bio -> Nullable<Text>,
         photo_url -> Nullable<Text>,
         is_active -> Bool,
+        version -> BigInt,
     }
 }
 
@@ -48,6 +51,7 @@ diesel::table! {
         visits -> Nullable<Integer>,
         validity_days -> Integer,
         is_active -> Bool,
+        version -> BigInt,
     }
 }
 
@@ -62,6 +66,8 @@ diesel::table! {
         ends_at -> Timestamp,
         capacity -> Integer,
         status -> Text,
+        cancellation_reason -> Nullable<Text>,
+        version -> BigInt,
     }
 }
 
@@ -99,6 +105,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        entity -> Text,
+        entity_id -> Nullable<BigInt>,
+        action -> Text,
+        actor -> Text,
+        changes -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(membership_plans -> locations (location_id));
 diesel::joinable!(class_sessions -> locations (location_id));
 diesel::joinable!(class_sessions -> program_types (program_type_id));
@@ -113,6 +131,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     class_sessions,
     leads,
     lead_events,
+    audit_log,
 );
 
 /// Every mapped column as `(table, column, type)`, with the type as [`crate::check`] names it.
@@ -129,17 +148,20 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("locations", "phone", Text),
         ("locations", "timezone", Text),
         ("locations", "is_active", Bool),
+        ("locations", "version", BigInt),
         ("program_types", "id", BigInt),
         ("program_types", "name", Text),
         ("program_types", "description", Text),
         ("program_types", "duration_minutes", Integer),
         ("program_types", "level", Text),
         ("program_types", "is_active", Bool),
+        ("program_types", "version", BigInt),
         ("trainers", "id", BigInt),
         ("trainers", "full_name", Text),
         ("trainers", "bio", Text),
         ("trainers", "photo_url", Text),
         ("trainers", "is_active", Bool),
+        ("trainers", "version", BigInt),
         ("membership_plans", "id", BigInt),
         ("membership_plans", "location_id", BigInt),
         ("membership_plans", "name", Text),
@@ -149,6 +171,7 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("membership_plans", "visits", Integer),
         ("membership_plans", "validity_days", Integer),
         ("membership_plans", "is_active", Bool),
+        ("membership_plans", "version", BigInt),
         ("class_sessions", "id", BigInt),
         ("class_sessions", "location_id", BigInt),
         ("class_sessions", "program_type_id", BigInt),
@@ -158,6 +181,8 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("class_sessions", "ends_at", Timestamp),
         ("class_sessions", "capacity", Integer),
         ("class_sessions", "status", Text),
+        ("class_sessions", "cancellation_reason", Text),
+        ("class_sessions", "version", BigInt),
         ("leads", "id", BigInt),
         ("leads", "name", Text),
         ("leads", "phone", Text),
@@ -182,6 +207,13 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("lead_events", "actor", Text),
         ("lead_events", "data", Text),
         ("lead_events", "created_at", Timestamp),
+        ("audit_log", "id", BigInt),
+        ("audit_log", "entity", Text),
+        ("audit_log", "entity_id", BigInt),
+        ("audit_log", "action", Text),
+        ("audit_log", "actor", Text),
+        ("audit_log", "changes", Text),
+        ("audit_log", "created_at", Timestamp),
     ]
 };
 
@@ -251,6 +283,10 @@ mod tests {
             (
                 "lead_events",
                 selected_columns(lead_events::table.select(lead_events::all_columns)),
+            ),
+            (
+                "audit_log",
+                selected_columns(audit_log::table.select(audit_log::all_columns)),
             ),
         ];
         let mut total = 0;

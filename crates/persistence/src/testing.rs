@@ -5,14 +5,17 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`); when it cannot be reached the tests fail
 //! rather than skip, so a green run always means both backends were tested.
 
+pub mod builders;
+
 use std::path::PathBuf;
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use diesel::sql_types::BigInt;
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 
-use chrono::{DateTime, Utc};
+use chrono::Duration;
 use cohai_domain::ports::{LeadRepository, SubmitError};
-use cohai_domain::{NewLead, Submission};
+use cohai_domain::{Lead, NewLead, Submission};
 
 use crate::{Database, DatabaseUrl, PoolSettings};
 
@@ -137,24 +140,74 @@ impl Drop for TestDatabase {
 /// Runs a future to completion on this thread (tests only).
 pub use pollster::block_on;
 
-/// Waits for a public submission, for tests (the server awaits it instead).
-pub trait SubmitAndWait {
-    /// [`LeadRepository::submit`], blocking this thread until the outcome is known.
-    fn submit_and_wait(
-        &self,
-        new: &NewLead,
-        open_since: DateTime<Utc>,
-    ) -> Result<Submission, SubmitError>;
+/// How long before a submission's `created_at` an open lead of its phone may have been created
+/// for the submission to join it: the lead service's `DEDUP_WINDOW` (in `cohai-services`, which
+/// this crate cannot see).
+pub const DEDUP_WINDOW: Duration = Duration::hours(24);
+
+/// Lead writes for tests, blocking this thread until they are done (the server awaits a
+/// submission instead). All but [`submit_and_wait`](Self::submit_and_wait) panic when the
+/// write fails or has another outcome than they name.
+pub trait TestLeads {
+    /// [`LeadRepository::submit`] as the website submits (joining an open lead of the phone
+    /// created within [`DEDUP_WINDOW`] before `new.created_at`), waiting for the outcome.
+    fn submit_and_wait(&self, new: &NewLead) -> Result<Submission, SubmitError>;
+
+    /// A submission that is stored, as a new lead or on an open one.
+    fn submitted(&self, new: &NewLead) -> Submission {
+        self.submit_and_wait(new).expect("submit")
+    }
+
+    /// A submission that stores a new lead: that lead.
+    fn submitted_new(&self, new: &NewLead) -> Lead {
+        match self.submitted(new) {
+            Submission::Created(lead) => lead,
+            Submission::Resubmitted(lead) => {
+                panic!("expected a new lead, got a resubmission of {lead:?}")
+            }
+        }
+    }
+
+    /// A submission that joins an open lead of its phone: that lead.
+    fn resubmitted(&self, new: &NewLead) -> Lead {
+        match self.submitted(new) {
+            Submission::Resubmitted(lead) => lead,
+            Submission::Created(lead) => panic!("expected a resubmission, got a new lead {lead:?}"),
+        }
+    }
+
+    /// [`LeadRepository::create`] by `actor`: the stored lead.
+    fn created(&self, new: &NewLead, actor: &str) -> Lead;
 }
 
-impl SubmitAndWait for dyn LeadRepository {
-    fn submit_and_wait(
-        &self,
-        new: &NewLead,
-        open_since: DateTime<Utc>,
-    ) -> Result<Submission, SubmitError> {
-        pollster::block_on(self.submit(new.clone(), open_since))
+impl TestLeads for dyn LeadRepository {
+    fn submit_and_wait(&self, new: &NewLead) -> Result<Submission, SubmitError> {
+        pollster::block_on(self.submit(new.clone(), new.created_at - DEDUP_WINDOW))
     }
+
+    fn created(&self, new: &NewLead, actor: &str) -> Lead {
+        self.create(new, actor).expect("create lead")
+    }
+}
+
+/// The lead a submission stored or joined.
+pub fn lead_of(submission: &Submission) -> &Lead {
+    match submission {
+        Submission::Created(lead) | Submission::Resubmitted(lead) => lead,
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The value of a `SELECT COUNT(*) AS n …` query.
+pub fn count(db: &Database, sql: &str) -> i64 {
+    let mut conn = db.pool().get().expect("raw connection");
+    let rows: Vec<Count> = diesel::sql_query(sql).load(&mut *conn).expect(sql);
+    rows.first().map(|r| r.n).expect("one row")
 }
 
 /// Declares `sqlite` and `postgres` test modules running each named test function

@@ -4,8 +4,9 @@ mod common;
 
 use cohai_domain::{Location, NewLocation, ProgramLevel};
 use cohai_persistence::backend_tests;
+use cohai_persistence::testing::builders::{location, plan, program_type, rub, trainer};
 use cohai_persistence::testing::{Backend, TestDatabase};
-use common::{catalog, location, plan, program_type, rub, session, trainer};
+use common::catalog;
 
 /// Names whose byte order differs from any linguistic collation.
 const MIXED_NAMES: [&str; 5] = ["Zeta", "alpha", "Ёлка", "Яблоко", "Ángel"];
@@ -35,6 +36,7 @@ fn location_create_returns_the_stored_row_with_a_new_id(backend: Backend) {
             phone: new.phone.clone(),
             timezone: new.timezone.clone(),
             is_active: true,
+            version: 1,
         }
     );
     let other = repos.locations.create(&location("Север")).expect("create");
@@ -95,6 +97,7 @@ fn location_update_replaces_every_field_and_null_clears_the_phone(backend: Backe
         phone: None,
         timezone: replacement.timezone.clone(),
         is_active: false,
+        version: created.version + 1,
     };
     assert_eq!(updated, expected);
     assert_eq!(
@@ -208,7 +211,7 @@ fn location_delete_cascades_to_its_plans_and_sessions(backend: Backend) {
         .expect("plan");
     let doomed_session = repos
         .class_sessions
-        .create(&session(&cat, common::base()))
+        .create(&cat.session(common::base()))
         .expect("session");
     assert!(repos.locations.delete(cat.location.id).expect("delete"));
     assert_eq!(
@@ -513,7 +516,7 @@ fn trainer_list_active_by_location_lists_active_trainers_teaching_there_once_by_
             .create(&cohai_domain::NewClassSession {
                 trainer_id,
                 location_id,
-                ..session(&here, common::at_min(n * 90))
+                ..here.session(common::at_min(n * 90))
             })
             .expect("session")
     };
@@ -556,7 +559,7 @@ fn trainer_with_sessions_cannot_be_deleted(backend: Backend) {
     let cat = catalog(&repos, "A");
     repos
         .class_sessions
-        .create(&session(&cat, common::base()))
+        .create(&cat.session(common::base()))
         .expect("session");
     assert!(repos.trainers.delete(cat.trainer.id).is_err());
     assert!(repos.program_types.delete(cat.program_type.id).is_err());
@@ -798,7 +801,7 @@ fn plan_delete_detaches_its_sessions(backend: Backend) {
         .class_sessions
         .create(&cohai_domain::NewClassSession {
             membership_plan_id: Some(p.id),
-            ..session(&cat, common::base())
+            ..cat.session(common::base())
         })
         .expect("session");
     assert_eq!(s.membership_plan_id, Some(p.id));

@@ -8,8 +8,9 @@ use cohai_domain::{
     ScheduleFilter, SessionStatus, TrainerRef,
 };
 use cohai_persistence::backend_tests;
+use cohai_persistence::testing::builders::{at, plan, session};
 use cohai_persistence::testing::{Backend, TestDatabase};
-use common::{at_min, base, catalog, plan, schedule, session, session_ids, utc};
+use common::{at_min, base, catalog, schedule, session_ids};
 
 fn create_returns_the_session_with_its_location_program_type_and_trainer(backend: Backend) {
     let t = TestDatabase::new(backend);
@@ -22,7 +23,7 @@ fn create_returns_the_session_with_its_location_program_type_and_trainer(backend
     let new = NewClassSession {
         membership_plan_id: Some(p.id),
         capacity: 7,
-        ..session(&cat, base())
+        ..cat.session(base())
     };
     let created = repos.class_sessions.create(&new).expect("create");
     assert!(created.id > 0);
@@ -48,6 +49,8 @@ fn create_returns_the_session_with_its_location_program_type_and_trainer(backend
                 full_name: cat.trainer.full_name.clone(),
             },
             membership_plan_id: Some(p.id),
+            cancellation_reason: None,
+            version: 1,
         }
     );
     assert_eq!(
@@ -64,7 +67,7 @@ fn create_stores_a_cancelled_session_as_cancelled(backend: Backend) {
         .class_sessions
         .create(&NewClassSession {
             status: SessionStatus::Cancelled,
-            ..session(&cat, base())
+            ..cat.session(base())
         })
         .expect("create");
     assert_eq!(created.status, SessionStatus::Cancelled);
@@ -74,13 +77,13 @@ fn instants_round_trip_to_the_microsecond(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let starts = utc("2026-12-01T09:00:00.123456Z");
-    let ends = utc("2026-12-01T10:29:59.999999Z");
+    let starts = at("2026-12-01T09:00:00.123456Z");
+    let ends = at("2026-12-01T10:29:59.999999Z");
     let created = repos
         .class_sessions
         .create(&NewClassSession {
             ends_at: ends,
-            ..session(&cat, starts)
+            ..cat.session(starts)
         })
         .expect("create");
     let got = repos
@@ -108,7 +111,7 @@ fn get_by_id_finds_sessions_of_inactive_locations(backend: Backend) {
     let cat = catalog(&repos, "A");
     let s = repos
         .class_sessions
-        .create(&session(&cat, base()))
+        .create(&cat.session(base()))
         .expect("create");
     deactivate(&repos, &cat.location);
     assert_eq!(repos.class_sessions.get_by_id(s.id).expect("get"), Some(s));
@@ -141,7 +144,7 @@ fn search_window_includes_from_and_excludes_to(backend: Backend) {
     let mk = |at| {
         repos
             .class_sessions
-            .create(&session(&cat, at))
+            .create(&cat.session(at))
             .expect("create")
     };
     let _before = mk(from - Duration::seconds(1));
@@ -163,7 +166,7 @@ fn search_with_an_empty_window_finds_nothing(backend: Backend) {
     let cat = catalog(&repos, "A");
     repos
         .class_sessions
-        .create(&session(&cat, base()))
+        .create(&cat.session(base()))
         .expect("create");
     assert!(
         repos
@@ -181,7 +184,7 @@ fn search_orders_by_start_then_id(backend: Backend) {
     let mk = |minutes| {
         repos
             .class_sessions
-            .create(&session(&cat, at_min(minutes)))
+            .create(&cat.session(at_min(minutes)))
             .expect("create")
             .id
     };
@@ -208,7 +211,7 @@ fn search_returns_the_joined_refs(backend: Backend) {
     let cat = catalog(&repos, "A");
     let created = repos
         .class_sessions
-        .create(&session(&cat, base()))
+        .create(&cat.session(base()))
         .expect("create");
     let found = repos
         .class_sessions
@@ -234,12 +237,12 @@ fn grid(repos: &cohai_persistence::Repositories) -> Grid {
                 n += 1;
                 ids[l][p][tr] = repos
                     .class_sessions
-                    .create(&NewClassSession {
-                        location_id: loc.location.id,
-                        program_type_id: pt.program_type.id,
-                        trainer_id: trn.trainer.id,
-                        ..session(loc, at_min(n * 60))
-                    })
+                    .create(&session(
+                        loc.location.id,
+                        pt.program_type.id,
+                        trn.trainer.id,
+                        at_min(n * 60),
+                    ))
                     .expect("create")
                     .id;
             }
@@ -377,7 +380,7 @@ fn search_lists_cancelled_sessions(backend: Backend) {
     let cat = catalog(&repos, "A");
     let s = repos
         .class_sessions
-        .create(&session(&cat, base()))
+        .create(&cat.session(base()))
         .expect("create");
     repos
         .class_sessions
@@ -405,7 +408,7 @@ fn create_many_stores_every_session_and_returns_the_count(backend: Backend) {
                 SessionStatus::Scheduled
             },
             capacity: 10 + i as i32,
-            ..session(&cat, at_min(i * 60))
+            ..cat.session(at_min(i * 60))
         })
         .collect();
     assert_eq!(repos.class_sessions.create_many(&batch).expect("many"), 5);
@@ -436,7 +439,7 @@ fn create_many_stores_batches_larger_than_one_insert_chunk(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let batch: Vec<NewClassSession> = (0..2_345).map(|i| session(&cat, at_min(i))).collect();
+    let batch: Vec<NewClassSession> = (0..2_345).map(|i| cat.session(at_min(i))).collect();
     assert_eq!(
         repos.class_sessions.create_many(&batch).expect("many"),
         2_345
@@ -454,10 +457,10 @@ fn create_many_is_atomic_when_one_session_is_invalid(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let mut batch: Vec<NewClassSession> = (0..3).map(|i| session(&cat, at_min(i * 60))).collect();
+    let mut batch: Vec<NewClassSession> = (0..3).map(|i| cat.session(at_min(i * 60))).collect();
     batch.push(NewClassSession {
         capacity: 0,
-        ..session(&cat, at_min(600))
+        ..cat.session(at_min(600))
     });
     let err = repos
         .class_sessions
@@ -479,7 +482,7 @@ fn set_status_changes_and_returns_the_session(backend: Backend) {
     let cat = catalog(&repos, "A");
     let s = repos
         .class_sessions
-        .create(&session(&cat, base()))
+        .create(&cat.session(base()))
         .expect("create");
     let cancelled = repos
         .class_sessions
@@ -490,6 +493,7 @@ fn set_status_changes_and_returns_the_session(backend: Backend) {
         cancelled,
         ClassSession {
             status: SessionStatus::Cancelled,
+            version: s.version + 1,
             ..s.clone()
         }
     );
@@ -502,7 +506,14 @@ fn set_status_changes_and_returns_the_session(backend: Backend) {
         .set_status(s.id, SessionStatus::Scheduled)
         .expect("set")
         .expect("exists");
-    assert_eq!(again, s);
+    assert_eq!(
+        again,
+        ClassSession {
+            version: s.version + 2,
+            ..s
+        },
+        "every change increments the version"
+    );
 }
 
 fn set_status_of_unknown_id_is_none(backend: Backend) {
@@ -522,11 +533,11 @@ fn delete_removes_the_session_and_reports_false_the_second_time(backend: Backend
     let cat = catalog(&repos, "A");
     let gone = repos
         .class_sessions
-        .create(&session(&cat, base()))
+        .create(&cat.session(base()))
         .expect("create");
     let kept = repos
         .class_sessions
-        .create(&session(&cat, at_min(60)))
+        .create(&cat.session(at_min(60)))
         .expect("create");
     assert!(repos.class_sessions.delete(gone.id).expect("delete"));
     assert_eq!(repos.class_sessions.get_by_id(gone.id).expect("get"), None);
@@ -547,7 +558,7 @@ fn count_by_location_counts_all_statuses_in_the_half_open_window(backend: Backen
     let mk = |cat: &common::Catalog, at| {
         repos
             .class_sessions
-            .create(&session(cat, at))
+            .create(&cat.session(at))
             .expect("create")
     };
     mk(&here, from - Duration::seconds(1));
@@ -596,7 +607,7 @@ fn count_by_location_counts_sessions_of_an_inactive_location(backend: Backend) {
     let cat = catalog(&repos, "A");
     repos
         .class_sessions
-        .create(&session(&cat, base()))
+        .create(&cat.session(base()))
         .expect("create");
     deactivate(&repos, &cat.location);
     assert_eq!(

@@ -10,11 +10,9 @@ use cohai_domain::{
     NewTrainer, RepoError,
 };
 use cohai_persistence::backend_tests;
-use cohai_persistence::testing::{Backend, SubmitAndWait, TestDatabase};
-use common::{
-    all_leads, base, catalog, count, exec, lead, location, phone, plan, program_type, session,
-    trainer,
-};
+use cohai_persistence::testing::builders::{lead, location, phone, plan, program_type, trainer};
+use cohai_persistence::testing::{Backend, TestDatabase, TestLeads, count};
+use common::{all_leads, base, catalog, exec};
 
 #[track_caller]
 fn assert_conflict<T: std::fmt::Debug>(result: Result<T, RepoError>) {
@@ -132,7 +130,7 @@ fn session_with_a_nonexistent_reference_is_a_missing_reference(backend: Backend)
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let ok = session(&cat, base());
+    let ok = cat.session(base());
     assert_missing_reference(repos.class_sessions.create(&NewClassSession {
         location_id: 9_999,
         ..ok.clone()
@@ -183,13 +181,10 @@ fn lead_with_a_nonexistent_reference_is_a_missing_reference(backend: Backend) {
         },
         "admin",
     ));
-    let refused = repos.leads.submit_and_wait(
-        &NewLead {
-            class_session_id: Some(9_999),
-            ..ok.clone()
-        },
-        base() - Duration::hours(24),
-    );
+    let refused = repos.leads.submit_and_wait(&NewLead {
+        class_session_id: Some(9_999),
+        ..ok.clone()
+    });
     assert!(
         matches!(
             refused,
@@ -206,8 +201,7 @@ fn failed_lead_update_changes_nothing_and_records_no_event(backend: Backend) {
     let repos = t.db.repositories();
     let l = repos
         .leads
-        .create(&lead("Анна", phone(1), base()), "admin")
-        .expect("create");
+        .created(&lead("Анна", phone(1), base()), "admin");
     assert_missing_reference(repos.leads.update(
         l.id,
         &LeadChanges {
@@ -239,18 +233,18 @@ fn session_ending_at_or_before_its_start_is_invalid(backend: Backend) {
     let cat = catalog(&repos, "A");
     assert_invalid(repos.class_sessions.create(&NewClassSession {
         ends_at: base(),
-        ..session(&cat, base())
+        ..cat.session(base())
     }));
     assert_invalid(repos.class_sessions.create(&NewClassSession {
         ends_at: base() - Duration::minutes(30),
-        ..session(&cat, base())
+        ..cat.session(base())
     }));
     // One microsecond is long enough.
     repos
         .class_sessions
         .create(&NewClassSession {
             ends_at: base() + Duration::microseconds(1),
-            ..session(&cat, base())
+            ..cat.session(base())
         })
         .expect("a positive length is valid");
 }
@@ -262,7 +256,7 @@ fn session_without_places_is_invalid(backend: Backend) {
     for capacity in [0, -1] {
         assert_invalid(repos.class_sessions.create(&NewClassSession {
             capacity,
-            ..session(&cat, base())
+            ..cat.session(base())
         }));
     }
     assert_eq!(
@@ -270,7 +264,7 @@ fn session_without_places_is_invalid(backend: Backend) {
             .class_sessions
             .create(&NewClassSession {
                 capacity: 1,
-                ..session(&cat, base())
+                ..cat.session(base())
             })
             .expect("one place is valid")
             .capacity,
@@ -320,16 +314,13 @@ fn overlong_lead_fields_are_invalid(backend: Backend) {
     let repos = t.db.repositories();
     let ok = lead("Анна", phone(1), base());
     // Limits count characters, not bytes: 100 Cyrillic letters fit.
-    repos
-        .leads
-        .create(
-            &NewLead {
-                name: "Я".repeat(100),
-                ..ok.clone()
-            },
-            "admin",
-        )
-        .expect("100 characters fit");
+    repos.leads.created(
+        &NewLead {
+            name: "Я".repeat(100),
+            ..ok.clone()
+        },
+        "admin",
+    );
     assert_invalid(repos.leads.create(
         &NewLead {
             name: "Я".repeat(101),
@@ -395,12 +386,11 @@ fn unknown_enum_values_are_rejected_by_the_database(backend: Backend) {
     let cat = catalog(&repos, "A");
     let s = repos
         .class_sessions
-        .create(&session(&cat, base()))
+        .create(&cat.session(base()))
         .expect("session");
     let l = repos
         .leads
-        .create(&lead("Анна", phone(1), base()), "admin")
-        .expect("lead");
+        .created(&lead("Анна", phone(1), base()), "admin");
     for sql in [
         format!(
             "UPDATE class_sessions SET status = 'postponed' WHERE id = {}",

@@ -12,8 +12,9 @@ use cohai_domain::{
 };
 use cohai_persistence::Repositories;
 use cohai_persistence::backend_tests;
-use cohai_persistence::testing::{Backend, SubmitAndWait, TestDatabase};
-use common::{all_leads, at_min, base, catalog, count, lead, phone, raw_events, session};
+use cohai_persistence::testing::builders::{lead, phone};
+use cohai_persistence::testing::{Backend, TestDatabase, TestLeads, count};
+use common::{all_leads, at_min, base, catalog, raw_events};
 use serde_json::json;
 
 const ADMIN: &str = "admin-anna";
@@ -38,28 +39,12 @@ fn kinds(repos: &Repositories, id: i64) -> Vec<LeadEventKind> {
     events_of(repos, id).into_iter().map(|e| e.kind).collect()
 }
 
-fn created(submission: Submission) -> Lead {
-    match submission {
-        Submission::Created(lead) => lead,
-        Submission::Resubmitted(lead) => {
-            panic!("expected a new lead, got a resubmission of {lead:?}")
-        }
-    }
-}
-
-fn resubmitted(submission: Submission) -> Lead {
-    match submission {
-        Submission::Resubmitted(lead) => lead,
-        Submission::Created(lead) => panic!("expected a resubmission, got a new lead {lead:?}"),
-    }
-}
-
 /// A lead with every optional field and reference filled in.
 fn full_lead(repos: &Repositories) -> NewLead {
     let cat = catalog(repos, "A");
     let s = repos
         .class_sessions
-        .create(&session(&cat, base()))
+        .create(&cat.session(base()))
         .expect("session");
     NewLead {
         email: Some("Anna@Example.RU".into()),
@@ -100,7 +85,7 @@ fn create_stores_every_field_with_version_one_and_a_created_event(backend: Backe
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let new = full_lead(&repos);
-    let stored = repos.leads.create(&new, ADMIN).expect("create");
+    let stored = repos.leads.created(&new, ADMIN);
     assert_eq!(
         stored,
         Lead {
@@ -213,8 +198,7 @@ fn create_many_gives_one_created_event_to_each_lead_of_a_large_batch_only(backen
     let repos = t.db.repositories();
     let earlier = repos
         .leads
-        .create(&lead("Раньше", phone(9_000_000), base()), ADMIN)
-        .expect("create");
+        .created(&lead("Раньше", phone(9_000_000), base()), ADMIN);
     let batch: Vec<NewLead> = (0..2_100)
         .map(|i| lead(&format!("Лид {i}"), phone(i), at_min(i64::from(i))))
         .collect();
@@ -253,8 +237,7 @@ fn create_many_gives_no_event_to_leads_created_concurrently(backend: Backend) {
             while !done.load(Ordering::SeqCst) {
                 repos
                     .leads
-                    .create(&lead("Одиночка", phone(5_000_000 + n), base()), ADMIN)
-                    .expect("create");
+                    .created(&lead("Одиночка", phone(5_000_000 + n), base()), ADMIN);
                 n += 1;
             }
             n
@@ -307,12 +290,7 @@ fn submit_of_a_new_phone_creates_a_lead_with_a_created_event_by_the_website(back
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let new = full_lead(&repos);
-    let lead = created(
-        repos
-            .leads
-            .submit_and_wait(&new, base() - Duration::hours(24))
-            .expect("submit"),
-    );
+    let lead = repos.leads.submitted_new(&new);
     assert_eq!(
         repos.leads.get_by_id(lead.id).expect("get"),
         Some(lead.clone())
@@ -332,15 +310,7 @@ fn submit_of_a_new_phone_creates_a_lead_with_a_created_event_by_the_website(back
 fn submit_within_the_window_records_a_resubmission_on_the_open_lead(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let first = created(
-        repos
-            .leads
-            .submit_and_wait(
-                &lead("Анна", phone(1), base()),
-                base() - Duration::hours(24),
-            )
-            .expect("submit"),
-    );
+    let first = repos.leads.submitted_new(&lead("Анна", phone(1), base()));
     let again_at = base() + Duration::hours(23);
     let again = NewLead {
         message: Some("Ещё раз: хочу в субботу".into()),
@@ -348,12 +318,7 @@ fn submit_within_the_window_records_a_resubmission_on_the_open_lead(backend: Bac
         utm_campaign: Some("spring".into()),
         ..lead("Анна П.", phone(1), again_at)
     };
-    let joined = resubmitted(
-        repos
-            .leads
-            .submit_and_wait(&again, again_at - Duration::hours(24))
-            .expect("submit"),
-    );
+    let joined = repos.leads.resubmitted(&again);
     assert_eq!(joined, first, "the lead itself is not changed");
     assert_eq!(repos.leads.search(&all_leads()).expect("search").total, 1);
     let events = events_of(&repos, first.id);
@@ -375,44 +340,18 @@ fn submit_within_the_window_records_a_resubmission_on_the_open_lead(backend: Bac
 fn submit_exactly_at_the_window_start_still_joins_the_lead(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let first = created(
-        repos
-            .leads
-            .submit_and_wait(
-                &lead("Анна", phone(1), base()),
-                base() - Duration::hours(24),
-            )
-            .expect("submit"),
-    );
+    let first = repos.leads.submitted_new(&lead("Анна", phone(1), base()));
     let at = base() + Duration::hours(24);
-    let joined = resubmitted(
-        repos
-            .leads
-            .submit_and_wait(&lead("Анна", phone(1), at), at - Duration::hours(24))
-            .expect("submit"),
-    );
+    let joined = repos.leads.resubmitted(&lead("Анна", phone(1), at));
     assert_eq!(joined.id, first.id);
 }
 
 fn submit_after_the_window_creates_a_new_lead(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let first = created(
-        repos
-            .leads
-            .submit_and_wait(
-                &lead("Анна", phone(1), base()),
-                base() - Duration::hours(24),
-            )
-            .expect("submit"),
-    );
+    let first = repos.leads.submitted_new(&lead("Анна", phone(1), base()));
     let at = base() + Duration::hours(24) + Duration::seconds(1);
-    let second = created(
-        repos
-            .leads
-            .submit_and_wait(&lead("Анна", phone(1), at), at - Duration::hours(24))
-            .expect("submit"),
-    );
+    let second = repos.leads.submitted_new(&lead("Анна", phone(1), at));
     assert_ne!(second.id, first.id);
     assert_eq!(kinds(&repos, first.id), vec![LeadEventKind::Created]);
     assert_eq!(kinds(&repos, second.id), vec![LeadEventKind::Created]);
@@ -423,25 +362,14 @@ fn submit_joins_open_leads_of_every_open_status(backend: Backend) {
     let repos = t.db.repositories();
     for (i, status) in LeadStatus::OPEN.iter().enumerate() {
         let p = phone(u32::try_from(i).expect("small") + 1);
-        let first = repos
-            .leads
-            .create(
-                &NewLead {
-                    status: *status,
-                    ..lead("Анна", p.clone(), base())
-                },
-                ADMIN,
-            )
-            .expect("create");
-        let joined = resubmitted(
-            repos
-                .leads
-                .submit_and_wait(
-                    &lead("Анна", p, at_min(10)),
-                    at_min(10) - Duration::hours(24),
-                )
-                .expect("submit"),
+        let first = repos.leads.created(
+            &NewLead {
+                status: *status,
+                ..lead("Анна", p.clone(), base())
+            },
+            ADMIN,
         );
+        let joined = repos.leads.resubmitted(&lead("Анна", p, at_min(10)));
         assert_eq!(joined.id, first.id, "{status}");
     }
 }
@@ -454,25 +382,9 @@ fn submit_does_not_join_a_converted_or_lost_lead(backend: Backend) {
         .enumerate()
     {
         let p = phone(u32::try_from(i).expect("small") + 1);
-        let first = created(
-            repos
-                .leads
-                .submit_and_wait(
-                    &lead("Анна", p.clone(), base()),
-                    base() - Duration::hours(24),
-                )
-                .expect("submit"),
-        );
+        let first = repos.leads.submitted_new(&lead("Анна", p.clone(), base()));
         set_status(&repos, first.id, closed);
-        let second = created(
-            repos
-                .leads
-                .submit_and_wait(
-                    &lead("Анна", p, at_min(10)),
-                    at_min(10) - Duration::hours(24),
-                )
-                .expect("submit"),
-        );
+        let second = repos.leads.submitted_new(&lead("Анна", p, at_min(10)));
         assert_ne!(second.id, first.id, "{closed}");
         assert!(
             !kinds(&repos, first.id).contains(&LeadEventKind::Resubmitted),
@@ -484,19 +396,8 @@ fn submit_does_not_join_a_converted_or_lost_lead(backend: Backend) {
 fn submit_of_another_phone_creates_a_new_lead(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let since = base() - Duration::hours(24);
-    let a = created(
-        repos
-            .leads
-            .submit_and_wait(&lead("Анна", phone(1), base()), since)
-            .expect("submit"),
-    );
-    let b = created(
-        repos
-            .leads
-            .submit_and_wait(&lead("Анна", phone(2), base()), since)
-            .expect("submit"),
-    );
+    let a = repos.leads.submitted_new(&lead("Анна", phone(1), base()));
+    let b = repos.leads.submitted_new(&lead("Анна", phone(2), base()));
     assert_ne!(a.id, b.id);
 }
 
@@ -505,21 +406,11 @@ fn submit_joins_the_newest_open_lead_of_the_phone(backend: Backend) {
     let repos = t.db.repositories();
     let older = repos
         .leads
-        .create(&lead("Анна", phone(1), at_min(0)), ADMIN)
-        .expect("create");
+        .created(&lead("Анна", phone(1), at_min(0)), ADMIN);
     let newer = repos
         .leads
-        .create(&lead("Анна", phone(1), at_min(30)), ADMIN)
-        .expect("create");
-    let joined = resubmitted(
-        repos
-            .leads
-            .submit_and_wait(
-                &lead("Анна", phone(1), at_min(60)),
-                at_min(60) - Duration::hours(24),
-            )
-            .expect("submit"),
-    );
+        .created(&lead("Анна", phone(1), at_min(30)), ADMIN);
+    let joined = repos.leads.resubmitted(&lead("Анна", phone(1), at_min(60)));
     assert_eq!(joined.id, newer.id);
     assert_eq!(kinds(&repos, older.id), vec![LeadEventKind::Created]);
 }
@@ -537,10 +428,7 @@ fn concurrent_submissions_of_one_phone_create_exactly_one_lead(backend: Backend)
                 s.spawn(move || {
                     let new = lead(&format!("Анна {i}"), phone(7_777_777), base());
                     barrier.wait();
-                    repos
-                        .leads
-                        .submit_and_wait(&new, base() - Duration::hours(24))
-                        .expect("concurrent submit")
+                    repos.leads.submitted(&new)
                 })
             })
             .collect();
@@ -581,10 +469,7 @@ fn concurrent_submissions_of_distinct_phones_create_one_lead_each(backend: Backe
                 s.spawn(move || {
                     let new = lead(&format!("Анна {i}"), phone(100 + i), base());
                     barrier.wait();
-                    repos
-                        .leads
-                        .submit_and_wait(&new, base() - Duration::hours(24))
-                        .expect("concurrent submit")
+                    repos.leads.submitted(&new)
                 })
             })
             .collect();
@@ -616,16 +501,13 @@ fn search_filters_by_any_of_the_statuses(backend: Backend) {
     let mut by_status = Vec::new();
     for (i, status) in LeadStatus::ALL.iter().enumerate() {
         let n = u32::try_from(i).expect("small");
-        let l = repos
-            .leads
-            .create(
-                &NewLead {
-                    status: *status,
-                    ..lead("Анна", phone(n), at_min(i64::from(n)))
-                },
-                ADMIN,
-            )
-            .expect("create");
+        let l = repos.leads.created(
+            &NewLead {
+                status: *status,
+                ..lead("Анна", phone(n), at_min(i64::from(n)))
+            },
+            ADMIN,
+        );
         by_status.push((*status, l.id));
     }
     let id_of = |s: LeadStatus| {
@@ -672,14 +554,13 @@ fn search_filters_by_source(backend: Backend) {
     let mk = |n: u32, source| {
         repos
             .leads
-            .create(
+            .created(
                 &NewLead {
                     source,
                     ..lead("Анна", phone(n), at_min(i64::from(n)))
                 },
                 ADMIN,
             )
-            .expect("create")
             .id
     };
     let vk1 = mk(1, LeadSource::Vk);
@@ -703,14 +584,13 @@ fn search_filters_by_location(backend: Backend) {
     let mk = |n: u32, location_id| {
         repos
             .leads
-            .create(
+            .created(
                 &NewLead {
                     location_id,
                     ..lead("Анна", phone(n), at_min(i64::from(n)))
                 },
                 ADMIN,
             )
-            .expect("create")
             .id
     };
     let in_a = mk(1, Some(a.id));
@@ -739,14 +619,13 @@ fn search_q_matches_name_email_or_phone_ignoring_case_also_in_cyrillic(backend: 
     let mk = |name: &str, email: Option<&str>, n: u32| {
         repos
             .leads
-            .create(
+            .created(
                 &NewLead {
                     email: email.map(str::to_owned),
                     ..lead(name, phone(n), at_min(i64::from(n)))
                 },
                 ADMIN,
             )
-            .expect("create")
             .id
     };
     let anna = mk("Анна Петрова", Some("Anna.P@Example.RU"), 1_111_111);
@@ -779,8 +658,7 @@ fn search_q_treats_like_wildcards_literally(backend: Backend) {
     let mk = |name: &str, n: u32| {
         repos
             .leads
-            .create(&lead(name, phone(n), at_min(i64::from(n))), ADMIN)
-            .expect("create")
+            .created(&lead(name, phone(n), at_min(i64::from(n))), ADMIN)
             .id
     };
     let percent = mk("Скидка 100% Анна", 1);
@@ -805,8 +683,7 @@ fn search_with_an_empty_q_matches_everything(backend: Backend) {
     for n in 0..3 {
         repos
             .leads
-            .create(&lead("Анна", phone(n), at_min(i64::from(n))), ADMIN)
-            .expect("create");
+            .created(&lead("Анна", phone(n), at_min(i64::from(n))), ADMIN);
     }
     assert_eq!(repos.leads.search(&q("")).expect("search").total, 3);
 }
@@ -814,10 +691,7 @@ fn search_with_an_empty_q_matches_everything(backend: Backend) {
 fn search_q_finds_the_new_name_and_phone_after_an_update(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let l = repos
-        .leads
-        .create(&lead("Анна", phone(1), base()), ADMIN)
-        .expect("create");
+    let l = repos.leads.created(&lead("Анна", phone(1), base()), ADMIN);
     repos
         .leads
         .update(
@@ -845,13 +719,7 @@ fn search_created_window_is_half_open(backend: Backend) {
     let repos = t.db.repositories();
     let from = base();
     let to = base() + Duration::days(1);
-    let mk = |n: u32, at| {
-        repos
-            .leads
-            .create(&lead("Анна", phone(n), at), ADMIN)
-            .expect("create")
-            .id
-    };
+    let mk = |n: u32, at| repos.leads.created(&lead("Анна", phone(n), at), ADMIN).id;
     let before = mk(1, from - Duration::microseconds(1));
     let at_from = mk(2, from);
     let last = mk(3, to - Duration::microseconds(1));
@@ -886,8 +754,7 @@ fn search_sorts_by_created_at_with_id_breaking_ties(backend: Backend) {
     let mk = |n: u32, minutes| {
         repos
             .leads
-            .create(&lead("Анна", phone(n), at_min(minutes)), ADMIN)
-            .expect("create")
+            .created(&lead("Анна", phone(n), at_min(minutes)), ADMIN)
             .id
     };
     let late = mk(1, 60);
@@ -924,8 +791,7 @@ fn search_sorts_by_updated_at_with_id_breaking_ties(backend: Backend) {
     let mk = |n: u32| {
         repos
             .leads
-            .create(&lead("Анна", phone(n), base()), ADMIN)
-            .expect("create")
+            .created(&lead("Анна", phone(n), base()), ADMIN)
             .id
     };
     let a = mk(1);
@@ -974,7 +840,7 @@ fn search_pages_with_limit_and_offset_and_counts_every_match(backend: Backend) {
         all.push(
             repos
                 .leads
-                .create(
+                .created(
                     &NewLead {
                         source: if n == 3 {
                             LeadSource::Other
@@ -985,7 +851,6 @@ fn search_pages_with_limit_and_offset_and_counts_every_match(backend: Backend) {
                     },
                     ADMIN,
                 )
-                .expect("create")
                 .id,
         );
     }
@@ -1025,7 +890,7 @@ fn search_combines_filters(backend: Backend) {
     let mk = |n: u32, status, source, location_id, name: &str| {
         repos
             .leads
-            .create(
+            .created(
                 &NewLead {
                     status,
                     source,
@@ -1034,7 +899,6 @@ fn search_combines_filters(backend: Backend) {
                 },
                 ADMIN,
             )
-            .expect("create")
             .id
     };
     let hit = mk(1, LeadStatus::New, LeadSource::Vk, Some(loc.id), "Анна");
@@ -1067,10 +931,7 @@ fn search_combines_filters(backend: Backend) {
 fn update_changes_only_the_given_fields_and_bumps_the_version(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let before = repos
-        .leads
-        .create(&full_lead(&repos), ADMIN)
-        .expect("create");
+    let before = repos.leads.created(&full_lead(&repos), ADMIN);
     let at = base() + Duration::hours(2);
     let after = repos
         .leads
@@ -1103,10 +964,7 @@ fn update_changes_only_the_given_fields_and_bumps_the_version(backend: Backend) 
 fn update_with_some_none_clears_nullable_fields(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let before = repos
-        .leads
-        .create(&full_lead(&repos), ADMIN)
-        .expect("create");
+    let before = repos.leads.created(&full_lead(&repos), ADMIN);
     let after = repos
         .leads
         .update(
@@ -1154,14 +1012,11 @@ fn update_with_some_none_clears_nullable_fields(backend: Backend) {
 fn update_sets_every_editable_field(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let before = repos
-        .leads
-        .create(&lead("Анна", phone(1), base()), ADMIN)
-        .expect("create");
+    let before = repos.leads.created(&lead("Анна", phone(1), base()), ADMIN);
     let cat = catalog(&repos, "B");
     let s = repos
         .class_sessions
-        .create(&session(&cat, base()))
+        .create(&cat.session(base()))
         .expect("session");
     let after = repos
         .leads
@@ -1209,10 +1064,7 @@ fn update_sets_every_editable_field(backend: Backend) {
 fn update_records_status_changed_and_updated_events_naming_the_changed_fields(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let l = repos
-        .leads
-        .create(&lead("Анна", phone(1), base()), ADMIN)
-        .expect("create");
+    let l = repos.leads.created(&lead("Анна", phone(1), base()), ADMIN);
     let at = at_min(42);
     repos
         .leads
@@ -1281,10 +1133,7 @@ fn update_records_status_changed_and_updated_events_naming_the_changed_fields(ba
 fn update_with_the_current_version_succeeds_and_with_another_is_stale(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let l = repos
-        .leads
-        .create(&lead("Анна", phone(1), base()), ADMIN)
-        .expect("create");
+    let l = repos.leads.created(&lead("Анна", phone(1), base()), ADMIN);
     let change = |notes: &str, expected| {
         repos.leads.update(
             l.id,
@@ -1318,10 +1167,7 @@ fn update_with_the_current_version_succeeds_and_with_another_is_stale(backend: B
 fn update_that_changes_nothing_keeps_the_version_and_records_no_event(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let l = repos
-        .leads
-        .create(&full_lead(&repos), ADMIN)
-        .expect("create");
+    let l = repos.leads.created(&full_lead(&repos), ADMIN);
     let same = LeadChanges {
         name: Some(l.name.clone()),
         phone: Some(phone(1_234_567)),
@@ -1374,14 +1220,8 @@ fn update_of_an_unknown_lead_is_none(backend: Backend) {
 fn delete_removes_the_lead_and_its_events_endpoint(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let gone = repos
-        .leads
-        .create(&lead("Анна", phone(1), base()), ADMIN)
-        .expect("create");
-    let kept = repos
-        .leads
-        .create(&lead("Ольга", phone(2), base()), ADMIN)
-        .expect("create");
+    let gone = repos.leads.created(&lead("Анна", phone(1), base()), ADMIN);
+    let kept = repos.leads.created(&lead("Ольга", phone(2), base()), ADMIN);
     assert!(
         repos
             .leads
@@ -1410,31 +1250,17 @@ fn delete_removes_the_lead_and_its_events_endpoint(backend: Backend) {
 fn delete_strips_messages_from_events_detaches_them_and_records_an_erased_event(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let since = base() - Duration::hours(24);
-    let l = created(
-        repos
-            .leads
-            .submit_and_wait(&lead("Анна", phone(1), base()), since)
-            .expect("submit"),
-    );
-    let other = created(
-        repos
-            .leads
-            .submit_and_wait(&lead("Ольга", phone(2), base()), since)
-            .expect("submit"),
-    );
+    let l = repos.leads.submitted_new(&lead("Анна", phone(1), base()));
+    let other = repos.leads.submitted_new(&lead("Ольга", phone(2), base()));
     let again = NewLead {
         message: Some("Мой адрес: ул. Ленина, 5".into()),
         utm_source: Some("vk".into()),
         ..lead("Анна", phone(1), at_min(10))
     };
-    resubmitted(repos.leads.submit_and_wait(&again, since).expect("submit"));
-    resubmitted(
-        repos
-            .leads
-            .submit_and_wait(&lead("Ольга", phone(2), at_min(11)), since)
-            .expect("submit"),
-    );
+    repos.leads.resubmitted(&again);
+    repos
+        .leads
+        .resubmitted(&lead("Ольга", phone(2), at_min(11)));
     set_status(&repos, l.id, LeadStatus::Contacted);
     assert_eq!(events_of(&repos, l.id).len(), 3);
 
@@ -1491,15 +1317,9 @@ fn delete_strips_messages_from_events_detaches_them_and_records_an_erased_event(
 fn events_are_listed_oldest_first(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
-    let l = repos
-        .leads
-        .create(&lead("Анна", phone(1), base()), ADMIN)
-        .expect("create");
+    let l = repos.leads.created(&lead("Анна", phone(1), base()), ADMIN);
     set_status(&repos, l.id, LeadStatus::Contacted);
-    repos
-        .leads
-        .submit_and_wait(&lead("Анна", phone(1), at_min(5)), base())
-        .expect("submit");
+    repos.leads.resubmitted(&lead("Анна", phone(1), at_min(5)));
     repos
         .leads
         .update(

@@ -93,6 +93,7 @@ fn check_reports_every_table_missing_on_an_empty_database(backend: Backend) {
         "class_sessions",
         "leads",
         "lead_events",
+        "audit_log",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -177,6 +178,24 @@ fn check_ready_fails_once_migrations_are_reverted(backend: Backend) {
     assert!(matches!(err, RepoError::Unavailable(_)), "{err:?}");
 }
 
+fn migrations_go_up_down_and_up_again(backend: Backend) {
+    let t = TestDatabase::new(backend);
+    let mut conn = t.db.pool().get().expect("conn");
+    let folders = migration_names("sqlite");
+    assert_eq!(
+        cohai_persistence::migrations::revert_all(&mut conn).expect("down"),
+        folders.len()
+    );
+    assert_eq!(
+        cohai_persistence::migrations::run_pending(&mut conn)
+            .expect("up again")
+            .len(),
+        folders.len()
+    );
+    drop(conn);
+    assert_eq!(t.db.check().expect("check"), vec![]);
+}
+
 fn pool_stats_report_the_configured_maximum(backend: Backend) {
     let t = TestDatabase::new(backend);
     let stats = t.db.repositories().health.pool_stats();
@@ -196,4 +215,5 @@ backend_tests!(
     check_ready_fails_on_an_unmigrated_database,
     check_ready_fails_once_migrations_are_reverted,
     pool_stats_report_the_configured_maximum,
+    migrations_go_up_down_and_up_again,
 );

@@ -9,15 +9,17 @@ use std::sync::Barrier;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration as StdDuration;
 
-use chrono::Duration;
 use cohai_domain::ports::{BoxFuture, SubmitError};
 use cohai_domain::{LeadEventKind, NewLead, Phone, RepoError, Submission};
 use cohai_persistence::backend_tests;
-use cohai_persistence::testing::{Backend, SubmitAndWait, TestDatabase, block_on};
+use cohai_persistence::testing::builders::{lead, phone};
+use cohai_persistence::testing::{
+    Backend, DEDUP_WINDOW, TestDatabase, TestLeads, block_on, count, lead_of,
+};
 use cohai_persistence::{
     ConnectionManager, LEAD_MAX_BATCH, LEAD_QUEUE_CAPACITY, PoolSettings, Repositories,
 };
-use common::{all_leads, base, count, lead, phone};
+use common::{all_leads, base};
 use diesel::connection::SimpleConnection;
 use r2d2::PooledConnection;
 
@@ -31,9 +33,7 @@ fn submit_all(repos: &Repositories, leads: &[NewLead]) -> Vec<Result<Submission,
                 let barrier = &barrier;
                 s.spawn(move || {
                     barrier.wait();
-                    repos
-                        .leads
-                        .submit_and_wait(new, base() - Duration::hours(24))
+                    repos.leads.submit_and_wait(new)
                 })
             })
             .collect();
@@ -42,12 +42,6 @@ fn submit_all(repos: &Repositories, leads: &[NewLead]) -> Vec<Result<Submission,
             .map(|h| h.join().expect("thread"))
             .collect()
     })
-}
-
-fn lead_id(submission: &Submission) -> i64 {
-    match submission {
-        Submission::Created(l) | Submission::Resubmitted(l) => l.id,
-    }
 }
 
 fn mixed_duplicate_and_distinct_phones_give_one_lead_per_phone(backend: Backend) {
@@ -77,8 +71,8 @@ fn mixed_duplicate_and_distinct_phones_give_one_lead_per_phone(backend: Backend)
             .filter(|o| matches!(o, Submission::Created(_)))
             .count();
         assert_eq!(created, 1, "{phone}: {outcomes:?}");
-        let id = lead_id(outcomes[0]);
-        assert!(outcomes.iter().all(|o| lead_id(o) == id), "{phone}");
+        let id = lead_of(outcomes[0]).id;
+        assert!(outcomes.iter().all(|o| lead_of(o).id == id), "{phone}");
         let kinds: Vec<LeadEventKind> = repos
             .leads
             .events(id)
@@ -188,12 +182,9 @@ fn submissions_and_other_writes_interleave_safely(backend: Backend) {
                 let new = lead(&format!("Анна {i}"), phone(i), base());
                 barrier.wait();
                 if i < 20 {
-                    repos
-                        .leads
-                        .submit_and_wait(&new, base() - Duration::hours(24))
-                        .expect("submit");
+                    repos.leads.submitted(&new);
                 } else {
-                    repos.leads.create(&new, "admin").expect("create");
+                    repos.leads.created(&new, "admin");
                 }
             });
         }
@@ -236,7 +227,7 @@ type Outcome = Result<Submission, SubmitError>;
 
 /// Queues `new`; the future resolves with its outcome.
 fn queue(repos: &Repositories, new: NewLead) -> BoxFuture<Outcome> {
-    repos.leads.submit(new, base() - Duration::hours(24))
+    repos.leads.submit(new, base() - DEDUP_WINDOW)
 }
 
 /// The outcome if it is known without waiting (a refusal is ready at once).

@@ -68,6 +68,7 @@ pub fn web_settings(settings: &Settings) -> Result<WebSettings, AdminKeyError> {
         cors_origins: settings.cors_origins.clone(),
         public_cache_ttl: std::time::Duration::from_millis(settings.public_cache_ttl_ms),
         queue_timeout: std::time::Duration::from_millis(settings.database.pool_timeout_ms.max(1)),
+        calendar_uid_domain: settings.calendar.uid_domain.clone(),
     })
 }
 
@@ -95,6 +96,13 @@ pub fn app_state(
         repos.program_types.clone(),
         repos.class_sessions.clone(),
     ));
+    let catalog_admin = cohai_services::CatalogAdminServices::new(
+        repos.locations.clone(),
+        repos.program_types.clone(),
+        repos.trainers.clone(),
+        repos.membership_plans.clone(),
+    );
+    let audit = Arc::new(cohai_services::AuditServiceImpl::new(repos.audit.clone()));
     let health = Arc::new(HealthServiceImpl::new(repos.health.clone()));
     let pool_stats: cohai_web::metrics::PoolStatsSource = {
         let health = Arc::clone(&health);
@@ -111,6 +119,8 @@ pub fn app_state(
         catalog,
         schedule,
         leads,
+        catalog_admin,
+        audit,
         health,
         settings: web_settings,
         metrics,

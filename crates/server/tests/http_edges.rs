@@ -163,19 +163,7 @@ fn made_up_methods_do_not_grow_the_metrics(backend: Backend) {
     );
 }
 
-/// Declares one test per backend for each function.
-macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::Backend::Sqlite) })+
-        }
-        mod postgres {
-            $(#[test] fn $name() { super::$name(super::Backend::Postgres) })+
-        }
-    };
-}
-
-on_both_backends!(
+cohai_persistence::backend_tests!(
     a_stalled_body_is_cut_off_with_408_within_the_deadline,
     the_lead_rate_limit_holds_across_workers_and_fresh_connections,
     head_answers_with_the_get_headers_and_no_body,

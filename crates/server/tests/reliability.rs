@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cohai_persistence::testing::{Backend, TestDatabase, postgres_admin_url, replace_database};
+use cohai_persistence::testing::{
+    Backend, TestDatabase, count, postgres_admin_url, replace_database,
+};
 use common::{Server, agent};
 use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
@@ -19,19 +21,6 @@ const NO_LIMITS: &[(&str, &str)] = &[
     ("COHAI_LEAD_RATE_PER_MINUTE", "0"),
     ("COHAI_PUBLIC_CACHE_TTL_MS", "0"),
 ];
-
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// The `n` of a `SELECT COUNT(*) AS n …`.
-fn count_rows(db: &TestDatabase, sql: &str) -> i64 {
-    let mut conn = db.db.pool().get().expect("conn");
-    let rows: Vec<Count> = diesel::sql_query(sql).load(&mut *conn).expect(sql);
-    rows[0].n
-}
 
 /// Runs `request`, requires `503 unavailable` in the error shape within `limit`; returns the body.
 fn unavailable_within(
@@ -128,11 +117,11 @@ fn acknowledged_leads_survive_a_sigkill(backend: Backend) {
         assert_eq!(status, 200, "acknowledged lead {id} is stored");
         assert_eq!(lead["phone"].as_str(), Some(phone.as_str()));
     }
-    let created = count_rows(
-        &db,
+    let created = count(
+        &db.db,
         "SELECT COUNT(*) AS n FROM lead_events WHERE kind = 'created'",
     );
-    let leads = count_rows(&db, "SELECT COUNT(*) AS n FROM leads");
+    let leads = count(&db.db, "SELECT COUNT(*) AS n FROM leads");
     assert_eq!(created, leads, "every stored lead has its created event");
     assert!(leads >= acked.len() as i64);
     if backend == Backend::Sqlite {
@@ -270,7 +259,7 @@ fn a_database_outage_gives_503s_and_the_server_recovers_by_itself() {
     );
     assert_eq!(server.get("/api/v1/locations").0, 200);
     assert_eq!(server.post("/api/v1/leads", &lead("+79160000002")).0, 201);
-    let stored = count_rows(&db, "SELECT COUNT(*) AS n FROM leads");
+    let stored = count(&db.db, "SELECT COUNT(*) AS n FROM leads");
     assert_eq!(stored, 1, "only the lead submitted after the outage");
 }
 

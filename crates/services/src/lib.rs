@@ -5,7 +5,9 @@
 //! implementations here take the repositories they need. Calls block (storage is
 //! synchronous): async callers run them on a blocking pool.
 
+pub mod audit;
 mod catalog;
+pub mod catalog_admin;
 mod error;
 mod health;
 pub mod leads;
@@ -13,8 +15,12 @@ pub mod leads;
 mod openapi;
 mod schedule;
 
+pub use audit::{AuditService, AuditServiceImpl};
 pub use catalog::{CatalogService, CatalogServiceImpl};
+pub use catalog_admin::{AdminCatalogService, CatalogAdminServices};
 pub use error::{ServiceError, ServiceResult};
 pub use health::{HealthService, HealthServiceImpl};
 pub use leads::{AdminLeadForm, LeadForm, LeadPatch, LeadService, LeadServiceImpl, SubmitOutcome};
-pub use schedule::{ScheduleQuery, ScheduleService, ScheduleServiceImpl};
+pub use schedule::{
+    CalendarEntry, CalendarQuery, ScheduleQuery, ScheduleService, ScheduleServiceImpl,
+};

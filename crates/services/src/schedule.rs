@@ -1,5 +1,7 @@
 //! The public timetable.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -32,10 +34,36 @@ pub struct ScheduleQuery {
     pub now: DateTime<Utc>,
 }
 
+/// A calendar feed request: the schedule's filters, over a fixed window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarQuery {
+    /// Only this location.
+    pub location_id: Option<i64>,
+    /// Only this program type.
+    pub program_type_id: Option<i64>,
+    /// Only this trainer.
+    pub trainer_id: Option<i64>,
+    /// The current instant: the feed lists sessions starting in
+    /// `[now, now + TimeWindow::MAX_SCHEDULE_DAYS days)`.
+    pub now: DateTime<Utc>,
+}
+
+/// One event of the calendar feed: a session and its studio's street address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarEntry {
+    /// The session.
+    pub session: ClassSession,
+    /// The address of the session's location.
+    pub address: String,
+}
+
 /// Reads the timetable.
 pub trait ScheduleService: Send + Sync {
     /// Sessions starting in the query's window, by start then id, cancelled ones included.
     fn schedule(&self, query: &ScheduleQuery) -> ServiceResult<Vec<ClassSession>>;
+    /// The calendar feed's sessions (cancelled ones included), by start then id, with their
+    /// studios' addresses. Filters fail as in [`ScheduleService::schedule`].
+    fn calendar(&self, query: &CalendarQuery) -> ServiceResult<Vec<CalendarEntry>>;
 }
 
 /// [`ScheduleService`] over the repositories.
@@ -123,6 +151,38 @@ impl ScheduleService for ScheduleServiceImpl {
             window,
         };
         Ok(self.sessions.search(&filter)?)
+    }
+
+    fn calendar(&self, query: &CalendarQuery) -> ServiceResult<Vec<CalendarEntry>> {
+        let to = query.now + Duration::days(TimeWindow::MAX_SCHEDULE_DAYS);
+        let sessions = self.schedule(&ScheduleQuery {
+            location_id: query.location_id,
+            program_type_id: query.program_type_id,
+            trainer_id: query.trainer_id,
+            from: Some(InstantOrDate::Instant(query.now)),
+            to: Some(InstantOrDate::Instant(to)),
+            now: query.now,
+        })?;
+        // A feed names few studios: one read each.
+        let mut addresses: HashMap<i64, String> = HashMap::new();
+        let mut entries = Vec::with_capacity(sessions.len());
+        for session in sessions {
+            let address = match addresses.entry(session.location.id) {
+                Entry::Occupied(known) => known.get().clone(),
+                Entry::Vacant(slot) => {
+                    let location = self.locations.get_by_id(*slot.key())?.ok_or_else(|| {
+                        ServiceError::Internal(format!(
+                            "location {} of session {} vanished",
+                            slot.key(),
+                            session.id
+                        ))
+                    })?;
+                    slot.insert(location.address).clone()
+                }
+            };
+            entries.push(CalendarEntry { session, address });
+        }
+        Ok(entries)
     }
 }
 

@@ -62,10 +62,40 @@ pub fn if_match(req: &HttpRequest) -> IfMatchCondition {
     }
 }
 
+/// The version a change of resource `kind` `id` is conditional on (`If-Match`), for strong
+/// tags of the form `"<kind>-<id>-v<version>"`; `None` when unconditional (`*` or no header).
+///
+/// A list that names no version of this resource (another one's tag, a weak or malformed one)
+/// asks for version 0, which none has (versions start at 1): the repository then answers 404
+/// for a missing resource and 412 for an existing one, in that order (RFC 9110 §13.2.2).
+pub fn expected_version(req: &HttpRequest, kind: &str, id: i64) -> Option<i64> {
+    let prefix = format!("{kind}-{id}-v");
+    match if_match(req) {
+        IfMatchCondition::Absent | IfMatchCondition::Any => None,
+        IfMatchCondition::Tags(tags) => Some(
+            tags.iter()
+                .find_map(|t| t.strip_prefix(&prefix)?.parse().ok())
+                .unwrap_or(0),
+        ),
+    }
+}
+
 /// A JSON response with a strong `ETag`, or `304 Not Modified` when the client has it.
 pub fn json_with_etag(
     req: &HttpRequest,
     body: actix_web::web::Bytes,
+    etag: &str,
+    cache_control: &str,
+) -> HttpResponse {
+    body_with_etag(req, body, "application/json", etag, cache_control)
+}
+
+/// A response of `content_type` with a strong `ETag`, or `304 Not Modified` when the client
+/// has it.
+pub fn body_with_etag(
+    req: &HttpRequest,
+    body: actix_web::web::Bytes,
+    content_type: &str,
     etag: &str,
     cache_control: &str,
 ) -> HttpResponse {
@@ -78,7 +108,7 @@ pub fn json_with_etag(
             .finish();
     }
     HttpResponse::Ok()
-        .content_type("application/json")
+        .content_type(content_type)
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache_control))
         .body(body)
@@ -88,6 +118,26 @@ pub fn json_with_etag(
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[test]
+    fn if_match_tags_name_a_version_of_this_resource_only() {
+        let with = |tag: &str| {
+            TestRequest::default()
+                .insert_header((header::IF_MATCH, tag))
+                .to_http_request()
+        };
+        assert_eq!(expected_version(&with("\"lead-7-v3\""), "lead", 7), Some(3));
+        assert_eq!(expected_version(&with("\"lead-7-v3\""), "lead", 8), Some(0));
+        assert_eq!(
+            expected_version(&with("\"trainer-7-v3\""), "lead", 7),
+            Some(0)
+        );
+        assert_eq!(expected_version(&with("*"), "lead", 7), None);
+        assert_eq!(
+            expected_version(&TestRequest::default().to_http_request(), "lead", 7),
+            None
+        );
+    }
 
     #[test]
     fn if_none_match_accepts_star_lists_and_weak_tags() {

@@ -9,6 +9,7 @@ pub mod blocking;
 pub mod body;
 pub mod caching;
 pub mod error;
+pub mod ics;
 pub mod lead_list_cache;
 pub mod metrics;
 pub mod middleware;

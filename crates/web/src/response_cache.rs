@@ -1,10 +1,10 @@
 //! A small in-process cache of public GET responses (body and `ETag`), kept for a few
 //! seconds.
 //!
-//! The catalog and timetable change rarely and are written by other processes
-//! (`cohai-bootstrap`, future admin tools), so entries expire after a TTL instead of being
-//! invalidated: a change shows within `ttl` on every instance, with no coordination between
-//! instances. Error responses are never cached.
+//! The catalog and timetable change rarely. A change through this instance's admin API
+//! clears the cache ([`ResponseCache::clear`]), so it shows here at once; changes made
+//! elsewhere (other instances, `cohai-bootstrap`) show when entries expire, within `ttl`,
+//! with no coordination between instances. Error responses are never cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -77,6 +77,14 @@ impl ResponseCache {
         Some(lock.lock_owned().await)
     }
 
+    /// Forgets every entry: after a change through the admin API, so this instance's public
+    /// API shows it at once (other instances still serve their copies for up to `ttl`).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+    }
+
     /// Stores `body` under `key`.
     pub fn put(&self, key: String, body: CachedBody) {
         if self.ttl.is_zero() {
@@ -114,6 +122,15 @@ mod tests {
         assert_eq!(cache.get("/a").map(|b| b.etag), Some("\"a\"".to_owned()));
         std::thread::sleep(Duration::from_millis(40));
         assert!(cache.get("/a").is_none());
+    }
+
+    #[test]
+    fn clear_forgets_every_entry() {
+        let cache = ResponseCache::new(Duration::from_secs(60));
+        cache.put("/a".into(), body("a"));
+        cache.put("/b".into(), body("b"));
+        cache.clear();
+        assert!(cache.get("/a").is_none() && cache.get("/b").is_none());
     }
 
     #[test]

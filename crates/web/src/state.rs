@@ -3,7 +3,9 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use cohai_services::{CatalogService, HealthService, LeadService, ScheduleService};
+use cohai_services::{
+    AuditService, CatalogAdminServices, CatalogService, HealthService, LeadService, ScheduleService,
+};
 
 use crate::auth::AdminKeys;
 use crate::metrics::Metrics;
@@ -32,6 +34,8 @@ pub struct WebSettings {
     pub public_cache_ttl: std::time::Duration,
     /// Longest wait for a blocking worker thread before a request is answered 503.
     pub queue_timeout: std::time::Duration,
+    /// The part after `@` of the calendar feed's event UIDs.
+    pub calendar_uid_domain: String,
 }
 
 /// Services and settings shared by all workers.
@@ -42,6 +46,10 @@ pub struct AppState {
     pub schedule: Arc<dyn ScheduleService>,
     /// Leads.
     pub leads: Arc<dyn LeadService>,
+    /// Catalog administration (locations, program types, trainers, plans).
+    pub catalog_admin: CatalogAdminServices,
+    /// The audit log.
+    pub audit: Arc<dyn AuditService>,
     /// Readiness and pool state.
     pub health: Arc<dyn HealthService>,
     /// Settings.

@@ -1,5 +1,8 @@
 //! Locations, program types, trainers and membership plans.
 
+use chrono::{DateTime, Utc};
+use cohai_domain::RepoError;
+use cohai_domain::audit::SYSTEM_ACTOR;
 use cohai_domain::ports::{
     CrudRepository, LocationRepository, MembershipPlanRepository, ProgramTypeRepository,
     TrainerRepository,
@@ -10,13 +13,20 @@ use cohai_domain::{
 };
 use diesel::prelude::*;
 
+type Backend = <AnyConnection as Connection>::Backend;
+
+use super::audit::{Written, write_audited};
 use super::{Db, IntoDomain, parse_stored, to_domain_vec};
+use crate::connection::AnyConnection;
 use crate::error::StoreError;
 use crate::schema::{class_sessions, locations, membership_plans, program_types, trainers};
 
-/// Implements [`CrudRepository`] for a catalog table whose rows have `is_active`.
+/// Implements [`CrudRepository`] for a catalog table whose rows have `is_active` and
+/// `version`. Every write goes through [`write_audited`]; `$referenced` names what still
+/// refers to a row (which keeps it from an admin's delete).
 macro_rules! crud_repository {
-    ($repo:ident, $table:ident, $entity:ty, $new:ty, $row:ty, $record:ident, order = $order:expr) => {
+    ($repo:ident, $table:ident, $entity:ty, $new:ty, $row:ty, $record:ident,
+        order = $order:expr, referenced = $referenced:path) => {
         /// Diesel implementation of the repository.
         pub(crate) struct $repo {
             db: Db,
@@ -26,17 +36,52 @@ macro_rules! crud_repository {
             pub(crate) fn new(db: Db) -> Self {
                 Self { db }
             }
+
+            /// Deletes row `id` (refused while referenced when `check_references`).
+            fn remove(
+                &self,
+                id: i64,
+                expected_version: Option<i64>,
+                check_references: bool,
+                actor: &str,
+                at: DateTime<Utc>,
+            ) -> RepoResult<bool> {
+                let written = write_audited(&self.db, actor, at, |c| {
+                    let Some(row) = $table::table.find(id).first::<$row>(c).optional()? else {
+                        return Ok(Written::Missing);
+                    };
+                    let before = row.into_domain()?;
+                    if expected_version.is_some_and(|v| v != before.version) {
+                        return Err(RepoError::Stale.into());
+                    }
+                    if check_references {
+                        if let Some(by) = $referenced(c, id)? {
+                            return Err(RepoError::Conflict(format!(
+                                "{} {id} is still referenced by {by}",
+                                stringify!($table)
+                            ))
+                            .into());
+                        }
+                    }
+                    diesel::delete($table::table.find(id)).execute(c)?;
+                    Ok(Written::Deleted(before))
+                })?;
+                Ok(matches!(written, Written::Deleted(_)))
+            }
         }
 
         impl CrudRepository<$entity, $new> for $repo {
             fn list_active(&self) -> RepoResult<Vec<$entity>> {
+                self.list_all(Some(true))
+            }
+
+            fn list_all(&self, active: Option<bool>) -> RepoResult<Vec<$entity>> {
                 self.db.run(|c| {
-                    to_domain_vec(
-                        $table::table
-                            .filter($table::is_active.eq(true))
-                            .order($order)
-                            .load::<$row>(c)?,
-                    )
+                    let mut query = $table::table.into_boxed::<Backend>();
+                    if let Some(active) = active {
+                        query = query.filter($table::is_active.eq(active));
+                    }
+                    to_domain_vec(query.order($order).load::<$row>(c)?)
                 })
             }
 
@@ -50,35 +95,108 @@ macro_rules! crud_repository {
                 })
             }
 
-            fn create(&self, new: &$new) -> RepoResult<$entity> {
+            fn create_audited(
+                &self,
+                new: &$new,
+                actor: &str,
+                at: DateTime<Utc>,
+            ) -> RepoResult<$entity> {
                 let record = $record::from(new);
-                self.db.run(|c| {
-                    diesel::insert_into($table::table)
+                let written = write_audited(&self.db, actor, at, |c| {
+                    let row = diesel::insert_into($table::table)
                         .values(&record)
                         .returning($table::all_columns)
+                        .get_result::<$row>(c)?;
+                    Ok(Written::Created(row.into_domain()?))
+                })?;
+                match written {
+                    Written::Created(created) => Ok(created),
+                    _ => Err(RepoError::Internal("an insert stored no row".to_owned())),
+                }
+            }
+
+            fn update_audited(
+                &self,
+                id: i64,
+                new: &$new,
+                expected_version: Option<i64>,
+                actor: &str,
+                at: DateTime<Utc>,
+            ) -> RepoResult<Option<$entity>> {
+                let record = $record::from(new);
+                let written = write_audited(&self.db, actor, at, |c| {
+                    let Some(row) = $table::table.find(id).first::<$row>(c).optional()? else {
+                        return Ok(Written::Missing);
+                    };
+                    let before = row.into_domain()?;
+                    if expected_version.is_some_and(|v| v != before.version) {
+                        return Err(RepoError::Stale.into());
+                    }
+                    let after = diesel::update($table::table.find(id))
+                        .set((&record, $table::version.eq(before.version + 1)))
+                        .returning($table::all_columns)
                         .get_result::<$row>(c)?
-                        .into_domain()
+                        .into_domain()?;
+                    Ok(Written::Updated { before, after })
+                })?;
+                Ok(match written {
+                    Written::Updated { after, .. } => Some(after),
+                    _ => None,
                 })
             }
 
-            fn update(&self, id: i64, new: &$new) -> RepoResult<Option<$entity>> {
-                let record = $record::from(new);
-                self.db.run(|c| {
-                    diesel::update($table::table.find(id))
-                        .set(&record)
-                        .returning($table::all_columns)
-                        .get_result::<$row>(c)
-                        .optional()?
-                        .into_domain()
-                })
+            fn delete_audited(
+                &self,
+                id: i64,
+                expected_version: Option<i64>,
+                actor: &str,
+                at: DateTime<Utc>,
+            ) -> RepoResult<bool> {
+                self.remove(id, expected_version, true, actor, at)
             }
 
             fn delete(&self, id: i64) -> RepoResult<bool> {
-                self.db
-                    .run(|c| Ok(diesel::delete($table::table.find(id)).execute(c)? > 0))
+                self.remove(id, None, false, SYSTEM_ACTOR, Utc::now())
             }
         }
     };
+}
+
+/// `Some(what)` for the first kind of row that refers to `$id` through its column.
+macro_rules! first_reference {
+    ($c:expr, $id:expr, $($table:ident . $column:ident => $what:literal),+ $(,)?) => {{
+        $(
+            let used: i64 = $table::table
+                .filter($table::$column.eq($id))
+                .count()
+                .get_result($c)?;
+            if used > 0 {
+                return Ok(Some($what));
+            }
+        )+
+        Ok(None)
+    }};
+}
+
+fn location_references(c: &mut AnyConnection, id: i64) -> Result<Option<&'static str>, StoreError> {
+    first_reference!(c, id,
+        membership_plans.location_id => "membership plans",
+        class_sessions.location_id => "class sessions")
+}
+
+fn program_type_references(
+    c: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<&'static str>, StoreError> {
+    first_reference!(c, id, class_sessions.program_type_id => "class sessions")
+}
+
+fn trainer_references(c: &mut AnyConnection, id: i64) -> Result<Option<&'static str>, StoreError> {
+    first_reference!(c, id, class_sessions.trainer_id => "class sessions")
+}
+
+fn plan_references(c: &mut AnyConnection, id: i64) -> Result<Option<&'static str>, StoreError> {
+    first_reference!(c, id, class_sessions.membership_plan_id => "class sessions")
 }
 
 #[derive(Queryable)]
@@ -90,6 +208,7 @@ struct LocationRow {
     phone: Option<String>,
     timezone: String,
     is_active: bool,
+    version: i64,
 }
 
 impl IntoDomain for LocationRow {
@@ -103,6 +222,7 @@ impl IntoDomain for LocationRow {
             phone,
             timezone,
             is_active,
+            version,
         } = self;
         Ok(Location {
             id,
@@ -112,6 +232,7 @@ impl IntoDomain for LocationRow {
             phone,
             timezone,
             is_active,
+            version,
         })
     }
 }
@@ -147,7 +268,8 @@ crud_repository!(
     NewLocation,
     LocationRow,
     LocationRecord,
-    order = (locations::name.asc(), locations::id.asc())
+    order = (locations::name.asc(), locations::id.asc()),
+    referenced = location_references
 );
 
 impl LocationRepository for DieselLocationRepository {
@@ -170,6 +292,7 @@ struct ProgramTypeRow {
     duration_minutes: i32,
     level: String,
     is_active: bool,
+    version: i64,
 }
 
 impl IntoDomain for ProgramTypeRow {
@@ -182,6 +305,7 @@ impl IntoDomain for ProgramTypeRow {
             duration_minutes,
             level,
             is_active,
+            version,
         } = self;
         Ok(ProgramType {
             id,
@@ -190,6 +314,7 @@ impl IntoDomain for ProgramTypeRow {
             duration_minutes,
             level: parse_stored(&level)?,
             is_active,
+            version,
         })
     }
 }
@@ -223,7 +348,8 @@ crud_repository!(
     NewProgramType,
     ProgramTypeRow,
     ProgramTypeRecord,
-    order = (program_types::name.asc(), program_types::id.asc())
+    order = (program_types::name.asc(), program_types::id.asc()),
+    referenced = program_type_references
 );
 
 impl ProgramTypeRepository for DieselProgramTypeRepository {
@@ -245,6 +371,7 @@ struct TrainerRow {
     bio: Option<String>,
     photo_url: Option<String>,
     is_active: bool,
+    version: i64,
 }
 
 impl IntoDomain for TrainerRow {
@@ -256,6 +383,7 @@ impl IntoDomain for TrainerRow {
             bio,
             photo_url,
             is_active,
+            version,
         } = self;
         Ok(Trainer {
             id,
@@ -263,6 +391,7 @@ impl IntoDomain for TrainerRow {
             bio,
             photo_url,
             is_active,
+            version,
         })
     }
 }
@@ -294,7 +423,8 @@ crud_repository!(
     NewTrainer,
     TrainerRow,
     TrainerRecord,
-    order = (trainers::full_name.asc(), trainers::id.asc())
+    order = (trainers::full_name.asc(), trainers::id.asc()),
+    referenced = trainer_references
 );
 
 impl TrainerRepository for DieselTrainerRepository {
@@ -335,6 +465,7 @@ struct MembershipPlanRow {
     visits: Option<i32>,
     validity_days: i32,
     is_active: bool,
+    version: i64,
 }
 
 impl IntoDomain for MembershipPlanRow {
@@ -350,6 +481,7 @@ impl IntoDomain for MembershipPlanRow {
             visits,
             validity_days,
             is_active,
+            version,
         } = self;
         Ok(MembershipPlan {
             id,
@@ -361,6 +493,7 @@ impl IntoDomain for MembershipPlanRow {
             visits,
             validity_days,
             is_active,
+            version,
         })
     }
 }
@@ -403,7 +536,8 @@ crud_repository!(
     order = (
         membership_plans::price_minor.asc(),
         membership_plans::id.asc()
-    )
+    ),
+    referenced = plan_references
 );
 
 impl MembershipPlanRepository for DieselMembershipPlanRepository {

@@ -25,6 +25,8 @@ struct SessionViewRow {
     status: String,
     capacity: i32,
     membership_plan_id: Option<i64>,
+    cancellation_reason: Option<String>,
+    version: i64,
     location_id: i64,
     location_name: String,
     location_timezone: String,
@@ -57,6 +59,8 @@ impl IntoDomain for SessionViewRow {
                 full_name: self.trainer_full_name,
             },
             membership_plan_id: self.membership_plan_id,
+            cancellation_reason: self.cancellation_reason,
+            version: self.version,
         })
     }
 }
@@ -75,6 +79,8 @@ macro_rules! session_view {
                 class_sessions::status,
                 class_sessions::capacity,
                 class_sessions::membership_plan_id,
+                class_sessions::cancellation_reason,
+                class_sessions::version,
                 locations::id,
                 locations::name,
                 locations::timezone,
@@ -191,8 +197,37 @@ impl ClassSessionRepository for DieselClassSessionRepository {
 
     fn set_status(&self, id: i64, status: SessionStatus) -> RepoResult<Option<ClassSession>> {
         self.db.run(|c| {
+            let target = class_sessions::table.find(id);
+            let bump = class_sessions::version.eq(class_sessions::version + 1);
+            let updated = match status {
+                // A scheduled session has no cancellation reason (a CHECK insists).
+                SessionStatus::Scheduled => diesel::update(target)
+                    .set((
+                        class_sessions::status.eq(status.as_str()),
+                        class_sessions::cancellation_reason.eq(None::<String>),
+                        bump,
+                    ))
+                    .execute(c)?,
+                SessionStatus::Cancelled => diesel::update(target)
+                    .set((class_sessions::status.eq(status.as_str()), bump))
+                    .execute(c)?,
+            };
+            if updated == 0 {
+                Ok(None)
+            } else {
+                Self::load_one(c, id)
+            }
+        })
+    }
+
+    fn cancel(&self, id: i64, reason: &str) -> RepoResult<Option<ClassSession>> {
+        self.db.run(|c| {
             let updated = diesel::update(class_sessions::table.find(id))
-                .set(class_sessions::status.eq(status.as_str()))
+                .set((
+                    class_sessions::status.eq(SessionStatus::Cancelled.as_str()),
+                    class_sessions::cancellation_reason.eq(Some(reason)),
+                    class_sessions::version.eq(class_sessions::version + 1),
+                ))
                 .execute(c)?;
             if updated == 0 {
                 Ok(None)

@@ -395,36 +395,9 @@ impl_submit_one!(PgConnection => Postgres, SqliteConnection => Sqlite);
 
 #[cfg(test)]
 mod tests {
-    use chrono::Duration;
-    use cohai_domain::{LeadSource, Phone};
-
     use super::*;
-    use crate::testing::{Backend, TestDatabase};
-
-    fn new_lead(phone: &str) -> NewLead {
-        NewLead {
-            name: "Анна".to_owned(),
-            phone: Phone::parse(phone).expect("phone"),
-            email: None,
-            message: None,
-            location_id: None,
-            program_type_id: None,
-            class_session_id: None,
-            source: LeadSource::Website,
-            status: LeadStatus::New,
-            notes: None,
-            utm_source: None,
-            utm_medium: None,
-            utm_campaign: None,
-            created_at: Utc::now(),
-        }
-    }
-
-    fn lead_id(submission: &Submission) -> i64 {
-        match submission {
-            Submission::Created(l) | Submission::Resubmitted(l) => l.id,
-        }
-    }
+    use crate::testing::builders::lead;
+    use crate::testing::{Backend, DEDUP_WINDOW, TestDatabase, lead_of};
 
     /// A hook that records an `updated` event on each stored lead, or fails.
     fn hook(fail: bool) -> AlsoStore {
@@ -433,7 +406,7 @@ mod tests {
                 return Err(RepoError::Invalid("the hook refused".to_owned()).into());
             }
             let record = LeadEventRecord::new(
-                lead_id(stored),
+                lead_of(stored).id,
                 LeadEventKind::Updated,
                 "hook",
                 &serde_json::json!({"fields": ["hook"]}),
@@ -465,9 +438,10 @@ mod tests {
     fn hooks_write_in_the_submissions_transaction(backend: Backend) {
         let t = TestDatabase::new(backend);
         let writer = LeadWriter::new(t.db.db(), vec![hook(false)]);
-        let since = Utc::now() - Duration::hours(24);
-        let created = pollster::block_on(writer.submit(new_lead("+79161234567"), since));
-        let again = pollster::block_on(writer.submit(new_lead("+79161234567"), since));
+        let new = lead("Анна", "+79161234567", Utc::now());
+        let since = new.created_at - DEDUP_WINDOW;
+        let created = pollster::block_on(writer.submit(new.clone(), since));
+        let again = pollster::block_on(writer.submit(new, since));
         assert!(matches!(created, Ok(Submission::Created(_))), "{created:?}");
         assert!(matches!(again, Ok(Submission::Resubmitted(_))), "{again:?}");
         assert_eq!(events_by(&t, "hook"), 2, "one row per stored submission");
@@ -476,8 +450,9 @@ mod tests {
     fn a_failing_hook_fails_its_submission_and_stores_nothing(backend: Backend) {
         let t = TestDatabase::new(backend);
         let writer = LeadWriter::new(t.db.db(), vec![hook(true)]);
-        let since = Utc::now() - Duration::hours(24);
-        let outcome = pollster::block_on(writer.submit(new_lead("+79161234567"), since));
+        let new = lead("Анна", "+79161234567", Utc::now());
+        let since = new.created_at - DEDUP_WINDOW;
+        let outcome = pollster::block_on(writer.submit(new, since));
         assert!(matches!(outcome, Err(SubmitError::Repo(_))), "{outcome:?}");
         let leads: i64 =
             t.db.db()

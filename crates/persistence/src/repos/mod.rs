@@ -1,5 +1,6 @@
 //! Diesel implementations of the domain's repository traits, one module per entity.
 
+mod audit;
 mod catalog;
 mod class_session;
 mod health;
@@ -11,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use cohai_domain::RepoResult;
 
+pub(crate) use audit::DieselAuditRepository;
 pub(crate) use catalog::{
     DieselLocationRepository, DieselMembershipPlanRepository, DieselProgramTypeRepository,
     DieselTrainerRepository,

@@ -1,99 +1,28 @@
-//! Builders and raw-SQL helpers shared by the repository tests.
+//! What the repository tests share beyond `cohai_persistence::testing` (and its `builders`):
+//! a fixed clock, a small catalog, filters and raw SQL.
 //!
 //! Each test binary uses only some of them.
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, Utc};
 use cohai_domain::{
-    ClassSession, LeadFilter, LeadSource, LeadStatus, Location, Money, NewClassSession, NewLead,
-    NewLocation, NewMembershipPlan, NewProgramType, NewTrainer, Phone, ProgramLevel, ProgramType,
-    ScheduleFilter, SessionStatus, TimeWindow, Trainer,
+    ClassSession, LeadFilter, Location, NewClassSession, ProgramType, ScheduleFilter, TimeWindow,
+    Trainer,
 };
+use cohai_persistence::testing::builders::{at, location, program_type, session, trainer};
 use cohai_persistence::{Database, Repositories};
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 
-/// Parses an RFC 3339 instant.
-pub fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .expect("valid test instant")
-        .with_timezone(&Utc)
-}
-
 /// A fixed instant that the tests count from.
 pub fn base() -> DateTime<Utc> {
-    utc("2026-12-01T09:00:00Z")
+    at("2026-12-01T09:00:00Z")
 }
 
 /// `base() + minutes`.
 pub fn at_min(minutes: i64) -> DateTime<Utc> {
     base() + Duration::minutes(minutes)
-}
-
-/// An active location in Moscow.
-pub fn location(name: &str) -> NewLocation {
-    NewLocation {
-        name: name.to_owned(),
-        address: format!("ул. Тверская, {}", name.len()),
-        city: "Москва".to_owned(),
-        phone: Some("+74951234567".to_owned()),
-        timezone: "Europe/Moscow".to_owned(),
-        is_active: true,
-    }
-}
-
-/// An active program type of 60 minutes for all levels.
-pub fn program_type(name: &str) -> NewProgramType {
-    NewProgramType {
-        name: name.to_owned(),
-        description: Some(format!("{name}: описание")),
-        duration_minutes: 60,
-        level: ProgramLevel::All,
-        is_active: true,
-    }
-}
-
-/// An active trainer.
-pub fn trainer(full_name: &str) -> NewTrainer {
-    NewTrainer {
-        full_name: full_name.to_owned(),
-        bio: Some("Мастер спорта".to_owned()),
-        photo_url: Some("https://example.com/t.jpg".to_owned()),
-        is_active: true,
-    }
-}
-
-/// RUB amount in kopecks.
-pub fn rub(minor: i64) -> Money {
-    Money::new(minor, "RUB").expect("valid money")
-}
-
-/// An active plan of 8 visits for 30 days.
-pub fn plan(location_id: i64, name: &str, price_minor: i64) -> NewMembershipPlan {
-    NewMembershipPlan {
-        location_id,
-        name: name.to_owned(),
-        description: Some("8 занятий".to_owned()),
-        price: rub(price_minor),
-        visits: Some(8),
-        validity_days: 30,
-        is_active: true,
-    }
-}
-
-/// A scheduled one-hour session for 12 people.
-pub fn session(cat: &Catalog, starts_at: DateTime<Utc>) -> NewClassSession {
-    NewClassSession {
-        location_id: cat.location.id,
-        program_type_id: cat.program_type.id,
-        trainer_id: cat.trainer.id,
-        membership_plan_id: None,
-        starts_at,
-        ends_at: starts_at + Duration::hours(1),
-        capacity: 12,
-        status: SessionStatus::Scheduled,
-    }
 }
 
 /// One location, program type and trainer that sessions can reference.
@@ -105,6 +34,18 @@ pub struct Catalog {
     pub program_type: ProgramType,
     /// The trainer.
     pub trainer: Trainer,
+}
+
+impl Catalog {
+    /// A session of this location, program type and trainer (see `builders::session`).
+    pub fn session(&self, starts_at: DateTime<Utc>) -> NewClassSession {
+        session(
+            self.location.id,
+            self.program_type.id,
+            self.trainer.id,
+            starts_at,
+        )
+    }
 }
 
 /// Creates a location, a program type and a trainer, named after `tag`.
@@ -145,31 +86,6 @@ pub fn session_ids(sessions: &[ClassSession]) -> Vec<i64> {
     sessions.iter().map(|s| s.id).collect()
 }
 
-/// A valid Moscow mobile number `+7916` followed by `n` as seven digits.
-pub fn phone(n: u32) -> Phone {
-    Phone::parse(&format!("+7916{n:07}")).expect("valid phone")
-}
-
-/// A new website lead with a message, created at `created_at`.
-pub fn lead(name: &str, phone: Phone, created_at: DateTime<Utc>) -> NewLead {
-    NewLead {
-        name: name.to_owned(),
-        phone,
-        email: None,
-        message: Some("Хочу на пробное занятие".to_owned()),
-        location_id: None,
-        program_type_id: None,
-        class_session_id: None,
-        source: LeadSource::Website,
-        status: LeadStatus::New,
-        notes: None,
-        utm_source: None,
-        utm_medium: None,
-        utm_campaign: None,
-        created_at,
-    }
-}
-
 /// A filter matching every lead, oldest first, with a large page.
 pub fn all_leads() -> LeadFilter {
     LeadFilter {
@@ -183,21 +99,6 @@ pub fn all_leads() -> LeadFilter {
 pub fn exec(db: &Database, sql: &str) -> Result<(), diesel::result::Error> {
     let mut conn = db.pool().get().expect("raw connection");
     conn.batch_execute(sql)
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// The value of a `SELECT COUNT(*) AS n …` query.
-pub fn count(db: &Database, sql: &str) -> i64 {
-    let mut conn = db.pool().get().expect("raw connection");
-    let rows: Vec<Count> = diesel::sql_query(sql)
-        .load(&mut *conn)
-        .expect("count query");
-    rows.first().map(|r| r.n).expect("one row")
 }
 
 /// A row of `lead_events` read directly from the table.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::blocking::blocking;
-use crate::caching::{etag_of, json_with_etag};
+use crate::caching::{body_with_etag, etag_of};
 use crate::error::ApiError;
 use crate::params::QueryParams;
 use crate::response_cache::CachedBody;
@@ -70,6 +70,27 @@ where
     T: Serialize + Send + 'static,
     F: FnOnce() -> cohai_services::ServiceResult<T> + Send + 'static,
 {
+    public_body(req, state, "application/json", move || {
+        let value = load()?;
+        serde_json::to_vec(&value).map_err(|e| {
+            cohai_services::ServiceError::Internal(format!("cannot serialise a response: {e}"))
+        })
+    })
+    .await
+}
+
+/// A public, cacheable response of `content_type` whose bytes `load` makes (on the blocking
+/// pool, unless a fresh copy of this path and query is in the in-process cache): strong
+/// `ETag`, `Cache-Control`, 304 on a match. Errors are not cached.
+pub(crate) async fn public_body<F>(
+    req: &HttpRequest,
+    state: &AppState,
+    content_type: &'static str,
+    load: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce() -> cohai_services::ServiceResult<Vec<u8>> + Send + 'static,
+{
     let key = match req.query_string() {
         "" => req.path().to_owned(),
         query => format!("{}?{query}", req.path()),
@@ -85,11 +106,7 @@ where
     let cached = match hit {
         Some(hit) => hit,
         None => {
-            let value = blocking(state, load).await?;
-            let body = serde_json::to_vec(&value).map_err(|e| {
-                log::error!("cannot serialise a response: {e}");
-                ApiError::internal()
-            })?;
+            let body = blocking(state, load).await?;
             let fresh = CachedBody {
                 etag: etag_of(&body),
                 body: body.into(),
@@ -99,9 +116,10 @@ where
         }
     };
     drop(turn);
-    Ok(json_with_etag(
+    Ok(body_with_etag(
         req,
         cached.body,
+        content_type,
         &cached.etag,
         &format!("public, max-age={}", state.settings.cache_max_age),
     ))
@@ -129,6 +147,32 @@ pub(crate) fn resource(
     ))
 }
 
+/// Registers the admin catalog and audit routes (inside `/api/v1/admin`).
+fn admin_catalog_routes(cfg: &mut web::ServiceConfig) {
+    macro_rules! catalog {
+        ($($path:literal => $module:ident),+) => {$(
+            cfg.service(
+                resource($path)
+                    .route(web::get().to(admin::$module::list))
+                    .route(web::post().to(admin::$module::create)),
+            )
+            .service(
+                resource(concat!($path, "/{id}"))
+                    .route(web::get().to(admin::$module::get))
+                    .route(web::patch().to(admin::$module::update))
+                    .route(web::delete().to(admin::$module::delete)),
+            );
+        )+};
+    }
+    catalog!(
+        "/locations" => locations,
+        "/program-types" => program_types,
+        "/trainers" => trainers,
+        "/memberships" => memberships
+    );
+    cfg.service(resource("/audit").route(web::get().to(admin::audit::list)));
+}
+
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     cfg.service(leads::rate_limited_resource(state))
@@ -147,6 +191,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .service(resource("/memberships").route(web::get().to(memberships::list)))
                 .service(resource("/memberships/{id}").route(web::get().to(memberships::get)))
                 .service(resource("/schedule").route(web::get().to(schedule::list)))
+                .service(resource("/schedule.ics").route(web::get().to(schedule::calendar)))
                 .service(
                     web::scope("/admin")
                         .service(
@@ -163,7 +208,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                         .service(
                             resource("/leads/{id}/events")
                                 .route(web::get().to(admin::leads::events)),
-                        ),
+                        )
+                        .configure(admin_catalog_routes),
                 ),
         );
 }

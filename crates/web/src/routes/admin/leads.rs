@@ -10,7 +10,7 @@ use cohai_services::{AdminLeadForm, LeadPatch};
 use crate::auth::Admin;
 use crate::blocking::blocking;
 use crate::body::JsonBody;
-use crate::caching::{IfMatchCondition, if_match, if_none_match};
+use crate::caching::{expected_version, if_none_match};
 use crate::error::ApiError;
 use crate::openapi::ErrorResponse;
 use crate::params::{QueryParams, parse_id};
@@ -32,26 +32,6 @@ const PRIVATE: &str = "private, no-store";
 /// The lead's strong entity tag, from its version.
 fn lead_etag(lead: &Lead) -> String {
     format!("\"lead-{}-v{}\"", lead.id, lead.version)
-}
-
-/// The version an `If-Match` tag names for lead `id`, if it names one.
-fn version_in_tag(tag: &str, id: i64) -> Option<i64> {
-    let rest = tag.strip_prefix(&format!("lead-{id}-v"))?;
-    rest.parse().ok()
-}
-
-/// The version a change of lead `id` is conditional on (`If-Match`), if any.
-///
-/// A list that names no version of this lead (another lead's tag, a weak or malformed one)
-/// asks for version 0, which no lead has (versions start at 1): the repository then answers
-/// 404 for a missing lead and 412 for an existing one, in that order (RFC 9110 §13.2.2).
-fn expected_version(req: &HttpRequest, id: i64) -> Option<i64> {
-    match if_match(req) {
-        IfMatchCondition::Absent | IfMatchCondition::Any => None,
-        IfMatchCondition::Tags(tags) => {
-            Some(tags.iter().find_map(|t| version_in_tag(t, id)).unwrap_or(0))
-        }
-    }
 }
 
 fn lead_response(status: actix_web::http::StatusCode, lead: &Lead) -> HttpResponse {
@@ -283,7 +263,7 @@ pub async fn update(
     body: JsonBody<LeadPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("id", &id)?;
-    let expected_version = expected_version(&req, id);
+    let expected_version = expected_version(&req, "lead", id);
     let leads = state.leads.clone();
     let patch = body.into_inner();
     let lead = blocking(&state, move || {
@@ -316,7 +296,7 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("id", &id)?;
-    let expected_version = expected_version(&req, id);
+    let expected_version = expected_version(&req, "lead", id);
     let leads = state.leads.clone();
     blocking(&state, move || {
         leads.delete(id, expected_version, &admin.name)
@@ -347,16 +327,4 @@ pub async fn events(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .json(LeadEventList { items }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::version_in_tag;
-
-    #[test]
-    fn if_match_tags_name_a_version_of_this_lead_only() {
-        assert_eq!(version_in_tag("lead-7-v3", 7), Some(3));
-        assert_eq!(version_in_tag("lead-7-v3", 8), None);
-        assert_eq!(version_in_tag("garbage", 7), None);
-    }
 }
