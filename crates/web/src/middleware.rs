@@ -140,9 +140,16 @@ pub async fn request_context(
 
     // Rules for every query string (API.md §1), before any handler sees it: a parameter given
     // twice, or with control characters, is a 400 naming it.
+    // The parsed parameters are kept for the handler (`routes::query`): parsed once.
     let rejected = match req.query_string() {
         "" => None,
-        query => QueryParams::parse(query).err(),
+        query => match QueryParams::parse(query) {
+            Ok(params) => {
+                req.extensions_mut().insert(std::rc::Rc::new(params));
+                None
+            }
+            Err(error) => Some(error),
+        },
     };
     let mut res = match rejected {
         Some(error) => req.error_response(error),

@@ -5,7 +5,7 @@ use cohai_domain::time::InstantOrDate;
 use crate::error::ApiError;
 
 /// The decoded query string.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct QueryParams(Vec<(String, String)>);
 
 impl QueryParams {

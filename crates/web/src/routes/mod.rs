@@ -125,9 +125,13 @@ where
     ))
 }
 
-/// The decoded query string of `req`.
-pub(crate) fn query(req: &HttpRequest) -> Result<QueryParams, ApiError> {
-    QueryParams::parse(req.query_string())
+/// The decoded query string of `req` (as the request middleware parsed and checked it).
+pub(crate) fn query(req: &HttpRequest) -> Result<std::rc::Rc<QueryParams>, ApiError> {
+    use actix_web::HttpMessage as _;
+    if let Some(params) = req.extensions().get::<std::rc::Rc<QueryParams>>() {
+        return Ok(std::rc::Rc::clone(params));
+    }
+    QueryParams::parse(req.query_string()).map(std::rc::Rc::new)
 }
 
 /// A resource whose handlers' panics become 500s (see [`crate::middleware::panic_guard`]).

@@ -144,7 +144,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let _ = admin;
-    let filter = filter_from(&query(&req)?)?;
+    let filter = filter_from(&*query(&req)?)?;
     // A kept page is served without a thread hop (see `LeadListCache` for when it is valid).
     let leads = &state.leads;
     let body = state
