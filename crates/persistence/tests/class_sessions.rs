@@ -109,10 +109,7 @@ fn get_by_id_finds_sessions_of_inactive_locations(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let s = repos
-        .class_sessions
-        .create(&cat.session(base()))
-        .expect("create");
+    let s = cat.stored_session(&repos, base());
     deactivate(&repos, &cat.location);
     assert_eq!(repos.class_sessions.get_by_id(s.id).expect("get"), Some(s));
 }
@@ -164,10 +161,7 @@ fn search_with_an_empty_window_finds_nothing(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    repos
-        .class_sessions
-        .create(&cat.session(base()))
-        .expect("create");
+    cat.stored_session(&repos, base());
     assert!(
         repos
             .class_sessions
@@ -209,10 +203,7 @@ fn search_returns_the_joined_refs(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let created = repos
-        .class_sessions
-        .create(&cat.session(base()))
-        .expect("create");
+    let created = cat.stored_session(&repos, base());
     let found = repos
         .class_sessions
         .search(&schedule(base(), base() + Duration::hours(1)))
@@ -378,10 +369,7 @@ fn search_lists_cancelled_sessions(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let s = repos
-        .class_sessions
-        .create(&cat.session(base()))
-        .expect("create");
+    let s = cat.stored_session(&repos, base());
     repos
         .class_sessions
         .set_status(s.id, SessionStatus::Cancelled)
@@ -480,10 +468,7 @@ fn set_status_changes_and_returns_the_session(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let s = repos
-        .class_sessions
-        .create(&cat.session(base()))
-        .expect("create");
+    let s = cat.stored_session(&repos, base());
     let cancelled = repos
         .class_sessions
         .set_status(s.id, SessionStatus::Cancelled)
@@ -531,10 +516,7 @@ fn delete_removes_the_session_and_reports_false_the_second_time(backend: Backend
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let gone = repos
-        .class_sessions
-        .create(&cat.session(base()))
-        .expect("create");
+    let gone = cat.stored_session(&repos, base());
     let kept = repos
         .class_sessions
         .create(&cat.session(at_min(60)))
@@ -605,10 +587,7 @@ fn count_by_location_counts_sessions_of_an_inactive_location(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    repos
-        .class_sessions
-        .create(&cat.session(base()))
-        .expect("create");
+    cat.stored_session(&repos, base());
     deactivate(&repos, &cat.location);
     assert_eq!(
         repos

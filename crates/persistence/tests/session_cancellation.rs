@@ -11,10 +11,7 @@ fn a_new_session_has_version_1_and_no_reason(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let s = repos
-        .class_sessions
-        .create(&cat.session(base()))
-        .expect("create");
+    let s = cat.stored_session(&repos, base());
     assert_eq!((s.version, s.cancellation_reason), (1, None));
 }
 
@@ -22,10 +19,7 @@ fn cancel_stores_the_reason_and_increments_the_version(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let s = repos
-        .class_sessions
-        .create(&cat.session(base()))
-        .expect("create");
+    let s = cat.stored_session(&repos, base());
     let reason = "Тренер заболел;\nперенос на среду, 19:00";
     let cancelled = repos
         .class_sessions
@@ -86,10 +80,7 @@ fn a_reason_of_500_characters_is_kept_and_501_are_refused(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let s = repos
-        .class_sessions
-        .create(&cat.session(base()))
-        .expect("create");
+    let s = cat.stored_session(&repos, base());
     // Two-byte characters: the limit counts characters, not bytes.
     let longest = "я".repeat(MAX_CANCELLATION_REASON_CHARS);
     let cancelled = repos
@@ -114,10 +105,7 @@ fn the_database_refuses_a_reason_on_a_scheduled_session(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let s = repos
-        .class_sessions
-        .create(&cat.session(base()))
-        .expect("create");
+    let s = cat.stored_session(&repos, base());
     exec(
         &t.db,
         &format!(

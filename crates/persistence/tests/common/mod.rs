@@ -46,6 +46,14 @@ impl Catalog {
             starts_at,
         )
     }
+
+    /// Stores a session of this catalog starting at `starts_at`.
+    pub fn stored_session(&self, repos: &Repositories, starts_at: DateTime<Utc>) -> ClassSession {
+        repos
+            .class_sessions
+            .create(&self.session(starts_at))
+            .expect("create a session")
+    }
 }
 
 /// Creates a location, a program type and a trainer, named after `tag`.
