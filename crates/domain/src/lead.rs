@@ -71,6 +71,11 @@ string_enum! {
         Updated => "updated",
         /// The lead and its personal data were erased.
         Erased => "erased",
+        /// The owner changed; data `{"from": name|null, "to": name|null}` (API.md §3.1).
+        Assigned => "assigned",
+        /// The class session the lead chose was cancelled; data
+        /// `{"class_session_id": …, "cancellation_reason": …}` (API.md §6).
+        SessionCancelled => "session_cancelled",
     }
 }
 

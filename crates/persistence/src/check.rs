@@ -23,6 +23,8 @@ pub enum ColumnType {
     Bool,
     /// Timestamp without time zone (UTC by convention).
     Timestamp,
+    /// Calendar date.
+    Date,
 }
 
 impl ColumnType {
@@ -36,6 +38,7 @@ impl ColumnType {
                 Self::Text => "text",
                 Self::Bool => "boolean",
                 Self::Timestamp => "timestamp without time zone",
+                Self::Date => "date",
             };
             return declared == expected;
         }
@@ -49,6 +52,7 @@ impl ColumnType {
             Self::Timestamp => {
                 declared == "timestamp" || declared == "datetime" || declared == "text"
             }
+            Self::Date => declared == "date" || declared == "text",
         }
     }
 }

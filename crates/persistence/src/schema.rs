@@ -68,6 +68,32 @@ diesel::table! {
         status -> Text,
         cancellation_reason -> Nullable<Text>,
         version -> BigInt,
+        timetable_slot_id -> Nullable<BigInt>,
+        edited_by_hand -> Bool,
+    }
+}
+
+diesel::table! {
+    timetable_slots (id) {
+        id -> BigInt,
+        location_id -> BigInt,
+        program_type_id -> BigInt,
+        trainer_id -> BigInt,
+        weekday -> Integer,
+        start_minute -> Integer,
+        capacity -> Integer,
+        valid_from -> Date,
+        valid_until -> Nullable<Date>,
+        is_active -> Bool,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    timetable_occurrences (timetable_slot_id, local_date) {
+        timetable_slot_id -> BigInt,
+        local_date -> Date,
+        class_session_id -> Nullable<BigInt>,
     }
 }
 
@@ -121,6 +147,11 @@ diesel::joinable!(membership_plans -> locations (location_id));
 diesel::joinable!(class_sessions -> locations (location_id));
 diesel::joinable!(class_sessions -> program_types (program_type_id));
 diesel::joinable!(class_sessions -> trainers (trainer_id));
+diesel::joinable!(class_sessions -> timetable_slots (timetable_slot_id));
+diesel::joinable!(timetable_slots -> locations (location_id));
+diesel::joinable!(timetable_slots -> program_types (program_type_id));
+diesel::joinable!(timetable_slots -> trainers (trainer_id));
+diesel::joinable!(timetable_occurrences -> timetable_slots (timetable_slot_id));
 diesel::joinable!(lead_events -> leads (lead_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -132,6 +163,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     leads,
     lead_events,
     audit_log,
+    timetable_slots,
+    timetable_occurrences,
 );
 
 /// Every mapped column as `(table, column, type)`, with the type as [`crate::check`] names it.
@@ -139,7 +172,7 @@ diesel::allow_tables_to_appear_in_same_query!(
 /// Kept beside the `table!` definitions; a unit test below checks that it lists exactly the
 /// columns those definitions select, in order.
 pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
-    use crate::check::ColumnType::{BigInt, Bool, Integer, Text, Timestamp};
+    use crate::check::ColumnType::{BigInt, Bool, Date, Integer, Text, Timestamp};
     &[
         ("locations", "id", BigInt),
         ("locations", "name", Text),
@@ -183,6 +216,8 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("class_sessions", "status", Text),
         ("class_sessions", "cancellation_reason", Text),
         ("class_sessions", "version", BigInt),
+        ("class_sessions", "timetable_slot_id", BigInt),
+        ("class_sessions", "edited_by_hand", Bool),
         ("leads", "id", BigInt),
         ("leads", "name", Text),
         ("leads", "phone", Text),
@@ -214,6 +249,20 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("audit_log", "actor", Text),
         ("audit_log", "changes", Text),
         ("audit_log", "created_at", Timestamp),
+        ("timetable_slots", "id", BigInt),
+        ("timetable_slots", "location_id", BigInt),
+        ("timetable_slots", "program_type_id", BigInt),
+        ("timetable_slots", "trainer_id", BigInt),
+        ("timetable_slots", "weekday", Integer),
+        ("timetable_slots", "start_minute", Integer),
+        ("timetable_slots", "capacity", Integer),
+        ("timetable_slots", "valid_from", Date),
+        ("timetable_slots", "valid_until", Date),
+        ("timetable_slots", "is_active", Bool),
+        ("timetable_slots", "version", BigInt),
+        ("timetable_occurrences", "timetable_slot_id", BigInt),
+        ("timetable_occurrences", "local_date", Date),
+        ("timetable_occurrences", "class_session_id", BigInt),
     ]
 };
 
@@ -287,6 +336,16 @@ mod tests {
             (
                 "audit_log",
                 selected_columns(audit_log::table.select(audit_log::all_columns)),
+            ),
+            (
+                "timetable_slots",
+                selected_columns(timetable_slots::table.select(timetable_slots::all_columns)),
+            ),
+            (
+                "timetable_occurrences",
+                selected_columns(
+                    timetable_occurrences::table.select(timetable_occurrences::all_columns),
+                ),
             ),
         ];
         let mut total = 0;
