@@ -50,7 +50,8 @@ impl TestApp {
         let mut settings = WebSettings {
             admin_keys: cohai_web::AdminKeys::new(vec![
                 cohai_web::AdminKey::from_plain("admin", ADMIN_KEY).expect("valid test key"),
-            ]),
+            ])
+            .expect("one key"),
             lead_rate_per_minute: 0,
             public_cache_ttl: std::time::Duration::ZERO,
             ..cohai_server::compose::web_settings(&cohai_server::Settings::default())

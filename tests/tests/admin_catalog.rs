@@ -279,6 +279,9 @@ async fn every_rule_refuses_a_bad_value(backend: Backend) {
         "https://user:secret@example.com/a.jpg",
         "/photos/a.jpg",
         "ftp://example.com/a.jpg",
+        // Not a URL, and not `null` either (API.md §6: `photo_url` an `https` URL).
+        "",
+        "   ",
     ] {
         assert_invalid(
             &post(&app, tr, json!({"full_name": "Анна", "photo_url": url})).await,
@@ -298,6 +301,18 @@ async fn every_rule_refuses_a_bad_value(backend: Backend) {
         (201, Value::Null),
         "{}",
         anna.json
+    );
+    let anna_path = format!("{tr}/{}", anna.json["id"]);
+    assert_invalid(
+        &patch(&app, &anna_path, json!({"photo_url": ""}), None).await,
+        "photo_url",
+    );
+    let cleared = patch(&app, &anna_path, json!({"photo_url": null}), None).await;
+    assert_eq!(
+        (cleared.status.as_u16(), cleared.json["photo_url"].clone()),
+        (200, Value::Null),
+        "{}",
+        cleared.json
     );
 
     let m = "/api/v1/admin/memberships";

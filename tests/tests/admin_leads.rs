@@ -151,14 +151,18 @@ fn etag(r: &Reply) -> String {
     tag
 }
 
-const LEAD_KEYS: [&str; 16] = [
+const LEAD_KEYS: [&str; 20] = [
+    "assignee",
     "class_session_id",
+    "consent_at",
     "created_at",
     "email",
     "id",
     "location_id",
+    "lost_reason",
     "message",
     "name",
+    "next_contact_at",
     "notes",
     "phone",
     "program_type_id",

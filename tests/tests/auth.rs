@@ -181,7 +181,8 @@ async fn each_key_is_recorded_by_name_as_the_actor(backend: Backend) {
         s.admin_keys = AdminKeys::new(vec![
             AdminKey::from_plain("admin", ADMIN_KEY).expect("key"),
             AdminKey::from_plain("manager-olga", "olga-secret").expect("key"),
-        ]);
+        ])
+        .expect("distinct names");
     });
     let app = t.service().await;
     let as_key =

@@ -87,7 +87,8 @@ async fn the_feed_lists_the_next_62_days_with_stable_uids_and_utc_times(backend:
         .expect("exists");
     let past = t.session(session(loc, pt, tr, start - Duration::hours(3)));
     let too_far = t.session(session(loc, pt, tr, start + Duration::days(63)));
-    let closed = t.session(session(c.locations[2].id, pt, tr, start));
+    // Another trainer: one trainer's scheduled sessions cannot overlap.
+    let closed = t.session(session(c.locations[2].id, pt, c.trainers[1].id, start));
     let app = t.service().await;
 
     let r = get(&app, FEED).await;

@@ -28,6 +28,9 @@ const CONTRACT: &[(&str, &str)] = &[
     ("patch", "/api/v1/admin/leads/{id}"),
     ("delete", "/api/v1/admin/leads/{id}"),
     ("get", "/api/v1/admin/leads/{id}/events"),
+    ("get", "/api/v1/admin/leads/export.csv"),
+    ("get", "/api/v1/admin/leads/stats"),
+    ("get", "/api/v1/admin/personal-data"),
     ("get", "/api/v1/admin/locations"),
     ("post", "/api/v1/admin/locations"),
     ("get", "/api/v1/admin/locations/{id}"),
@@ -48,7 +51,19 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/memberships/{id}"),
     ("patch", "/api/v1/admin/memberships/{id}"),
     ("delete", "/api/v1/admin/memberships/{id}"),
+    ("get", "/api/v1/admin/class-sessions"),
+    ("post", "/api/v1/admin/class-sessions"),
+    ("get", "/api/v1/admin/class-sessions/{id}"),
+    ("patch", "/api/v1/admin/class-sessions/{id}"),
+    ("delete", "/api/v1/admin/class-sessions/{id}"),
     ("get", "/api/v1/admin/audit"),
+    ("get", "/api/v1/admin/timetable-slots"),
+    ("post", "/api/v1/admin/timetable-slots"),
+    ("get", "/api/v1/admin/timetable-slots/{id}"),
+    ("patch", "/api/v1/admin/timetable-slots/{id}"),
+    ("delete", "/api/v1/admin/timetable-slots/{id}"),
+    ("post", "/api/v1/admin/timetable-slots/{id}/apply"),
+    ("post", "/api/v1/admin/timetable/generate"),
 ];
 
 async fn served_document() -> serde_json::Value {
@@ -298,10 +313,14 @@ async fn every_documented_admin_operation_refuses_requests_without_a_valid_key()
             }
         }
     }
+    let admin_operations = CONTRACT
+        .iter()
+        .filter(|(_, path)| path.starts_with("/api/v1/admin"))
+        .count();
     assert_eq!(
         checked,
-        27 * 3,
-        "27 admin operations (leads 6, catalog 20, audit 1), three bad credentials each"
+        admin_operations * 3,
+        "every admin operation of the contract, three bad credentials each"
     );
 }
 
@@ -321,4 +340,196 @@ async fn swagger_ui_is_served_from_the_binary() {
     assert!(!html.contains("cdn") && !html.contains("unpkg"), "no CDN");
     let init = get(&app, "/docs/swagger-initializer.js").await;
     assert!(String::from_utf8_lossy(&init.body).contains("/api/v1/openapi.json"));
+}
+
+/// The catalog admin resources: the collection, its `POST` and `PATCH` body schemas, and the
+/// fields API.md §6 requires on `POST` (every non-nullable field without a default).
+const CATALOG_CREATE: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "/api/v1/admin/locations",
+        "NewLocationInput",
+        "LocationInput",
+        &["name", "address", "city", "timezone"],
+    ),
+    (
+        "/api/v1/admin/program-types",
+        "NewProgramTypeInput",
+        "ProgramTypeInput",
+        &["name", "duration_minutes", "level"],
+    ),
+    (
+        "/api/v1/admin/trainers",
+        "NewTrainerInput",
+        "TrainerInput",
+        &["full_name"],
+    ),
+    (
+        "/api/v1/admin/memberships",
+        "NewMembershipPlanInput",
+        "MembershipPlanInput",
+        &[
+            "location_id",
+            "name",
+            "price_minor",
+            "currency",
+            "validity_days",
+        ],
+    ),
+];
+
+/// The component a request body of `method path` refers to.
+fn request_body_schema<'a>(
+    doc: &'a serde_json::Value,
+    method: &str,
+    path: &str,
+) -> (&'a str, &'a serde_json::Value) {
+    let body = &doc["paths"][path][method]["requestBody"];
+    assert_eq!(body["required"], true, "{method} {path}");
+    let reference = body["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{method} {path}: the body is a named schema"));
+    let name = reference.trim_start_matches("#/components/schemas/");
+    (name, &doc["components"]["schemas"][name])
+}
+
+fn is_nullable(field: &serde_json::Value) -> bool {
+    field["type"]
+        .as_array()
+        .is_some_and(|t| t.contains(&"null".into()))
+}
+
+#[actix_web::test]
+async fn each_catalog_create_schema_requires_the_fields_the_contract_names() {
+    let doc = served_document().await;
+    for (path, create, update, required) in CATALOG_CREATE {
+        let (name, post) = request_body_schema(&doc, "post", path);
+        assert_eq!(name, *create, "POST {path}");
+        let mut listed: Vec<&str> = post["required"]
+            .as_array()
+            .unwrap_or_else(|| panic!("POST {path} lists required fields"))
+            .iter()
+            .map(|f| f.as_str().expect("a field name"))
+            .collect();
+        listed.sort_unstable();
+        let mut expected = required.to_vec();
+        expected.sort_unstable();
+        assert_eq!(listed, expected, "POST {path}");
+        assert_eq!(post["additionalProperties"], false, "POST {path}");
+        let properties = post["properties"].as_object().expect("properties");
+        for field in *required {
+            let schema = &properties[*field];
+            assert!(schema.is_object(), "POST {path}: {field} is declared");
+            assert!(!is_nullable(schema), "POST {path}: {field} cannot be null");
+        }
+        assert_eq!(properties["active"]["default"], true, "POST {path}");
+
+        // `PATCH` keeps its own schema: the same fields, none required, unknown ones refused.
+        let (name, patch) = request_body_schema(&doc, "patch", &format!("{path}/{{id}}"));
+        assert_eq!(name, *update, "PATCH {path}/{{id}}");
+        assert!(
+            patch["required"].is_null(),
+            "PATCH {path}/{{id}} requires nothing"
+        );
+        assert_eq!(patch["additionalProperties"], false, "PATCH {path}/{{id}}");
+        assert_eq!(
+            patch["properties"], post["properties"],
+            "PATCH and POST of {path} declare the same fields and rules"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn catalog_bodies_declare_the_rules_the_server_enforces() {
+    use cohai_services::catalog_admin::{
+        MULTI_LINE_PATTERN, NAME_PATTERN, PHONE_PATTERN, PHOTO_URL_PATTERN, TIMEZONE_PATTERN,
+    };
+    let doc = served_document().await;
+    let schemas = &doc["components"]["schemas"];
+    let field = |schema: &str, field: &str| schemas[schema]["properties"][field].clone();
+    for (schema, name) in [
+        ("NewLocationInput", "name"),
+        ("NewLocationInput", "address"),
+        ("NewLocationInput", "city"),
+        ("NewProgramTypeInput", "name"),
+        ("NewTrainerInput", "full_name"),
+        ("NewMembershipPlanInput", "name"),
+    ] {
+        let f = field(schema, name);
+        assert_eq!(f["pattern"], NAME_PATTERN, "{schema}.{name}");
+        assert_eq!(
+            (f["minLength"].clone(), f["maxLength"].clone()),
+            (1.into(), 200.into())
+        );
+    }
+    for (schema, text) in [
+        ("NewProgramTypeInput", "description"),
+        ("NewTrainerInput", "bio"),
+        ("NewMembershipPlanInput", "description"),
+    ] {
+        let f = field(schema, text);
+        assert_eq!(f["pattern"], MULTI_LINE_PATTERN, "{schema}.{text}");
+        assert_eq!(f["maxLength"], 5000, "{schema}.{text}");
+        assert!(is_nullable(&f), "{schema}.{text}");
+    }
+    assert_eq!(field("NewLocationInput", "phone")["pattern"], PHONE_PATTERN);
+    assert_eq!(
+        field("NewTrainerInput", "photo_url")["pattern"],
+        PHOTO_URL_PATTERN
+    );
+    let program = field("NewProgramTypeInput", "duration_minutes");
+    assert_eq!(
+        (program["minimum"].clone(), program["maximum"].clone()),
+        (15.into(), 480.into())
+    );
+    let plan = |name: &str| field("NewMembershipPlanInput", name);
+    assert_eq!(plan("price_minor")["minimum"], 0);
+    assert_eq!(plan("currency")["pattern"], "^[A-Z]{3}$");
+    assert_eq!(plan("visits")["minimum"], 1);
+    assert!(is_nullable(&plan("visits")));
+    assert_eq!(plan("validity_days")["minimum"], 1);
+    assert_eq!(plan("location_id")["minimum"], 1);
+
+    // A name's pattern asks for a visible character exactly as the server does: one
+    // character at a time, over all of Unicode (but the controls, refused in every text field,
+    // and the five blank-drawn ones the server refuses besides).
+    let name = regex::Regex::new(NAME_PATTERN).expect("the pattern compiles");
+    let blank_drawn = ['\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}', '\u{2800}'];
+    let mut buf = [0u8; 4];
+    let disagreements: Vec<String> = (0..=0x10FFFF_u32)
+        .filter_map(char::from_u32)
+        .filter(|c| !matches!(c, '\u{0}'..='\u{1F}' | '\u{7F}') && !blank_drawn.contains(c))
+        .filter(|c| name.is_match(c.encode_utf8(&mut buf)) != cohai_domain::text::is_visible(*c))
+        .map(|c| format!("U+{:04X}", u32::from(c)))
+        .collect();
+    assert!(
+        disagreements.is_empty(),
+        "pattern and server disagree on {disagreements:?}"
+    );
+
+    // Every zone the server accepts fits the documented shape of a time-zone name.
+    let timezone = field("NewLocationInput", "timezone");
+    assert_eq!(timezone["pattern"], TIMEZONE_PATTERN);
+    let shape = regex::Regex::new(TIMEZONE_PATTERN).expect("the pattern compiles");
+    let longest = timezone["maxLength"].as_u64().expect("maxLength") as usize;
+    for zone in chrono_tz::TZ_VARIANTS {
+        let name = zone.name();
+        assert!(shape.is_match(name) && name.len() <= longest, "{name}");
+    }
+    let url = regex::Regex::new(PHOTO_URL_PATTERN).expect("the pattern compiles");
+    for ok in [
+        "https://example.com/anna.jpg",
+        "https://cdn-1.example.com:8443/a b?x#y",
+    ] {
+        assert!(url.is_match(ok), "{ok}");
+    }
+    for refused in [
+        "",
+        " ",
+        "http://example.com/a.jpg",
+        "https://",
+        "https://u:p@example.com/",
+        "https://1.2.3.4/",
+    ] {
+        assert!(!url.is_match(refused), "{refused:?}");
+    }
 }

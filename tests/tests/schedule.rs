@@ -189,13 +189,14 @@ async fn dates_are_local_days_of_the_location_across_dst(backend: Backend) {
     let t = TestApp::new(backend);
     let c = t.catalog();
     let berlin = c.locations[1].id;
-    let (pt, tr) = (c.program_types[0].id, c.trainers[0].id);
+    // Neighbouring sessions have different trainers (one trainer's cannot overlap).
+    let (pt, tr, other) = (c.program_types[0].id, c.trainers[0].id, c.trainers[1].id);
     // 2026-10-25 is the day Berlin leaves summer time: local midnight is 22:00Z the day
     // before, and the day ends at 23:00Z (25 hours).
     let before = t.session(session(berlin, pt, tr, at("2026-10-24T21:59:00Z")));
-    let first = t.session(session(berlin, pt, tr, at("2026-10-24T22:00:00Z")));
+    let first = t.session(session(berlin, pt, other, at("2026-10-24T22:00:00Z")));
     let last = t.session(session(berlin, pt, tr, at("2026-10-25T22:59:00Z")));
-    let next_day = t.session(session(berlin, pt, tr, at("2026-10-25T23:00:00Z")));
+    let next_day = t.session(session(berlin, pt, other, at("2026-10-25T23:00:00Z")));
     let app = t.service().await;
     let r = get(
         &app,
@@ -221,10 +222,10 @@ async fn a_zone_with_a_half_hour_offset_is_honoured(backend: Backend) {
         .locations
         .create(&location_in("Mumbai", "Asia/Kolkata"))
         .expect("location");
-    let (pt, tr) = (c.program_types[0].id, c.trainers[0].id);
+    let (pt, tr, other) = (c.program_types[0].id, c.trainers[0].id, c.trainers[1].id);
     // Local midnight of 2026-12-01 in India (UTC+05:30) is 2026-11-30T18:30Z.
     let out = t.session(session(kolkata.id, pt, tr, at("2026-11-30T18:29:00Z")));
-    let inside = t.session(session(kolkata.id, pt, tr, at("2026-11-30T18:30:00Z")));
+    let inside = t.session(session(kolkata.id, pt, other, at("2026-11-30T18:30:00Z")));
     let app = t.service().await;
     let r = get(
         &app,

@@ -135,9 +135,6 @@ pub const PROGRAMS: &[DemoProgram] = &[
     },
 ];
 
-/// Index into [`PROGRAMS`] of the beginners' class, which a trial visit can book.
-pub const TRIAL_PROGRAM: usize = 0;
-
 /// The trainers.
 pub const TRAINERS: &[DemoTrainer] = &[
     DemoTrainer {
@@ -206,9 +203,6 @@ pub const PLANS: &[DemoPlan] = &[
     },
 ];
 
-/// Index into [`PLANS`] of the trial visit, which the beginners' classes belong to.
-pub const TRIAL_PLAN: usize = 0;
-
 /// A plan's price at a studio: the base price scaled by `percent`, rounded to whole
 /// hundreds of roubles (10 000 kopecks).
 ///
@@ -250,8 +244,6 @@ mod tests {
             PLANS.iter().map(|p| p.visits).collect::<Vec<_>>(),
             [Some(1), Some(8), Some(12), None]
         );
-        assert_eq!(PROGRAMS[TRIAL_PROGRAM].level, ProgramLevel::Beginner);
-        assert_eq!(PLANS[TRIAL_PLAN].visits, Some(1));
     }
 
     #[test]

@@ -21,6 +21,15 @@ pub enum BootstrapError {
         #[source]
         source: RepoError,
     },
+    /// Changing a class session through the admin's path failed.
+    #[error("{action}")]
+    Session {
+        /// What was being done, e.g. `cancelling the demo class session 12`.
+        action: String,
+        /// The repository's error.
+        #[source]
+        source: cohai_domain::SessionWriteError,
+    },
     /// A stored location names a time zone that is not in the IANA database.
     #[error("location {location:?} has an unknown time zone {timezone:?}")]
     UnknownTimeZone {

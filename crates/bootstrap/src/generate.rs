@@ -9,23 +9,26 @@
 //!
 //! The data are pseudo-random but reproducible: the same options give the same rows.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
+use cohai_domain::timetable::local_to_utc;
 use cohai_domain::{
     LeadFilter, LeadSource, LeadStatus, Location, NewClassSession, NewLead, NewLocation,
-    NewProgramType, NewTrainer, Phone, ProgramLevel, ProgramType, SessionStatus, Trainer,
+    NewProgramType, NewTrainer, Phone, ProgramLevel, ProgramType, ScheduleFilter, SessionStatus,
+    TimeWindow, Trainer,
 };
 use cohai_persistence::{Database, Repositories};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::demo_timetable::{CANCEL_EVERY, MAX_CAPACITY, MIN_CAPACITY, SLOT_TIMES, start_time};
 use crate::error::{BootstrapError, RepoContext, Result};
 use crate::progress::Progress;
 use crate::seed::{Tally, parse_tz};
-use crate::slots::{CANCEL_EVERY, MAX_CAPACITY, MIN_CAPACITY, SLOT_TIMES, local_to_utc, slot_time};
 
 /// The actor recorded on the `created` events of generated leads.
 pub const ACTOR: &str = "bootstrap";
@@ -313,6 +316,7 @@ fn generate_sessions(
         .map(|l| options.now.with_timezone(&l.tz).date_naive())
         .collect();
     let span = u128::try_from(2 * SESSION_SPAN_DAYS).unwrap_or_default();
+    let mut diary = TrainerDiary::of(repos, trainers, options.now)?;
     let mut stored = 0;
     let mut batch = Vec::with_capacity(options.batch_size);
     for i in 0..options.sessions {
@@ -324,18 +328,29 @@ fn generate_sessions(
         let date = todays[studio] + Duration::days(offset);
         let starts_at = local_to_utc(
             bench.tz,
-            slot_time(date, rng.random_range(0..SLOT_TIMES.len())),
+            start_time(rng.random_range(0..SLOT_TIMES.len())).on(date),
         );
         let program = &programs[rng.random_range(0..programs.len())];
-        let trainer = &trainers[rng.random_range(0..trainers.len())];
-        let cancelled = rng.random_ratio(1, CANCEL_EVERY as u32);
+        let ends_at = starts_at + Duration::minutes(i64::from(program.duration_minutes.max(1)));
+        let first_choice = rng.random_range(0..trainers.len());
+        let mut cancelled = rng.random_ratio(1, CANCEL_EVERY as u32);
+        // The first free trainer from the drawn one on; with none free the class is
+        // cancelled (a trainer is never in two overlapping scheduled sessions).
+        let free = (0..trainers.len())
+            .map(|k| &trainers[(first_choice + k) % trainers.len()])
+            .find(|t| cancelled || diary.is_free(t.id, starts_at, ends_at));
+        let trainer = free.unwrap_or(&trainers[first_choice]);
+        cancelled |= free.is_none();
+        if !cancelled {
+            diary.book(trainer.id, starts_at, ends_at);
+        }
         batch.push(NewClassSession {
             location_id: bench.location.id,
             program_type_id: program.id,
             trainer_id: trainer.id,
             membership_plan_id: None,
             starts_at,
-            ends_at: starts_at + Duration::minutes(i64::from(program.duration_minutes.max(1))),
+            ends_at,
             capacity: rng.random_range(MIN_CAPACITY..=MAX_CAPACITY),
             status: if cancelled {
                 SessionStatus::Cancelled
@@ -350,6 +365,55 @@ fn generate_sessions(
     stored += store_sessions(repos, &mut batch, progress)?;
     progress.finish();
     Ok(stored)
+}
+
+/// When each trainer teaches a scheduled session: those stored before this run (of the span
+/// around now) and those this run adds.
+#[derive(Default)]
+struct TrainerDiary(HashMap<i64, BTreeMap<DateTime<Utc>, DateTime<Utc>>>);
+
+impl TrainerDiary {
+    /// The scheduled sessions stored for `trainers` within the span (plus a margin) around
+    /// `now`, so a second run does not double-book them either.
+    fn of(repos: &Repositories, trainers: &[Trainer], now: DateTime<Utc>) -> Result<Self> {
+        let margin = Duration::days(SESSION_SPAN_DAYS + 2);
+        let window = TimeWindow::new(now - margin, now + margin, 2 * margin.num_days())
+            .map_err(|e| BootstrapError::InvalidOptions(format!("the session span: {e}")))?;
+        let mut diary = Self::default();
+        for trainer in trainers {
+            let stored = repos
+                .class_sessions
+                .search(&ScheduleFilter {
+                    location_id: None,
+                    program_type_id: None,
+                    trainer_id: Some(trainer.id),
+                    window,
+                })
+                .context(|| format!("reading the sessions of trainer {:?}", trainer.full_name))?;
+            for session in stored
+                .iter()
+                .filter(|s| s.status == SessionStatus::Scheduled)
+            {
+                diary.book(trainer.id, session.starts_at, session.ends_at);
+            }
+        }
+        Ok(diary)
+    }
+
+    /// Whether the trainer teaches nothing during `[from, to)`. The booked intervals do not
+    /// overlap one another, so only the last one starting before `to` can overlap.
+    fn is_free(&self, trainer_id: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        self.0.get(&trainer_id).is_none_or(|booked| {
+            booked
+                .range(..to)
+                .next_back()
+                .is_none_or(|(_, end)| *end <= from)
+        })
+    }
+
+    fn book(&mut self, trainer_id: i64, from: DateTime<Utc>, to: DateTime<Utc>) {
+        self.0.entry(trainer_id).or_default().insert(from, to);
+    }
 }
 
 fn store_sessions(
@@ -620,6 +684,7 @@ fn bench_lead(
         _ => (None, None),
     };
     let utm_campaign = utm_source.as_ref().map(|_| pick_str(rng, CAMPAIGNS));
+    let work = WorkFields::of(n, created_at, source, status);
     NewLead {
         name: bench_name(n),
         phone: bench_phone(n),
@@ -637,6 +702,45 @@ fn bench_lead(
         utm_medium,
         utm_campaign,
         created_at,
+        assignee: work.assignee,
+        next_contact_at: work.next_contact_at,
+        lost_reason: work.lost_reason,
+        consent_at: work.consent_at,
+    }
+}
+
+/// Owners of generated leads (admin key names a bench configuration may define).
+pub const BENCH_MANAGERS: [&str; 3] = ["manager-1", "manager-2", "manager-3"];
+
+const LOST_REASONS: &[&str] = &["Дорого", "Далеко от дома", "Выбрала другую студию"];
+
+/// The v1.1 fields of a generated lead (API.md §3.1).
+struct WorkFields {
+    assignee: Option<String>,
+    next_contact_at: Option<DateTime<Utc>>,
+    lost_reason: Option<String>,
+    consent_at: Option<DateTime<Utc>>,
+}
+
+impl WorkFields {
+    /// Those of lead `n`: most worked leads have an owner, open ones a call-back within two
+    /// weeks of creation, half the lost ones a reason, and website leads their consent. Drawn
+    /// from a generator of their own (seeded by `n`), so the other fields stay what they were
+    /// before these existed.
+    fn of(n: u64, created_at: DateTime<Utc>, source: LeadSource, status: LeadStatus) -> Self {
+        let mut rng = StdRng::seed_from_u64(n ^ 0x5eed_1ead);
+        let assignee = (status != LeadStatus::New && rng.random_bool(0.7))
+            .then(|| BENCH_MANAGERS[rng.random_range(0..BENCH_MANAGERS.len())].to_owned());
+        let next_contact_at = (status.is_open() && rng.random_bool(0.6))
+            .then(|| created_at + Duration::minutes(rng.random_range(60..14 * 24 * 60)));
+        let lost_reason = (status == LeadStatus::Lost && rng.random_bool(0.5))
+            .then(|| pick_str(&mut rng, LOST_REASONS));
+        Self {
+            assignee,
+            next_contact_at,
+            lost_reason,
+            consent_at: (source == LeadSource::Website).then_some(created_at),
+        }
     }
 }
 

@@ -9,11 +9,11 @@
 
 pub mod backup;
 pub mod demo_data;
+pub mod demo_timetable;
 pub mod error;
 pub mod generate;
 pub mod progress;
 pub mod seed;
-pub mod slots;
 
 use cohai_persistence::{Database, Mismatch};
 

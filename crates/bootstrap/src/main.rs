@@ -31,10 +31,12 @@ enum Command {
     /// Apply pending migrations, then load the demo data (idempotent).
     ///
     /// Three studios (two in Moscow, one in Yekaterinburg), six program types, eight trainers,
-    /// four membership plans per studio, and eight classes a day per studio for the 14 days
-    /// starting today in each studio's local time. Rows are found by name and created only
-    /// when missing; a studio's day gets classes only when it has none yet, so running seed
-    /// again changes nothing. Prints how many rows were created and how many existed.
+    /// four membership plans per studio, a weekly timetable of eight classes a day per studio,
+    /// and its class sessions for the 14 days starting today in each studio's local time,
+    /// generated as the server generates them (one in 40 is then cancelled). Rows are found by
+    /// name (slots by studio, weekday and time) and created only when missing; a class is
+    /// generated once per slot and date, so running seed again changes nothing. Prints how
+    /// many rows were created and how many existed.
     Seed,
     /// Verify that every table and column the code maps exists in the database with a
     /// compatible type; exits with status 1 and lists the differences when not.

@@ -1,25 +1,31 @@
-//! `seed`: the idempotent demo data (see [`crate::demo_data`]) and the timetable of the coming
-//! two weeks.
+//! `seed`: the idempotent demo data (see [`crate::demo_data`]), the studios' weekly
+//! timetable (see [`crate::demo_timetable`]) and its class sessions for the coming two weeks.
 //!
-//! Catalog rows are found by their natural key (name) and created only when missing; a
-//! studio's classes are created one local day at a time, and only for days on which the
-//! studio has no class yet. Running `seed` again therefore changes nothing, and running it on
-//! a later day only adds the days that are new.
+//! Catalog rows and timetable slots are found by their natural key (a name; a slot's studio,
+//! weekday and start time) and created only when missing. The sessions are generated from
+//! the slots exactly as the server's own generation does (one path for demo data and
+//! production): an occurrence (slot, local date) generated once is never generated again. So
+//! running `seed` again changes nothing, and running it on a later day only adds the days that
+//! are new. Of the sessions a run creates, one in [`demo_timetable::CANCEL_EVERY`] is then
+//! cancelled through the admin's cancellation path.
 
+use std::collections::HashMap;
 use std::fmt;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use cohai_domain::time::start_of_day;
+use cohai_domain::audit::SYSTEM_ACTOR;
+use cohai_domain::timetable::{DateRange, GenerationScope, RunAudit, RunLock};
 use cohai_domain::{
-    Location, MembershipPlan, Money, NewClassSession, NewLocation, NewMembershipPlan,
-    NewProgramType, NewTrainer, ProgramType, SessionStatus, Trainer,
+    ClassSessionFields, GenerationReport, GenerationRun, Location, MembershipPlan, Money,
+    NewLocation, NewMembershipPlan, NewProgramType, NewTimetableSlot, NewTrainer, ProgramType,
+    SessionStatus, Trainer,
 };
 use cohai_persistence::{Database, Repositories};
 
 use crate::demo_data::{self, DemoLocation};
+use crate::demo_timetable::{self, CANCELLATION_REASON, studio_week};
 use crate::error::{BootstrapError, RepoContext, Result};
-use crate::slots::plan_day;
 
 /// Days of timetable that `seed` makes sure exist, starting with today.
 pub const SEED_DAYS: u32 = 14;
@@ -29,7 +35,7 @@ pub const SEED_DAYS: u32 = 14;
 pub struct Tally {
     /// Rows created by this run.
     pub created: usize,
-    /// Rows that already existed (for class sessions: on days that were left alone).
+    /// Rows that already existed (for class sessions: occurrences generated before).
     pub existing: usize,
 }
 
@@ -62,8 +68,12 @@ pub struct SeedReport {
     pub trainers: Tally,
     /// Membership plans.
     pub membership_plans: Tally,
-    /// Class sessions.
+    /// Weekly timetable slots.
+    pub timetable_slots: Tally,
+    /// Class sessions (generated from the slots).
     pub class_sessions: Tally,
+    /// Sessions this run cancelled (of those it created).
+    pub cancelled: usize,
 }
 
 impl SeedReport {
@@ -74,6 +84,7 @@ impl SeedReport {
             self.program_types,
             self.trainers,
             self.membership_plans,
+            self.timetable_slots,
             self.class_sessions,
         ]
         .iter()
@@ -89,12 +100,18 @@ impl fmt::Display for SeedReport {
         writeln!(f, "program types:    {}", self.program_types)?;
         writeln!(f, "trainers:         {}", self.trainers)?;
         writeln!(f, "membership plans: {}", self.membership_plans)?;
-        write!(f, "class sessions:   {}", self.class_sessions)
+        writeln!(f, "timetable slots:  {}", self.timetable_slots)?;
+        write!(
+            f,
+            "class sessions:   {} ({} cancelled)",
+            self.class_sessions, self.cancelled
+        )
     }
 }
 
-/// Applies pending migrations, then loads the demo catalog and the timetable of the
-/// [`SEED_DAYS`] local days starting with each studio's "today" at `now`. Idempotent.
+/// Applies pending migrations, then loads the demo catalog and timetable, and generates the
+/// sessions of the [`SEED_DAYS`] local days starting with each studio's "today" at `now`.
+/// Idempotent.
 pub fn seed(db: &Database, now: DateTime<Utc>) -> Result<SeedReport> {
     let mut report = SeedReport {
         migrations: db.migrate()?,
@@ -104,21 +121,29 @@ pub fn seed(db: &Database, now: DateTime<Utc>) -> Result<SeedReport> {
     let locations = seed_locations(&repos, &mut report.locations)?;
     let programs = seed_programs(&repos, &mut report.program_types)?;
     let trainers = seed_trainers(&repos, &mut report.trainers)?;
+    let mut scopes = Vec::new();
+    // Which studio, and which of its daily times, each slot is.
+    let mut slot_times = HashMap::new();
     for (studio, (demo, location, tz)) in locations.iter().enumerate() {
-        let plans = seed_plans(&repos, demo, location, &mut report.membership_plans)?;
-        let trial_plan = plans.get(demo_data::TRIAL_PLAN).map(|p| p.id);
-        let today = now.with_timezone(tz).date_naive();
-        let studio = StudioContext {
+        seed_plans(&repos, demo, location, &mut report.membership_plans)?;
+        let context = StudioContext {
             index: studio,
             demo,
             location,
-            tz: *tz,
             programs: &programs,
             trainers: &trainers,
-            trial_plan,
         };
-        seed_sessions(&repos, &studio, today, &mut report.class_sessions)?;
+        for (slot_id, time) in seed_slots(&repos, &context, &mut report.timetable_slots)? {
+            slot_times.insert(slot_id, (studio, time));
+        }
+        scopes.push(fortnight(location, *tz, now)?);
     }
+    let generated = generate(&repos, scopes, now)?;
+    report.class_sessions = Tally {
+        created: usize::try_from(generated.created).unwrap_or(usize::MAX),
+        existing: usize::try_from(generated.skipped).unwrap_or(usize::MAX),
+    };
+    report.cancelled = cancel_some(&repos, &generated, &slot_times, now)?;
     log::debug!(
         "seed: {} rows created, {} migrations applied",
         report.created_total(),
@@ -269,77 +294,146 @@ struct StudioContext<'a> {
     index: usize,
     demo: &'a DemoLocation,
     location: &'a Location,
-    tz: Tz,
     /// In the order of [`demo_data::PROGRAMS`].
     programs: &'a [ProgramType],
     /// In the order of [`demo_data::TRAINERS`].
     trainers: &'a [Trainer],
-    /// The studio's trial plan, which the beginners' classes belong to.
-    trial_plan: Option<i64>,
 }
 
-/// Creates the classes of every day in `today..today + SEED_DAYS` on which the studio has
-/// none yet, in one transaction.
-fn seed_sessions(
+/// The studio's weekly slots, created where its weekday and start time have none (an
+/// existing slot there, even a changed or deactivated one, is kept as it is): each slot's id
+/// with its index into [`demo_timetable::SLOT_TIMES`].
+fn seed_slots(
     repos: &Repositories,
     studio: &StudioContext<'_>,
-    today: NaiveDate,
     tally: &mut Tally,
-) -> Result<()> {
+) -> Result<Vec<(i64, usize)>> {
     let location = studio.location;
-    let mut new_sessions = Vec::new();
-    for date in today.iter_days().take(SEED_DAYS as usize) {
-        let from = start_of_day(date, studio.tz);
-        let to = start_of_day(date + Duration::days(1), studio.tz);
-        let existing = repos
-            .class_sessions
-            .count_by_location(location.id, from, to)
-            .context(|| format!("counting classes of {:?} on {date}", location.name))?;
-        if existing > 0 {
-            tally.existing += usize::try_from(existing).unwrap_or_default();
-            continue;
-        }
-        new_sessions.extend(day_sessions(studio, date));
+    let stored = repos
+        .timetable_slots
+        .list_by_location(location.id)
+        .context(|| format!("listing the timetable slots of {:?}", location.name))?;
+    let week = studio_week(studio.index, studio.programs.len(), studio.demo.trainers);
+    let mut out = Vec::with_capacity(week.len());
+    for demo in week {
+        let start_time = demo.start_time();
+        let describe = || {
+            format!(
+                "the slot of {:?} on weekday {} at {start_time}",
+                location.name, demo.weekday
+            )
+        };
+        let existing = stored
+            .iter()
+            .find(|s| s.weekday == demo.weekday && s.start_time == start_time);
+        tally.record(existing.is_none());
+        let id = match existing {
+            Some(slot) => slot.id,
+            None => {
+                let (Some(program), Some(trainer)) = (
+                    studio.programs.get(demo.program),
+                    studio.trainers.get(demo.trainer),
+                ) else {
+                    return Err(BootstrapError::InvalidData(describe()));
+                };
+                repos
+                    .timetable_slots
+                    .create(&NewTimetableSlot {
+                        location_id: location.id,
+                        program_type_id: program.id,
+                        trainer_id: trainer.id,
+                        weekday: demo.weekday,
+                        start_time,
+                        capacity: demo.capacity,
+                        valid_from: demo_timetable::VALID_FROM,
+                        valid_until: None,
+                        is_active: true,
+                    })
+                    .context(|| format!("creating {}", describe()))?
+                    .id
+            }
+        };
+        out.push((id, demo.time));
     }
-    if !new_sessions.is_empty() {
-        tally.created += repos
-            .class_sessions
-            .create_many(&new_sessions)
-            .context(|| format!("creating classes of {:?}", location.name))?;
-    }
-    Ok(())
+    Ok(out)
 }
 
-/// The classes of one studio on one local day.
-fn day_sessions(studio: &StudioContext<'_>, date: NaiveDate) -> Vec<NewClassSession> {
-    plan_day(
-        studio.index,
-        date,
-        studio.tz,
-        studio.programs.len(),
-        studio.demo.trainers,
-    )
-    .into_iter()
-    .filter_map(|class| {
-        let program = studio.programs.get(class.program)?;
-        let trainer = studio.trainers.get(class.trainer)?;
-        Some(NewClassSession {
-            location_id: studio.location.id,
-            program_type_id: program.id,
-            trainer_id: trainer.id,
-            membership_plan_id: studio
-                .trial_plan
-                .filter(|_| class.program == demo_data::TRIAL_PROGRAM),
-            starts_at: class.starts_at,
-            ends_at: class.starts_at
-                + Duration::minutes(i64::from(program.duration_minutes.max(1))),
-            capacity: class.capacity,
-            status: if class.cancelled {
-                SessionStatus::Cancelled
-            } else {
-                SessionStatus::Scheduled
-            },
-        })
+/// The [`SEED_DAYS`] local dates of a studio starting with its today at `now`.
+fn fortnight(location: &Location, tz: Tz, now: DateTime<Utc>) -> Result<GenerationScope> {
+    let today = now.with_timezone(&tz).date_naive();
+    let last = today + Duration::days(i64::from(SEED_DAYS) - 1);
+    let range = DateRange::new(today, last, i64::from(SEED_DAYS))
+        .map_err(|e| BootstrapError::InvalidData(format!("the seed's date range: {e}")))?;
+    Ok(GenerationScope {
+        location_id: Some(location.id),
+        range,
     })
-    .collect()
+}
+
+/// One generation run over the studios' fortnights, as the system: the server's own path
+/// (waiting for a run another process may have in progress; audited when it creates).
+fn generate(
+    repos: &Repositories,
+    scopes: Vec<GenerationScope>,
+    now: DateTime<Utc>,
+) -> Result<GenerationReport> {
+    let run = GenerationRun {
+        scopes,
+        lock: RunLock::Wait,
+        audit: RunAudit::WhenCreated,
+    };
+    let report = repos
+        .timetable
+        .generate(&run, SYSTEM_ACTOR, now)
+        .context(|| "generating the class sessions of the coming two weeks".to_owned())?
+        .ok_or_else(|| {
+            BootstrapError::InvalidData("a waiting generation run was skipped".to_owned())
+        })?;
+    for conflict in &report.conflicts {
+        log::warn!(
+            "seed: the slot {} on {} overlaps session {:?} of its trainer; not generated",
+            conflict.timetable_slot_id,
+            conflict.date,
+            conflict.class_session_id
+        );
+    }
+    Ok(report)
+}
+
+/// Cancels the sessions this run created that the demo timetable cancels (with
+/// [`CANCELLATION_REASON`]), as a manager would, through the admin's path; returns how many.
+fn cancel_some(
+    repos: &Repositories,
+    generated: &GenerationReport,
+    slot_times: &HashMap<i64, (usize, usize)>,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let mut cancelled = 0;
+    for session in &generated.sessions {
+        let Some(&(studio, time)) = slot_times.get(&session.timetable_slot_id) else {
+            continue;
+        };
+        if !demo_timetable::is_cancelled(studio, session.date, time) {
+            continue;
+        }
+        let id = session.class_session_id;
+        let describe = || format!("cancelling the demo class session {id}");
+        let Some(stored) = repos.class_session_admin.get_by_id(id).context(describe)? else {
+            continue;
+        };
+        let fields = ClassSessionFields {
+            status: SessionStatus::Cancelled,
+            cancellation_reason: Some(CANCELLATION_REASON.to_owned()),
+            ..ClassSessionFields::of(&stored)
+        };
+        repos
+            .class_session_admin
+            .update_audited(id, &fields, None, SYSTEM_ACTOR, now)
+            .map_err(|source| BootstrapError::Session {
+                action: describe(),
+                source,
+            })?;
+        cancelled += 1;
+    }
+    Ok(cancelled)
 }

@@ -36,6 +36,12 @@ fn seed_twice_creates_nothing_the_second_time(backend: Backend) {
     let first = cohai_bootstrap::seed(&t.db, now).expect("first seed");
     assert!(!first.migrations.is_empty(), "seed applies the migrations");
     let per_studio = 14 * 8;
+    let slots_per_studio = 7 * 8;
+    assert!(
+        (4..=12).contains(&first.cancelled),
+        "about one in forty is cancelled: {}",
+        first.cancelled
+    );
     assert_eq!(
         SeedReport {
             migrations: first.migrations.clone(),
@@ -43,7 +49,9 @@ fn seed_twice_creates_nothing_the_second_time(backend: Backend) {
             program_types: tally(6, 0),
             trainers: tally(8, 0),
             membership_plans: tally(12, 0),
+            timetable_slots: tally(3 * slots_per_studio, 0),
             class_sessions: tally(3 * per_studio, 0),
+            cancelled: first.cancelled,
         },
         first
     );
@@ -56,7 +64,9 @@ fn seed_twice_creates_nothing_the_second_time(backend: Backend) {
             program_types: tally(0, 6),
             trainers: tally(0, 8),
             membership_plans: tally(0, 12),
+            timetable_slots: tally(0, 3 * slots_per_studio),
             class_sessions: tally(0, 3 * per_studio),
+            cancelled: 0,
         },
         second
     );
@@ -132,20 +142,25 @@ fn seed_twice_creates_nothing_the_second_time(backend: Backend) {
     assert_eq!(day[0].starts_at, at("2026-11-24T05:00:00Z"));
     assert_eq!(day[7].starts_at, at("2026-11-24T17:30:00Z"));
     assert!(day.iter().all(|s| (8..=16).contains(&s.capacity)));
-    // Beginners' classes belong to the trial plan; others to no plan.
-    let trial = repos
-        .membership_plans
-        .find_by_name(patriarshie.id, "Пробное занятие")
-        .expect("find")
-        .expect("trial plan");
+    // Every session was generated from a weekly slot of the studio (slots name no plan).
+    let slots = repos
+        .timetable_slots
+        .list_by_location(patriarshie.id)
+        .expect("slots");
+    assert_eq!(slots.len(), slots_per_studio);
     for session in &day {
-        let is_trial =
-            session.program_type.name == demo_data::PROGRAMS[demo_data::TRIAL_PROGRAM].name;
-        assert_eq!(
-            session.membership_plan_id,
-            is_trial.then_some(trial.id),
-            "{session:?}"
-        );
+        let stored = repos
+            .class_session_admin
+            .get_by_id(session.id)
+            .expect("get")
+            .expect("stored");
+        let slot_id = stored.timetable_slot_id.expect("generated from a slot");
+        let slot = slots
+            .iter()
+            .find(|s| s.id == slot_id)
+            .expect("the studio's");
+        assert_eq!(slot.capacity, session.capacity);
+        assert_eq!(session.membership_plan_id, None);
         assert!(session.ends_at > session.starts_at);
     }
     let ekb = repos
@@ -173,6 +188,7 @@ fn seed_twice_creates_nothing_the_second_time(backend: Backend) {
     let later = cohai_bootstrap::seed(&t.db, now + Duration::days(1)).expect("seed a day later");
     assert_eq!(later.class_sessions, tally(3 * 8, 3 * 13 * 8));
     assert_eq!(later.created_total(), 3 * 8);
+    assert_eq!(later.timetable_slots, tally(0, 3 * slots_per_studio));
 }
 
 fn generate_stores_exactly_the_requested_counts(backend: Backend) {
@@ -242,8 +258,15 @@ fn generate_stores_exactly_the_requested_counts(backend: Backend) {
             .events(lead.id)
             .expect("events")
             .expect("lead exists");
-        assert_eq!(events.len(), 1, "lead {}", lead.id);
-        assert_eq!(events[0].kind, LeadEventKind::Created);
+        // Created, then `assigned` when the generator gave the lead an owner (API.md §3.1:
+        // an owner set on creation is recorded like any other assignment).
+        let expected: &[LeadEventKind] = if lead.assignee.is_some() {
+            &[LeadEventKind::Created, LeadEventKind::Assigned]
+        } else {
+            &[LeadEventKind::Created]
+        };
+        let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, expected, "lead {}", lead.id);
         assert_eq!(events[0].actor, ACTOR);
         assert_eq!(events[0].created_at, lead.created_at);
     }
@@ -316,7 +339,43 @@ fn cancelled_sessions_are_rare_but_present(backend: Backend) {
     );
 }
 
+/// Pairs of scheduled sessions of one trainer whose times overlap.
+fn double_bookings(t: &TestDatabase) -> i64 {
+    cohai_persistence::testing::count(
+        &t.db,
+        "SELECT COUNT(*) AS n FROM class_sessions a JOIN class_sessions b \
+         ON a.trainer_id = b.trainer_id AND a.id < b.id \
+         AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at \
+         WHERE a.status = 'scheduled' AND b.status = 'scheduled'",
+    )
+}
+
+fn generate_never_double_books_a_trainer_even_when_run_twice(backend: Backend) {
+    let t = TestDatabase::new(backend);
+    // Five classes a day at one studio with twelve trainers and eight class times: some
+    // draws collide; the second run (same seed, same times) collides everywhere.
+    let options = GenerateOptions {
+        batch_size: 500,
+        ..GenerateOptions::new(1, 7_300, 0, at("2026-11-24T12:00:00Z"))
+    };
+    for run in 1..=2 {
+        let report = cohai_bootstrap::generate(&t.db, &options, &mut NoProgress)
+            .unwrap_or_else(|e| panic!("run {run}: {e}"));
+        assert_eq!(report.class_sessions, 7_300, "run {run}");
+        assert_eq!(double_bookings(&t), 0, "run {run}");
+    }
+    let scheduled = cohai_persistence::testing::count(
+        &t.db,
+        "SELECT COUNT(*) AS n FROM class_sessions WHERE status = 'scheduled'",
+    );
+    assert!(
+        scheduled > 7_300,
+        "most of the second run's classes found another trainer: {scheduled}"
+    );
+}
+
 cohai_persistence::backend_tests!(
+    generate_never_double_books_a_trainer_even_when_run_twice,
     seed_twice_creates_nothing_the_second_time,
     generate_stores_exactly_the_requested_counts,
     generate_rejects_sessions_without_locations,

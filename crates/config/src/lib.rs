@@ -8,6 +8,6 @@ pub mod logging;
 pub mod settings;
 
 pub use settings::{
-    AdminKeySetting, CalendarSettings, DatabaseSettings, LogFormat, LogSettings, Settings,
+    AdminKeySetting, CalendarSettings, DatabaseSettings, KeyRole, LogFormat, LogSettings, Settings,
     SettingsError,
 };

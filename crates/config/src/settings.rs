@@ -58,6 +58,9 @@ pub struct Settings {
     pub public_cache_ttl_ms: u64,
     /// How long an admin list page may be reused while no lead changes here, ms; 0 = off.
     pub admin_list_cache_ttl_ms: u64,
+    /// Days ahead (after each location's today) that the server keeps class sessions
+    /// generated from the weekly timetable, at start and hourly; 0 = off.
+    pub schedule_horizon_days: u32,
     /// Database pool.
     pub database: DatabaseSettings,
     /// Logging.
@@ -91,6 +94,23 @@ pub struct AdminKeySetting {
     pub name: String,
     /// Hex SHA-256 of the key.
     pub sha256: String,
+    /// What the key may use (API.md §3.1).
+    #[serde(default)]
+    pub role: KeyRole,
+    /// For a manager: the only locations whose leads it may see (absent: every location).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locations: Option<Vec<i64>>,
+}
+
+/// The role of an admin key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyRole {
+    /// Every admin endpoint.
+    #[default]
+    Admin,
+    /// Only the leads endpoints, optionally limited to `locations`.
+    Manager,
 }
 
 /// Connection pool settings.
@@ -151,6 +171,7 @@ impl Default for Settings {
             ],
             public_cache_ttl_ms: 5000,
             admin_list_cache_ttl_ms: 1000,
+            schedule_horizon_days: 28,
             database: DatabaseSettings::default(),
             log: LogSettings::default(),
             calendar: CalendarSettings::default(),

@@ -115,6 +115,14 @@ pub struct Lead {
     pub created_at: DateTime<Utc>,
     /// When last changed.
     pub updated_at: DateTime<Utc>,
+    /// The owner: the name of an admin key.
+    pub assignee: Option<String>,
+    /// When to call back.
+    pub next_contact_at: Option<DateTime<Utc>>,
+    /// Why the lead was lost.
+    pub lost_reason: Option<String>,
+    /// When the person consented to the processing of personal data (read-only).
+    pub consent_at: Option<DateTime<Utc>>,
     /// Incremented on every change; the basis of the lead's `ETag`.
     #[serde(skip)]
     pub version: i64,
@@ -151,9 +159,24 @@ pub struct NewLead {
     pub utm_campaign: Option<String>,
     /// Creation instant.
     pub created_at: DateTime<Utc>,
+    /// Owner (an admin key's name).
+    pub assignee: Option<String>,
+    /// When to call back.
+    pub next_contact_at: Option<DateTime<Utc>>,
+    /// Why the lead was lost.
+    pub lost_reason: Option<String>,
+    /// When consent was given (the creation instant when the form carried it).
+    pub consent_at: Option<DateTime<Utc>>,
 }
 
 impl NewLead {
+    /// Data of the `assigned` event a lead created with an owner records besides `created`.
+    pub fn assigned_event_data(&self) -> Option<serde_json::Value> {
+        self.assignee
+            .as_ref()
+            .map(|to| assigned_event_data(None, Some(to)))
+    }
+
     /// Data of this lead's `created` event: its channel and references, nothing personal.
     pub fn created_event_data(&self) -> serde_json::Value {
         serde_json::json!({
@@ -177,6 +200,11 @@ impl NewLead {
             "utm_campaign": self.utm_campaign,
         })
     }
+}
+
+/// Data of an `assigned` event: the previous and the new owner.
+pub fn assigned_event_data(from: Option<&str>, to: Option<&str>) -> serde_json::Value {
+    serde_json::json!({"from": from, "to": to})
 }
 
 /// Keys of event data that may hold personal data, removed when a lead is erased.
@@ -215,6 +243,12 @@ pub struct LeadChanges {
     pub source: Option<LeadSource>,
     /// New or cleared notes.
     pub notes: Option<Option<String>>,
+    /// New or cleared owner (recorded as an `assigned` event, not as `updated`).
+    pub assignee: Option<Option<String>>,
+    /// New or cleared call-back instant.
+    pub next_contact_at: Option<Option<DateTime<Utc>>>,
+    /// New or cleared lost reason.
+    pub lost_reason: Option<Option<String>>,
 }
 
 /// What an update really changes, and the events that record it.
@@ -222,7 +256,7 @@ pub struct LeadChanges {
 pub struct UpdatePlan {
     /// Only the fields whose value differs from the current one.
     pub changes: LeadChanges,
-    /// `status_changed` and/or `updated` events (without ids).
+    /// `status_changed`, `assigned` and/or `updated` events (without ids).
     pub events: Vec<(LeadEventKind, serde_json::Value)>,
 }
 
@@ -235,8 +269,9 @@ impl UpdatePlan {
 
 impl LeadChanges {
     /// Compares the requested changes with `current` and keeps only real differences,
-    /// with one `status_changed` event for a status change and one `updated` event naming
-    /// the other changed fields (names only: values may be personal data).
+    /// with one `status_changed` event for a status change, one `assigned` event for a change
+    /// of owner, and one `updated` event naming the other changed fields (names only: values
+    /// may be personal data).
     pub fn plan(&self, current: &Lead) -> UpdatePlan {
         fn keep<T: PartialEq + Clone>(
             wanted: &Option<T>,
@@ -284,6 +319,19 @@ impl LeadChanges {
             status: None,
             source: keep(&self.source, &current.source, "source", &mut fields),
             notes: keep(&self.notes, &current.notes, "notes", &mut fields),
+            assignee: None,
+            next_contact_at: keep(
+                &self.next_contact_at,
+                &current.next_contact_at,
+                "next_contact_at",
+                &mut fields,
+            ),
+            lost_reason: keep(
+                &self.lost_reason,
+                &current.lost_reason,
+                "lost_reason",
+                &mut fields,
+            ),
         };
         let mut events = Vec::new();
         let status = self.status.filter(|s| *s != current.status);
@@ -293,6 +341,13 @@ impl LeadChanges {
                 serde_json::json!({"from": current.status.as_str(), "to": to.as_str()}),
             ));
         }
+        let assignee = self.assignee.clone().filter(|a| *a != current.assignee);
+        if let Some(to) = &assignee {
+            events.push((
+                LeadEventKind::Assigned,
+                assigned_event_data(current.assignee.as_deref(), to.as_deref()),
+            ));
+        }
         if !fields.is_empty() {
             events.push((
                 LeadEventKind::Updated,
@@ -300,7 +355,11 @@ impl LeadChanges {
             ));
         }
         UpdatePlan {
-            changes: LeadChanges { status, ..changes },
+            changes: LeadChanges {
+                status,
+                assignee,
+                ..changes
+            },
             events,
         }
     }
@@ -336,6 +395,15 @@ impl LeadChanges {
         }
         if let Some(v) = &self.notes {
             lead.notes.clone_from(v);
+        }
+        if let Some(v) = &self.assignee {
+            lead.assignee.clone_from(v);
+        }
+        if let Some(v) = self.next_contact_at {
+            lead.next_contact_at = v;
+        }
+        if let Some(v) = &self.lost_reason {
+            lead.lost_reason.clone_from(v);
         }
     }
 }
@@ -402,17 +470,91 @@ pub enum LeadSort {
     UpdatedAsc,
     /// Most recently updated first.
     UpdatedDesc,
+    /// Earliest call-back first; leads without one last.
+    NextContactAsc,
+    /// Latest call-back first; leads without one last.
+    NextContactDesc,
 }
 
 impl LeadSort {
-    /// Parses the API's spelling exactly: `created_at`, `-created_at`, `updated_at`, `-updated_at`.
+    /// Every spelling [`LeadSort::parse`] accepts, the default second.
+    pub const SPELLINGS: [&'static str; 6] = [
+        "created_at",
+        "-created_at",
+        "updated_at",
+        "-updated_at",
+        "next_contact_at",
+        "-next_contact_at",
+    ];
+
+    /// Parses the API's spelling exactly: `created_at`, `-created_at`, `updated_at`,
+    /// `-updated_at`, `next_contact_at`, `-next_contact_at`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "created_at" => Some(Self::CreatedAsc),
             "-created_at" => Some(Self::CreatedDesc),
             "updated_at" => Some(Self::UpdatedAsc),
             "-updated_at" => Some(Self::UpdatedDesc),
+            "next_contact_at" => Some(Self::NextContactAsc),
+            "-next_contact_at" => Some(Self::NextContactDesc),
             _ => None,
+        }
+    }
+
+    /// True for the descending orders (ties by id descending too).
+    pub fn is_descending(self) -> bool {
+        matches!(
+            self,
+            Self::CreatedDesc | Self::UpdatedDesc | Self::NextContactDesc
+        )
+    }
+}
+
+/// The `assignee` filter of the lead list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AssigneeFilter {
+    /// Leads owned by the admin key of this name (case-sensitive).
+    Named(String),
+    /// Leads without an owner (the API's `assignee=none`).
+    Unassigned,
+}
+
+/// The `overdue` filter of the lead list: whether an open lead's call-back is before `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OverdueFilter {
+    /// `true`: only open leads whose `next_contact_at` is before `now`; `false`: every other lead.
+    pub overdue: bool,
+    /// The instant the request was made.
+    pub now: DateTime<Utc>,
+}
+
+impl OverdueFilter {
+    /// Whether `lead` is overdue at `self.now` (what `overdue: true` selects).
+    pub fn is_overdue(&self, lead: &Lead) -> bool {
+        lead.status.is_open() && lead.next_contact_at.is_some_and(|at| at < self.now)
+    }
+}
+
+/// Where an export page starts: right after this lead in the filter's order (keyset paging).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeadCursor {
+    /// The last lead's id.
+    pub id: i64,
+    /// Its creation instant.
+    pub created_at: DateTime<Utc>,
+    /// Its last change.
+    pub updated_at: DateTime<Utc>,
+    /// Its call-back.
+    pub next_contact_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Lead> for LeadCursor {
+    fn from(lead: &Lead) -> Self {
+        Self {
+            id: lead.id,
+            created_at: lead.created_at,
+            updated_at: lead.updated_at,
+            next_contact_at: lead.next_contact_at,
         }
     }
 }
@@ -432,12 +574,31 @@ pub struct LeadFilter {
     pub created_from: Option<DateTime<Utc>>,
     /// Created before.
     pub created_to: Option<DateTime<Utc>>,
+    /// Only leads of this owner, or only unowned ones.
+    pub assignee: Option<AssigneeFilter>,
+    /// Only overdue leads, or only the others.
+    pub overdue: Option<OverdueFilter>,
+    /// Call-back at or after.
+    pub next_contact_from: Option<DateTime<Utc>>,
+    /// Call-back before.
+    pub next_contact_to: Option<DateTime<Utc>>,
+    /// Only leads of these locations (the caller's lead scope, see
+    /// [`crate::LeadScope::location_limit`]); a lead without a location is then left out.
+    pub location_limit: Option<Vec<i64>>,
     /// Order.
     pub sort: LeadSort,
-    /// Page size.
+    /// Page size (not used by exports, which page by [`LeadCursor`]).
     pub limit: i64,
-    /// Rows to skip.
+    /// Rows to skip (not used by exports).
     pub offset: i64,
+}
+
+impl LeadFilter {
+    /// True when the matching leads change with the clock alone, without any write
+    /// (`overdue`): a result must then not be reused later.
+    pub fn depends_on_clock(&self) -> bool {
+        self.overdue.is_some()
+    }
 }
 
 impl Default for LeadFilter {
@@ -449,11 +610,27 @@ impl Default for LeadFilter {
             q: None,
             created_from: None,
             created_to: None,
+            assignee: None,
+            overdue: None,
+            next_contact_from: None,
+            next_contact_to: None,
+            location_limit: None,
             sort: LeadSort::default(),
             limit: 50,
             offset: 0,
         }
     }
+}
+
+/// A lead with its whole history, oldest event first (a data subject's access request).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeadHistory {
+    /// The lead.
+    #[serde(flatten)]
+    pub lead: Lead,
+    /// Its events, oldest first.
+    pub events: Vec<LeadEvent>,
 }
 
 /// One page of leads and the total that matched.
@@ -537,6 +714,10 @@ mod tests {
             utm_campaign: None,
             created_at: at,
             updated_at: at,
+            assignee: None,
+            next_contact_at: None,
+            lost_reason: None,
+            consent_at: None,
             version: 1,
         }
     }
@@ -593,9 +774,85 @@ mod tests {
     #[test]
     fn sort_parses_only_exact_spellings() {
         assert_eq!(LeadSort::parse("-updated_at"), Some(LeadSort::UpdatedDesc));
-        for bad in ["Created_at", "created", "+created_at", ""] {
+        assert_eq!(
+            LeadSort::parse("next_contact_at"),
+            Some(LeadSort::NextContactAsc)
+        );
+        for spelling in LeadSort::SPELLINGS {
+            assert!(LeadSort::parse(spelling).is_some(), "{spelling}");
+        }
+        for bad in [
+            "Created_at",
+            "created",
+            "+created_at",
+            "",
+            "next_contact",
+            "-Next_contact_at",
+        ] {
             assert_eq!(LeadSort::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn plan_records_an_owner_change_as_one_assigned_event_not_as_updated() {
+        let mut owned = lead();
+        owned.assignee = Some("anna".into());
+        let changes = LeadChanges {
+            assignee: Some(Some("boris".into())),
+            lost_reason: Some(Some("дорого".into())),
+            ..LeadChanges::default()
+        };
+        let plan = changes.plan(&owned);
+        assert_eq!(
+            plan.events,
+            vec![
+                (
+                    LeadEventKind::Assigned,
+                    serde_json::json!({"from": "anna", "to": "boris"})
+                ),
+                (
+                    LeadEventKind::Updated,
+                    serde_json::json!({"fields": ["lost_reason"]})
+                ),
+            ]
+        );
+        let cleared = LeadChanges {
+            assignee: Some(None),
+            ..LeadChanges::default()
+        }
+        .plan(&owned);
+        assert_eq!(
+            cleared.events,
+            vec![(
+                LeadEventKind::Assigned,
+                serde_json::json!({"from": "anna", "to": null})
+            )]
+        );
+        let same = LeadChanges {
+            assignee: Some(Some("anna".into())),
+            ..LeadChanges::default()
+        };
+        assert!(same.plan(&owned).is_noop(), "names are compared exactly");
+        let other_case = LeadChanges {
+            assignee: Some(Some("Anna".into())),
+            ..LeadChanges::default()
+        };
+        assert_eq!(other_case.plan(&owned).events.len(), 1, "case-sensitive");
+    }
+
+    #[test]
+    fn overdue_means_open_with_a_call_back_before_now() {
+        let now = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(1);
+        let filter = OverdueFilter { overdue: true, now };
+        let mut l = lead();
+        assert!(!filter.is_overdue(&l), "no call-back");
+        l.next_contact_at = Some(now - chrono::Duration::seconds(1));
+        assert!(filter.is_overdue(&l));
+        l.next_contact_at = Some(now);
+        assert!(!filter.is_overdue(&l), "due now is not before now");
+        l.next_contact_at = Some(now - chrono::Duration::hours(1));
+        l.status = LeadStatus::Converted;
+        assert!(!filter.is_overdue(&l), "closed leads are never overdue");
     }
 
     #[test]

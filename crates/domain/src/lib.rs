@@ -3,32 +3,47 @@
 //! Entities, value types with their rules, and the repository traits (ports) that the
 //! persistence layer implements. This crate does no I/O and knows nothing of Diesel or actix.
 
+pub mod access;
 pub mod audit;
 pub mod catalog;
+pub mod class_session_admin;
 pub mod error;
+pub mod idempotency;
 pub mod lead;
+pub mod lead_stats;
 pub mod phone;
 pub mod ports;
 pub mod schedule;
 pub mod text;
 pub mod time;
+pub mod timetable;
 
+pub use access::{LeadScope, Principal, Role, StaffDirectory};
 pub use audit::{AuditAction, AuditEntity, AuditEntry, AuditFilter, AuditPage, Audited};
 pub use catalog::{
     Location, MembershipPlan, Money, NewLocation, NewMembershipPlan, NewProgramType, NewTrainer,
     ProgramLevel, ProgramType, Trainer,
 };
+pub use class_session_admin::{
+    AdminClassSession, AdminSessionFilter, AdminSessionPage, ClassSessionFields, SessionWriteError,
+};
 pub use error::{FieldErrors, RepoError, RepoResult};
 pub use lead::{
-    Lead, LeadChanges, LeadEvent, LeadEventKind, LeadFilter, LeadPage, LeadReference, LeadSort,
-    LeadSource, LeadStatus, NewLead, NewLeadEvent, Submission, UpdatePlan, WEBSITE_ACTOR,
+    AssigneeFilter, Lead, LeadChanges, LeadCursor, LeadEvent, LeadEventKind, LeadFilter,
+    LeadHistory, LeadPage, LeadReference, LeadSort, LeadSource, LeadStatus, NewLead, NewLeadEvent,
+    OverdueFilter, Submission, UpdatePlan, WEBSITE_ACTOR,
 };
+pub use lead_stats::{LeadCounts, LeadStats, LeadStatsFilter};
 pub use phone::{Phone, PhoneError};
 pub use schedule::{
     ClassSession, LocationRef, MAX_CANCELLATION_REASON_CHARS, NewClassSession, ProgramTypeRef,
     ScheduleFilter, SessionStatus, TrainerRef,
 };
 pub use time::{TimeWindow, TimeWindowError};
+pub use timetable::{
+    ApplyReport, GenerationReport, GenerationRun, NewTimetableSlot, OccurrenceConflict, StartTime,
+    TimetableSlot,
+};
 
 /// Defines a string-backed enum with its wire names, `Display` and `FromStr`.
 ///

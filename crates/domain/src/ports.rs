@@ -10,12 +10,16 @@ use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 
-use crate::lead::{LeadReference, Submission};
+use crate::class_session_admin::{
+    AdminClassSession, AdminSessionFilter, AdminSessionPage, ClassSessionFields, SessionWriteError,
+};
+use crate::lead::{LeadCursor, LeadHistory, LeadReference, Submission};
+use crate::lead_stats::{LeadStats, LeadStatsFilter};
 use crate::{
     AuditFilter, AuditPage, ClassSession, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage,
     Location, MembershipPlan, NewClassSession, NewLead, NewLocation, NewMembershipPlan,
-    NewProgramType, NewTrainer, ProgramType, RepoError, RepoResult, ScheduleFilter, SessionStatus,
-    Trainer,
+    NewProgramType, NewTrainer, Phone, ProgramType, RepoError, RepoResult, ScheduleFilter,
+    SessionStatus, Trainer,
 };
 
 /// A future as the ports return it: std types only, so the domain names no async runtime.
@@ -146,6 +150,51 @@ pub trait ClassSessionRepository: Send + Sync {
     ) -> RepoResult<i64>;
 }
 
+/// Class sessions as the admin API changes them (API.md §6).
+///
+/// Every change runs in one transaction with its audit entry (entity `class_session`, by
+/// `actor`), increments the session's `version` and marks it edited by hand. A trainer is never
+/// in two overlapping `scheduled` sessions (half-open intervals, any location): a write that
+/// would make it so stores nothing and names the other session
+/// ([`SessionWriteError::TrainerBusy`]), also when two such writes run at once.
+pub trait ClassSessionAdminRepository: Send + Sync {
+    /// Sessions of every location (inactive ones too) matching the filter, by `starts_at`
+    /// then `id`, and their total.
+    fn search(&self, filter: &AdminSessionFilter) -> RepoResult<AdminSessionPage>;
+    /// One session.
+    fn get_by_id(&self, id: i64) -> RepoResult<Option<AdminClassSession>>;
+    /// Stores a new session (version 1, no timetable slot) with its `created` audit entry.
+    fn create_audited(
+        &self,
+        fields: &ClassSessionFields,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<AdminClassSession, SessionWriteError>;
+    /// Replaces a session's fields; `None` when it does not exist; [`RepoError::Stale`] when
+    /// `expected_version` is given and differs (checked after existence). Cancelling a
+    /// scheduled session is audited as `cancelled` and records a `session_cancelled` event
+    /// (`{"class_session_id", "cancellation_reason"}`, by `actor`) on every open lead that
+    /// chose it, in the same transaction; any other change as `updated`.
+    fn update_audited(
+        &self,
+        id: i64,
+        fields: &ClassSessionFields,
+        expected_version: Option<i64>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<AdminClassSession>, SessionWriteError>;
+    /// Deletes a session with a `deleted` audit entry; `false` when it does not exist;
+    /// [`RepoError::Stale`] as for updates; [`SessionWriteError::ChosenByLead`] while a lead
+    /// names it.
+    fn delete_audited(
+        &self,
+        id: i64,
+        expected_version: Option<i64>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, SessionWriteError>;
+}
+
 /// Leads and their history. Every change writes its events in the same transaction.
 pub trait LeadRepository: Send + Sync {
     /// Stores a lead and its `created` event.
@@ -193,6 +242,26 @@ pub trait LeadRepository: Send + Sync {
     ) -> RepoResult<bool>;
     /// The lead's events, oldest first; `None` when the lead does not exist.
     fn events(&self, lead_id: i64) -> RepoResult<Option<Vec<LeadEvent>>>;
+    /// Up to `limit` leads matching `filter` (its `limit` and `offset` are not used) in its
+    /// order, starting right after `after` (from the first lead when `None`): keyset paging,
+    /// so each page costs the same however deep the export is. Pages are separate reads: a
+    /// lead changed between two pages may be missed or repeated when the order is by a field
+    /// that changed (`updated_at`, `next_contact_at`).
+    fn export_page(
+        &self,
+        filter: &LeadFilter,
+        after: Option<&LeadCursor>,
+        limit: i64,
+    ) -> RepoResult<Vec<Lead>>;
+    /// Funnel statistics of the leads matching `filter`, counted by the database.
+    fn stats(&self, filter: &LeadStatsFilter) -> RepoResult<LeadStats>;
+    /// Every lead with exactly this (normalised) phone, only of the `location_limit` locations
+    /// when given, by `created_at` then id, each with its events oldest first.
+    fn find_by_phone(
+        &self,
+        phone: &Phone,
+        location_limit: Option<&[i64]>,
+    ) -> RepoResult<Vec<LeadHistory>>;
 }
 
 /// Occupancy of the database connection pool.
@@ -218,4 +287,78 @@ pub trait DatabaseHealth: Send + Sync {
     fn check_ready(&self) -> RepoResult<()>;
     /// Connection pool occupancy (no database access).
     fn pool_stats(&self) -> PoolStats;
+}
+
+/// Idempotency keys and their kept replies (see [`crate::idempotency`]).
+///
+/// Every method is one short statement or transaction of its own, never part of the work the
+/// key guards, so a reservation is visible to every instance sharing the database at once.
+pub trait IdempotencyRepository: Send + Sync {
+    /// Presents a key: reserves it (a new key, an expired one, or one whose lease ran out)
+    /// with `lease`, or reports what holds it. Concurrent calls for one scope reserve it once.
+    fn begin(
+        &self,
+        request: &crate::idempotency::IdempotentRequest,
+        lease: crate::idempotency::Lease,
+    ) -> RepoResult<crate::idempotency::Begin>;
+    /// Extends a live reservation's lease to `locked_until`; `false` when it is no longer
+    /// this reservation's (taken over, completed or released).
+    fn renew(
+        &self,
+        reservation: &crate::idempotency::Reservation,
+        locked_until: DateTime<Utc>,
+    ) -> RepoResult<bool>;
+    /// Keeps `reply` for the reservation's key until `expires_at`; `false` when the
+    /// reservation is no longer this one's (nothing is written then).
+    fn complete(
+        &self,
+        reservation: &crate::idempotency::Reservation,
+        reply: &crate::idempotency::KeptReply,
+        expires_at: DateTime<Utc>,
+    ) -> RepoResult<bool>;
+    /// Frees the reservation's key (its request failed); `false` when it was no longer this
+    /// reservation's.
+    fn release(&self, reservation: &crate::idempotency::Reservation) -> RepoResult<bool>;
+    /// Deletes every key that expired at or before `now`; returns how many.
+    fn purge_expired(&self, now: DateTime<Utc>) -> RepoResult<u64>;
+}
+
+/// Weekly timetable slots (API.md §6), ordered by location, weekday, start time, then id.
+/// Deleting one is a [`RepoError::Conflict`] while sessions it generated exist.
+pub trait TimetableSlotRepository:
+    CrudRepository<crate::TimetableSlot, crate::NewTimetableSlot>
+{
+    /// Every slot of one location (inactive ones too), in the list's order.
+    fn list_by_location(&self, location_id: i64) -> RepoResult<Vec<crate::TimetableSlot>>;
+}
+
+/// Class sessions made from the timetable: generation runs and applying a slot's changes.
+///
+/// Both write in one transaction with their audit entries, and never touch a session that was
+/// edited or cancelled by hand. A trainer is never put in two overlapping scheduled sessions:
+/// such an occurrence or change is left out and reported as a conflict, also when a
+/// concurrent writer made the other session.
+pub trait TimetableRepository: Send + Sync {
+    /// Runs `run` (see [`crate::GenerationRun`]) as `actor`; `None` when its lock is
+    /// [`crate::timetable::RunLock::SkipIfBusy`] and another run was in progress (nothing was
+    /// done). Each scope is audited as one `generated` entry (entity `class_session`, no id,
+    /// changes `{"from", "to", "location_id", "created"}`) as `run.audit` says.
+    fn generate(
+        &self,
+        run: &crate::GenerationRun,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Option<crate::GenerationReport>>;
+    /// Gives the slot's generated sessions that start after `now`, on or after the local
+    /// date `from`, still scheduled and not edited by hand, the slot's start time, capacity,
+    /// trainer and program type (with the program's duration), bumping their versions; each
+    /// changed session gets an `updated` audit entry by `actor`. `None` when the slot does
+    /// not exist.
+    fn apply(
+        &self,
+        slot_id: i64,
+        from: chrono::NaiveDate,
+        now: DateTime<Utc>,
+        actor: &str,
+    ) -> RepoResult<Option<crate::ApplyReport>>;
 }

@@ -40,7 +40,11 @@ pub(crate) fn map_diesel(error: DieselError) -> RepoError {
                 .constraint_name()
                 .map_or_else(|| info.message().to_owned(), str::to_owned);
             match kind {
-                DatabaseErrorKind::UniqueViolation => RepoError::Conflict(detail),
+                // An exclusion constraint (PostgreSQL's SQLSTATE 23P01, e.g. a trainer's
+                // overlapping sessions) is a conflict like a duplicate.
+                DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ExclusionViolation => {
+                    RepoError::Conflict(detail)
+                }
                 DatabaseErrorKind::ForeignKeyViolation => RepoError::MissingReference(detail),
                 DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
                     RepoError::Invalid(detail)

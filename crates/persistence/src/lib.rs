@@ -18,10 +18,12 @@ pub mod testing;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cohai_domain::ports::IdempotencyRepository;
 use cohai_domain::ports::{
     AuditRepository, ClassSessionRepository, DatabaseHealth, LeadRepository, LocationRepository,
     MembershipPlanRepository, ProgramTypeRepository, TrainerRepository,
 };
+use cohai_domain::ports::{TimetableRepository, TimetableSlotRepository};
 
 pub use check::{ColumnType, Mismatch, check_schema};
 pub use connection::{
@@ -174,8 +176,12 @@ impl Database {
             trainers: Arc::new(repos::DieselTrainerRepository::new(db.clone())),
             membership_plans: Arc::new(repos::DieselMembershipPlanRepository::new(db.clone())),
             class_sessions: Arc::new(repos::DieselClassSessionRepository::new(db.clone())),
+            class_session_admin: Arc::new(repos::DieselClassSessionRepository::new(db.clone())),
             leads: Arc::new(repos::DieselLeadRepository::new(db.clone())),
             audit: Arc::new(repos::DieselAuditRepository::new(db.clone())),
+            timetable_slots: Arc::new(repos::DieselTimetableSlotRepository::new(db.clone())),
+            timetable: Arc::new(repos::DieselTimetableRepository::new(db.clone())),
+            idempotency: Arc::new(repos::DieselIdempotencyRepository::new(db.clone())),
             health: Arc::new(repos::DieselDatabaseHealth::new(db)),
         }
     }
@@ -194,10 +200,18 @@ pub struct Repositories {
     pub membership_plans: Arc<dyn MembershipPlanRepository>,
     /// Class sessions.
     pub class_sessions: Arc<dyn ClassSessionRepository>,
+    /// Class sessions as the admin API changes them (audited, under the trainer-overlap rule).
+    pub class_session_admin: Arc<dyn cohai_domain::ports::ClassSessionAdminRepository>,
     /// Leads and their events.
     pub leads: Arc<dyn LeadRepository>,
     /// The audit log of catalog changes.
     pub audit: Arc<dyn AuditRepository>,
+    /// Weekly timetable slots.
+    pub timetable_slots: Arc<dyn TimetableSlotRepository>,
+    /// Sessions made from the timetable (generation, `apply`).
+    pub timetable: Arc<dyn TimetableRepository>,
+    /// Idempotency keys and their kept replies.
+    pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Readiness.
     pub health: Arc<dyn DatabaseHealth>,
 }

@@ -117,6 +117,10 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        assignee -> Nullable<Text>,
+        next_contact_at -> Nullable<Timestamp>,
+        lost_reason -> Nullable<Text>,
+        consent_at -> Nullable<Timestamp>,
     }
 }
 
@@ -140,6 +144,22 @@ diesel::table! {
         actor -> Text,
         changes -> Text,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (client, endpoint, idempotency_key) {
+        client -> Text,
+        endpoint -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        lease_token -> Text,
+        status -> Nullable<Integer>,
+        response_headers -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
     }
 }
 
@@ -236,6 +256,10 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("leads", "version", BigInt),
         ("leads", "created_at", Timestamp),
         ("leads", "updated_at", Timestamp),
+        ("leads", "assignee", Text),
+        ("leads", "next_contact_at", Timestamp),
+        ("leads", "lost_reason", Text),
+        ("leads", "consent_at", Timestamp),
         ("lead_events", "id", BigInt),
         ("lead_events", "lead_id", BigInt),
         ("lead_events", "kind", Text),
@@ -263,6 +287,17 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("timetable_occurrences", "timetable_slot_id", BigInt),
         ("timetable_occurrences", "local_date", Date),
         ("timetable_occurrences", "class_session_id", BigInt),
+        ("idempotency_keys", "client", Text),
+        ("idempotency_keys", "endpoint", Text),
+        ("idempotency_keys", "idempotency_key", Text),
+        ("idempotency_keys", "request_hash", Text),
+        ("idempotency_keys", "lease_token", Text),
+        ("idempotency_keys", "status", Integer),
+        ("idempotency_keys", "response_headers", Text),
+        ("idempotency_keys", "response_body", Text),
+        ("idempotency_keys", "created_at", Timestamp),
+        ("idempotency_keys", "expires_at", Timestamp),
+        ("idempotency_keys", "locked_until", Timestamp),
     ]
 };
 
@@ -346,6 +381,10 @@ mod tests {
                 selected_columns(
                     timetable_occurrences::table.select(timetable_occurrences::all_columns),
                 ),
+            ),
+            (
+                "idempotency_keys",
+                selected_columns(idempotency_keys::table.select(idempotency_keys::all_columns)),
             ),
         ];
         let mut total = 0;

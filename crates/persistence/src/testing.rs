@@ -137,6 +137,10 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The PostgreSQL advisory lock a timetable generation run holds for its transaction (a test
+/// takes it to play another instance's run in progress).
+pub const TIMETABLE_GENERATION_LOCK: i64 = crate::repos::GENERATION_LOCK;
+
 /// Runs a future to completion on this thread (tests only).
 pub use pollster::block_on;
 

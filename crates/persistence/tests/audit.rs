@@ -209,7 +209,57 @@ fn a_referenced_row_is_not_deleted_and_nothing_is_recorded(backend: Backend) {
     );
 }
 
+/// On PostgreSQL, an update that read the row before a concurrent writer committed must not
+/// overwrite that writer's change (a lost update): it is refused as stale. (On SQLite the
+/// single writer cannot interleave like this.)
+fn an_update_racing_a_committed_change_is_stale_not_a_lost_update(backend: Backend) {
+    if backend == Backend::Sqlite {
+        return;
+    }
+    let t = TestDatabase::new(backend);
+    let repos = t.db.repositories();
+    let now = at("2026-12-01T10:00:00Z");
+    let created = repos
+        .locations
+        .create_audited(&location("Центр"), "anna", now)
+        .expect("create");
+    // Another writer changes the row and holds its transaction open.
+    let mut other = t.db.pool().get().expect("a second connection");
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut *other,
+        &format!(
+            "BEGIN; UPDATE locations SET city = 'Тверь', version = version + 1 WHERE id = {}",
+            created.id
+        ),
+    )
+    .expect("an uncommitted change");
+    let renamed = NewLocation {
+        name: "Север".into(),
+        ..location("Центр")
+    };
+    let result = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            repos
+                .locations
+                .update_audited(created.id, &renamed, Some(1), "boris", now)
+        });
+        // Long enough for the writer to read version 1 and wait on the row lock.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        diesel::connection::SimpleConnection::batch_execute(&mut *other, "COMMIT").expect("commit");
+        writer.join().expect("writer thread")
+    });
+    assert!(matches!(result, Err(RepoError::Stale)), "{result:?}");
+    let stored = repos
+        .locations
+        .get_by_id(created.id)
+        .expect("get")
+        .expect("exists");
+    assert_eq!(stored.city, "Тверь", "the committed change stands");
+    assert_eq!(stored.name, "Центр");
+}
+
 backend_tests!(
+    an_update_racing_a_committed_change_is_stale_not_a_lost_update,
     each_write_records_one_entry_with_the_changed_fields,
     a_refused_change_leaves_neither_the_change_nor_an_entry,
     a_referenced_row_is_not_deleted_and_nothing_is_recorded,

@@ -8,7 +8,7 @@ use cohai_domain::{
     ScheduleFilter, SessionStatus, TrainerRef,
 };
 use cohai_persistence::backend_tests;
-use cohai_persistence::testing::builders::{at, plan, session};
+use cohai_persistence::testing::builders::{self, at, plan, session};
 use cohai_persistence::testing::{Backend, TestDatabase};
 use common::{at_min, base, catalog, schedule, session_ids};
 
@@ -94,6 +94,14 @@ fn instants_round_trip_to_the_microsecond(backend: Backend) {
     assert_eq!((got.starts_at, got.ends_at), (starts, ends));
 }
 
+/// A scheduled session of `cat` lasting one microsecond from `starts_at`.
+fn brief(cat: &common::Catalog, starts_at: chrono::DateTime<chrono::Utc>) -> NewClassSession {
+    NewClassSession {
+        ends_at: starts_at + Duration::microseconds(1),
+        ..cat.session(starts_at)
+    }
+}
+
 fn get_by_id_of_unknown_id_is_none(backend: Backend) {
     let t = TestDatabase::new(backend);
     assert_eq!(
@@ -138,10 +146,11 @@ fn search_window_includes_from_and_excludes_to(backend: Backend) {
     let cat = catalog(&repos, "A");
     let from = base();
     let to = base() + Duration::days(1);
+    // Sessions of one microsecond: one trainer's scheduled sessions must not overlap.
     let mk = |at| {
         repos
             .class_sessions
-            .create(&cat.session(at))
+            .create(&brief(&cat, at))
             .expect("create")
     };
     let _before = mk(from - Duration::seconds(1));
@@ -175,20 +184,29 @@ fn search_orders_by_start_then_id(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let mk = |minutes| {
+    // Sessions that start together have different trainers (one trainer's cannot overlap).
+    let other = repos
+        .trainers
+        .create(&builders::trainer("Тренер A2"))
+        .expect("trainer");
+    let mk = |minutes, trainer_id| {
         repos
             .class_sessions
-            .create(&cat.session(at_min(minutes)))
+            .create(&NewClassSession {
+                trainer_id,
+                ..cat.session(at_min(minutes))
+            })
             .expect("create")
             .id
     };
+    let (first, second) = (cat.trainer.id, other.id);
     // Created out of order, two pairs starting at the same instant.
-    let late = mk(300);
-    let tie_a1 = mk(60);
-    let early = mk(0);
-    let tie_a2 = mk(60);
-    let tie_b1 = mk(120);
-    let tie_b2 = mk(120);
+    let late = mk(300, first);
+    let tie_a1 = mk(60, first);
+    let early = mk(0, first);
+    let tie_a2 = mk(60, second);
+    let tie_b1 = mk(120, first);
+    let tie_b2 = mk(120, second);
     let found = repos
         .class_sessions
         .search(&schedule(base(), base() + Duration::days(1)))
@@ -427,7 +445,13 @@ fn create_many_stores_batches_larger_than_one_insert_chunk(backend: Backend) {
     let t = TestDatabase::new(backend);
     let repos = t.db.repositories();
     let cat = catalog(&repos, "A");
-    let batch: Vec<NewClassSession> = (0..2_345).map(|i| cat.session(at_min(i))).collect();
+    // Back to back, a minute each: one trainer's scheduled sessions must not overlap.
+    let batch: Vec<NewClassSession> = (0..2_345)
+        .map(|i| NewClassSession {
+            ends_at: at_min(i + 1),
+            ..cat.session(at_min(i))
+        })
+        .collect();
     assert_eq!(
         repos.class_sessions.create_many(&batch).expect("many"),
         2_345
@@ -537,10 +561,11 @@ fn count_by_location_counts_all_statuses_in_the_half_open_window(backend: Backen
     let there = catalog(&repos, "B");
     let from = base();
     let to = base() + Duration::days(1);
+    // Sessions of one microsecond: one trainer's scheduled sessions must not overlap.
     let mk = |cat: &common::Catalog, at| {
         repos
             .class_sessions
-            .create(&cat.session(at))
+            .create(&brief(cat, at))
             .expect("create")
     };
     mk(&here, from - Duration::seconds(1));

@@ -105,6 +105,10 @@ fn create_stores_every_field_with_version_one_and_a_created_event(backend: Backe
             utm_campaign: new.utm_campaign.clone(),
             created_at: base(),
             updated_at: base(),
+            assignee: None,
+            next_contact_at: None,
+            lost_reason: None,
+            consent_at: None,
             version: 1,
         }
     );
@@ -1033,6 +1037,9 @@ fn update_sets_every_editable_field(backend: Backend) {
                 status: Some(LeadStatus::TrialScheduled),
                 source: Some(LeadSource::Phone),
                 notes: Some(Some("Пробное в пятницу".into())),
+                assignee: Some(Some("manager-olga".into())),
+                next_contact_at: Some(Some(at_min(60 * 24))),
+                lost_reason: Some(Some("Пока думает".into())),
             },
             Some(1),
             ADMIN,
@@ -1053,6 +1060,9 @@ fn update_sets_every_editable_field(backend: Backend) {
             status: LeadStatus::TrialScheduled,
             source: LeadSource::Phone,
             notes: Some("Пробное в пятницу".into()),
+            assignee: Some("manager-olga".into()),
+            next_contact_at: Some(at_min(60 * 24)),
+            lost_reason: Some("Пока думает".into()),
             updated_at: at_min(3),
             version: 2,
             ..before.clone()
@@ -1179,6 +1189,9 @@ fn update_that_changes_nothing_keeps_the_version_and_records_no_event(backend: B
         status: Some(l.status),
         source: Some(l.source),
         notes: Some(l.notes.clone()),
+        assignee: Some(l.assignee.clone()),
+        next_contact_at: Some(l.next_contact_at),
+        lost_reason: Some(l.lost_reason.clone()),
     };
     for changes in [same, LeadChanges::default()] {
         let after = repos

@@ -96,6 +96,7 @@ fn check_reports_every_table_missing_on_an_empty_database(backend: Backend) {
         "audit_log",
         "timetable_slots",
         "timetable_occurrences",
+        "idempotency_keys",
     ]
     .into_iter()
     .map(str::to_owned)

@@ -9,7 +9,8 @@ use cohai_web::auth::AdminKeyError;
 use cohai_web::response_cache::ResponseCache;
 use cohai_web::{AdminKey, AdminKeys, AppState, Metrics, WebSettings};
 
-use cohai_config::Settings;
+use cohai_config::{KeyRole, Settings};
+use cohai_domain::{LeadScope, Role};
 
 /// The version compiled into the binaries.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -50,9 +51,14 @@ pub fn admin_keys(settings: &Settings) -> Result<AdminKeys, AdminKeyError> {
         keys.push(AdminKey::from_plain("admin", &settings.admin_api_key)?);
     }
     for key in &settings.admin_keys {
-        keys.push(AdminKey::from_sha256_hex(&key.name, &key.sha256)?);
+        let role = match key.role {
+            KeyRole::Admin => Role::Admin,
+            KeyRole::Manager => Role::Manager,
+        };
+        let scope = LeadScope::from_locations(key.locations.as_deref());
+        keys.push(AdminKey::from_sha256_hex(&key.name, &key.sha256)?.with_access(role, scope)?);
     }
-    Ok(AdminKeys::new(keys))
+    AdminKeys::new(keys)
 }
 
 /// The web layer's settings.
@@ -90,11 +96,13 @@ pub fn app_state(
         repos.program_types.clone(),
         repos.trainers.clone(),
     ));
+    // The configured keys are who may own a lead (`assignee`).
     let leads = Arc::new(LeadServiceImpl::new(
         repos.leads.clone(),
         repos.locations.clone(),
         repos.program_types.clone(),
         repos.class_sessions.clone(),
+        web_settings.admin_keys.directory(),
     ));
     let catalog_admin = cohai_services::CatalogAdminServices::new(
         repos.locations.clone(),
@@ -102,8 +110,25 @@ pub fn app_state(
         repos.trainers.clone(),
         repos.membership_plans.clone(),
     );
+    let class_session_admin = Arc::new(cohai_services::ClassSessionAdmin::new(
+        repos.class_session_admin.clone(),
+        repos.locations.clone(),
+        repos.program_types.clone(),
+        repos.trainers.clone(),
+        repos.membership_plans.clone(),
+    ));
+    let timetable = cohai_services::TimetableServices::new(
+        repos.timetable_slots.clone(),
+        repos.timetable.clone(),
+        repos.locations.clone(),
+        repos.program_types.clone(),
+        repos.trainers.clone(),
+    );
     let audit = Arc::new(cohai_services::AuditServiceImpl::new(repos.audit.clone()));
     let health = Arc::new(HealthServiceImpl::new(repos.health.clone()));
+    let idempotency = Arc::new(cohai_services::IdempotencyServiceImpl::new(
+        repos.idempotency.clone(),
+    ));
     let pool_stats: cohai_web::metrics::PoolStatsSource = {
         let health = Arc::clone(&health);
         Arc::new(move || cohai_services::HealthService::pool_stats(&*health))
@@ -120,8 +145,11 @@ pub fn app_state(
         schedule,
         leads,
         catalog_admin,
+        class_session_admin,
+        timetable,
         audit,
         health,
+        idempotency,
         settings: web_settings,
         metrics,
         cache,

@@ -2,6 +2,8 @@
 //! server, from the settings of `cohai-config`. The end-to-end tests reuse these pieces.
 
 pub mod compose;
+pub mod horizon;
+pub mod idempotency_purge;
 pub mod server;
 
 pub use cohai_config::Settings;

@@ -55,6 +55,19 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
     }
     let list_ttl = std::time::Duration::from_millis(settings.admin_list_cache_ttl_ms);
     let state = compose::app_state(&db.repositories(), web_settings, list_ttl)?;
+    let purge = crate::idempotency_purge::start(
+        state.idempotency.clone(),
+        crate::idempotency_purge::EVERY,
+    )?;
+    let horizon = {
+        let cache_of = state.clone();
+        crate::horizon::start(
+            state.timetable.timetable.clone(),
+            settings.schedule_horizon_days,
+            crate::horizon::EVERY,
+            Box::new(move || cache_of.cache.clear()),
+        )?
+    };
 
     let workers = if settings.workers > 0 {
         settings.workers
@@ -88,6 +101,8 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
         handle.stop(true).await;
     });
     server.await?;
+    drop(purge);
+    drop(horizon);
     drop(db);
     log::info!("stopped");
     Ok(())

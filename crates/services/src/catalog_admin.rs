@@ -20,8 +20,10 @@ use serde::{Deserialize, Deserializer};
 
 use crate::{ServiceError, ServiceResult};
 
-const REQUIRED: &str = "is required";
-const NOT_NULL: &str = "must not be null";
+/// The message for a required field that is absent.
+pub(crate) const REQUIRED: &str = "is required";
+/// The message for `null` in a field that cannot be null.
+pub(crate) const NOT_NULL: &str = "must not be null";
 /// Attempts of an unconditional update that keeps meeting concurrent changes.
 const UPDATE_ATTEMPTS: usize = 5;
 
@@ -167,33 +169,41 @@ impl<R: CatalogResource> AdminCatalogService<R::Entity, R::Input> for CatalogAdm
     }
 
     fn delete(&self, id: i64, expected_version: Option<i64>, actor: &str) -> ServiceResult<()> {
-        if self
-            .repo
-            .delete_audited(id, expected_version, actor, now())
-            .map_err(duplicate)?
-        {
-            Ok(())
-        } else {
-            Err(ServiceError::not_found(R::NOUN, id))
+        // Without `If-Match`, a row changed between the read and the delete is deleted as it
+        // now is (the audit entry records that state).
+        for _ in 0..UPDATE_ATTEMPTS {
+            match self.repo.delete_audited(id, expected_version, actor, now()) {
+                Ok(true) => return Ok(()),
+                Ok(false) => return Err(ServiceError::not_found(R::NOUN, id)),
+                Err(RepoError::Stale) if expected_version.is_none() => continue,
+                Err(e) => return Err(duplicate(e)),
+            }
         }
+        Err(ServiceError::Conflict(format!(
+            "{} {id} keeps changing concurrently",
+            R::NOUN
+        )))
     }
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`, by `default`).
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+pub(crate) fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Merges the fields of one body into a row, collecting the errors.
-struct Merge<'a, E> {
+/// Merges the fields of one body into a row, collecting the errors (the catalog resources
+/// here, class sessions in [`crate::class_session_admin`]).
+pub(crate) struct Merge<'a, E> {
     current: Option<&'a E>,
-    errors: FieldErrors,
+    /// The errors so far.
+    pub(crate) errors: FieldErrors,
 }
 
 impl<'a, E> Merge<'a, E> {
-    fn new(current: Option<&'a E>) -> Self {
+    /// Merging into `current` (`None` when creating).
+    pub(crate) fn new(current: Option<&'a E>) -> Self {
         Self {
             current,
             errors: FieldErrors::new(),
@@ -201,7 +211,7 @@ impl<'a, E> Merge<'a, E> {
     }
 
     /// A field that cannot be null: required on create, kept when absent on update.
-    fn required<T: Clone>(
+    pub(crate) fn required<T: Clone>(
         &mut self,
         field: &str,
         sent: Option<Option<T>>,
@@ -224,7 +234,7 @@ impl<'a, E> Merge<'a, E> {
     }
 
     /// A field that cannot be null but has a default on create.
-    fn defaulted<T>(
+    pub(crate) fn defaulted<T>(
         &mut self,
         field: &str,
         sent: Option<Option<T>>,
@@ -242,7 +252,7 @@ impl<'a, E> Merge<'a, E> {
     }
 
     /// A nullable field: `null` clears it, absent keeps it (none on create).
-    fn nullable<T>(
+    pub(crate) fn nullable<T>(
         &mut self,
         sent: Option<Option<T>>,
         stored: impl FnOnce(&E) -> Option<T>,
@@ -268,7 +278,12 @@ impl<'a, E> Merge<'a, E> {
     }
 
     /// Optional free text: trimmed, blank means none, at most `max` characters.
-    fn text(&mut self, field: &str, value: Option<String>, max: usize) -> Option<String> {
+    pub(crate) fn text(
+        &mut self,
+        field: &str,
+        value: Option<String>,
+        max: usize,
+    ) -> Option<String> {
         let value = value
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())?;
@@ -280,7 +295,7 @@ impl<'a, E> Merge<'a, E> {
     }
 
     /// An integer in `min..=max`.
-    fn int_in<T: PartialOrd + std::fmt::Display + Copy>(
+    pub(crate) fn int_in<T: PartialOrd + std::fmt::Display + Copy>(
         &mut self,
         field: &str,
         value: Option<T>,
@@ -299,7 +314,7 @@ impl<'a, E> Merge<'a, E> {
     }
 
     /// Ok when no field had an error.
-    fn finish<T>(self, value: Option<T>) -> Result<T, FieldErrors> {
+    pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, FieldErrors> {
         match value {
             Some(value) if self.errors.is_empty() => Ok(value),
             _ => Err(self.errors),
@@ -311,6 +326,34 @@ impl<'a, E> Merge<'a, E> {
 pub const MAX_NAME: usize = 200;
 /// The longest description or biography.
 pub const MAX_DESCRIPTION: usize = 5000;
+/// The longest photo URL.
+pub const MAX_PHOTO_URL: usize = 2000;
+
+/// The OpenAPI `pattern` of a one-line name (`name`, `address`, `city`, `full_name`): no
+/// control character, and at least one visible character — a letter, number, punctuation
+/// mark, symbol (`\p{L}`, `\p{N}`, `\p{P}`, `\p{S}`, ECMA-262 with the `u` flag, as JSON
+/// Schema 2020-12 reads patterns) or private-use character (the three private-use ranges,
+/// spelled out because not every pattern engine knows `\p{Co}`) — so that something is left
+/// after trimming. That is [`cohai_domain::text::is_visible`], except for five letters and
+/// symbols fonts draw blank (the Hangul fillers, U+2800), which the server also refuses.
+pub const NAME_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$";
+/// The OpenAPI `pattern` of a multi-line text (`description`, `bio`): no control character
+/// but `\t` and `\n`.
+pub const MULTI_LINE_PATTERN: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$";
+/// The OpenAPI `pattern` of a time zone: the shape of an IANA name (`Europe/Moscow`,
+/// `America/Argentina/Buenos_Aires`, `Etc/GMT-3`, `UTC`). Which names exist is the time-zone
+/// database's, which no pattern states.
+pub const TIMEZONE_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$";
+/// The OpenAPI `pattern` of a trainer's photo URL: `https://`, a DNS host name whose last
+/// label starts with a letter (so it is not read as an IPv4 address), an optional port, and
+/// any path, query and fragment without control characters. Every URL it matches is
+/// accepted; the server also accepts other absolute `https` URLs with a host and without
+/// credentials (an IP address, an internationalised host name).
+pub const PHOTO_URL_PATTERN: &str = r"^https://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[0-9]{1,4})?([/?#][^\u0000-\u001F\u007F]*)?$";
+/// The OpenAPI `pattern` of a phone number: the leads' (no control character, something
+/// other than spaces and format characters); whether it is a real number is
+/// libphonenumber's to say.
+pub const PHONE_PATTERN: &str = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$";
 
 /// Declares a request body type: every field `Option<Option<T>>` (absent, `null`, value),
 /// unknown fields refused.
@@ -329,25 +372,35 @@ macro_rules! input {
         }
     };
 }
+pub(crate) use input;
+
+// The `pattern`s below are the constants above spelled out (the derive takes only literals);
+// `tests/tests/openapi.rs` checks that the document carries the constants.
 
 input! {
-    /// A location's fields. On `POST` every field but `phone` and `active` is required; on
-    /// `PATCH` absent fields stay, and `null` clears `phone`.
+    /// A location's fields, as a `PATCH` sends them: absent fields stay, `null` clears
+    /// `phone`. A `POST` sends the same fields, with `name`, `address`, `city` and `timezone`
+    /// required ([`LocationInput::REQUIRED_ON_CREATE`]).
     LocationInput {
-        /// 1–200 characters after trimming; unique (exactly as written, inactive rows included).
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, example = "Центр"))]
+        /// 1–200 characters after trimming, at least one visible (a letter, number,
+        /// punctuation mark, symbol or private-use character); unique (exactly as
+        /// written, inactive rows included).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "Центр"))]
         name: String,
-        /// Street address, 1–200 characters.
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200))]
+        /// Street address, 1–200 characters after trimming, at least one visible (a
+        /// letter, number, punctuation mark, symbol or private-use character).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "ул. Тверская, 1"))]
         address: String,
-        /// City, 1–200 characters.
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200))]
+        /// City, 1–200 characters after trimming, at least one visible (a letter, number,
+        /// punctuation mark, symbol or private-use character).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "Москва"))]
         city: String,
-        /// Any common format; stored as E.164 (default region RU); `null` clears it.
-        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 64, example = "+7 495 123-45-67"))]
+        /// A real phone number in any common format (as a lead's); stored as E.164 (default
+        /// region RU); `null` clears it.
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$", example = "+7 495 123-45-67"))]
         phone: String,
-        /// An IANA time zone, e.g. `Europe/Moscow`.
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 64, example = "Europe/Moscow"))]
+        /// A time zone of the IANA database, exactly as it spells it, e.g. `Europe/Moscow`.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 64, pattern = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$", example = "Europe/Moscow"))]
         timezone: String,
         /// Listed publicly; default `true`.
         #[cfg_attr(feature = "openapi", schema(value_type = bool, default = true))]
@@ -355,14 +408,25 @@ input! {
     }
 }
 
+impl LocationInput {
+    /// The fields a `POST` requires: every non-nullable field without a default.
+    pub const REQUIRED_ON_CREATE: &'static [&'static str] =
+        &["name", "address", "city", "timezone"];
+}
+
 input! {
-    /// A program type's fields. On `POST`, `name`, `duration_minutes` and `level` are required.
+    /// A program type's fields, as a `PATCH` sends them: absent fields stay, `null` clears
+    /// `description`. A `POST` sends the same fields, with `name`, `duration_minutes` and
+    /// `level` required ([`ProgramTypeInput::REQUIRED_ON_CREATE`]).
     ProgramTypeInput {
-        /// 1–200 characters after trimming; unique.
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, example = "Стретчинг"))]
+        /// 1–200 characters after trimming, at least one visible (a letter, number,
+        /// punctuation mark, symbol or private-use character); unique (exactly as
+        /// written, inactive rows included).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "Стретчинг"))]
         name: String,
-        /// What the class is about (at most 5000 characters); `null` clears it.
-        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 5000))]
+        /// What the class is about: at most 5000 characters after trimming (blank is none);
+        /// `null` clears it.
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 5000, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$"))]
         description: String,
         /// Length of one class, 15–480 minutes.
         #[cfg_attr(feature = "openapi", schema(value_type = i32, minimum = 15, maximum = 480, example = 60))]
@@ -376,17 +440,29 @@ input! {
     }
 }
 
+impl ProgramTypeInput {
+    /// The fields a `POST` requires: every non-nullable field without a default.
+    pub const REQUIRED_ON_CREATE: &'static [&'static str] = &["name", "duration_minutes", "level"];
+}
+
 input! {
-    /// A trainer's fields. On `POST`, `full_name` is required.
+    /// A trainer's fields, as a `PATCH` sends them: absent fields stay, `null` clears `bio`
+    /// and `photo_url`. A `POST` sends the same fields, with `full_name` required
+    /// ([`TrainerInput::REQUIRED_ON_CREATE`]).
     TrainerInput {
-        /// 1–200 characters after trimming; unique.
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, example = "Анна Иванова"))]
+        /// 1–200 characters after trimming, at least one visible (a letter, number,
+        /// punctuation mark, symbol or private-use character).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "Анна Иванова"))]
         full_name: String,
-        /// Short biography (at most 5000 characters); `null` clears it.
-        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 5000))]
+        /// Short biography: at most 5000 characters after trimming (blank is none); `null`
+        /// clears it.
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 5000, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$"))]
         bio: String,
-        /// An absolute `https` URL without credentials; `null` clears it.
-        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 2000, pattern = r"^https://", example = "https://example.com/anna.jpg"))]
+        /// An absolute `https` URL with a host and without credentials, at most 2000
+        /// characters; `null` clears it (an empty string is not a URL: 422). Every URL the
+        /// pattern matches is accepted; so are other `https` URLs with a host (an IP
+        /// address, an internationalised domain name).
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 2000, pattern = r"^https://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[0-9]{1,4})?([/?#][^\u0000-\u001F\u007F]*)?$", example = "https://example.com/anna.jpg"))]
         photo_url: String,
         /// Listed publicly; default `true`.
         #[cfg_attr(feature = "openapi", schema(value_type = bool, default = true))]
@@ -394,18 +470,26 @@ input! {
     }
 }
 
+impl TrainerInput {
+    /// The fields a `POST` requires: every non-nullable field without a default.
+    pub const REQUIRED_ON_CREATE: &'static [&'static str] = &["full_name"];
+}
+
 input! {
-    /// A membership plan's fields. On `POST` every field but `description`, `visits` and
-    /// `active` is required.
+    /// A membership plan's fields, as a `PATCH` sends them: absent fields stay, `null`
+    /// clears `description` and `visits` (unlimited). A `POST` sends the same fields, with
+    /// `location_id`, `name`, `price_minor`, `currency` and `validity_days` required
+    /// ([`MembershipPlanInput::REQUIRED_ON_CREATE`]).
     MembershipPlanInput {
-        /// An existing location.
+        /// An existing location (422 when there is none).
         #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 1))]
         location_id: i64,
-        /// 1–200 characters after trimming; unique per location.
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, example = "Безлимит"))]
+        /// 1–200 characters after trimming, at least one visible (a letter, number,
+        /// punctuation mark, symbol or private-use character); unique per location.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "Безлимит"))]
         name: String,
-        /// At most 5000 characters; `null` clears it.
-        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 5000))]
+        /// At most 5000 characters after trimming (blank is none); `null` clears it.
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 5000, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$"))]
         description: String,
         /// Price in minor units (kopecks for RUB), ≥ 0.
         #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, example = 450000))]
@@ -414,7 +498,7 @@ input! {
         #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Z]{3}$", example = "RUB"))]
         currency: String,
         /// Number of visits, ≥ 1; `null` means unlimited.
-        #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>, minimum = 1))]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>, minimum = 1, example = 8))]
         visits: i32,
         /// Days the plan is valid after purchase, ≥ 1.
         #[cfg_attr(feature = "openapi", schema(value_type = i32, minimum = 1, example = 30))]
@@ -423,6 +507,17 @@ input! {
         #[cfg_attr(feature = "openapi", schema(value_type = bool, default = true))]
         active: bool,
     }
+}
+
+impl MembershipPlanInput {
+    /// The fields a `POST` requires: every non-nullable field without a default.
+    pub const REQUIRED_ON_CREATE: &'static [&'static str] = &[
+        "location_id",
+        "name",
+        "price_minor",
+        "currency",
+        "validity_days",
+    ];
 }
 
 /// Locations.
@@ -518,13 +613,16 @@ impl CatalogResource for ProgramTypes {
 /// Trainers.
 pub struct Trainers;
 
+/// The message for a photo URL that is not an absolute `https` URL with a host.
+const NOT_A_URL: &str = "must be an absolute https URL";
+
 /// Why a photo URL is refused, if it is.
 fn photo_url_problem(raw: &str) -> Option<&'static str> {
     let Ok(url) = url::Url::parse(raw) else {
-        return Some("must be an absolute https URL");
+        return Some(NOT_A_URL);
     };
     if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
-        Some("must be an absolute https URL")
+        Some(NOT_A_URL)
     } else if !url.username().is_empty() || url.password().is_some() {
         Some("must not contain credentials")
     } else {
@@ -545,7 +643,14 @@ impl CatalogResource for Trainers {
         let bio = m.nullable(i.bio, |c| c.bio.clone());
         let bio = m.text("bio", bio, MAX_DESCRIPTION);
         let photo_url = m.nullable(i.photo_url, |c| c.photo_url.clone());
-        let photo_url = m.text("photo_url", photo_url, 2000);
+        // Unlike free text, a blank URL is not "none": it is no URL (`null` clears it).
+        let photo_url = match photo_url {
+            Some(blank) if blank.trim().is_empty() => {
+                m.errors.add("photo_url", NOT_A_URL);
+                None
+            }
+            other => m.text("photo_url", other, MAX_PHOTO_URL),
+        };
         if let Some(problem) = photo_url.as_deref().and_then(photo_url_problem) {
             m.errors.add("photo_url", problem);
         }
@@ -655,6 +760,112 @@ impl CatalogAdminServices {
             )),
             trainers: Arc::new(CatalogAdmin::<Trainers>::new(trainers, locations.clone())),
             membership_plans: Arc::new(CatalogAdmin::<MembershipPlans>::new(plans, locations)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields an empty `POST` body is refused for, as "is required".
+    fn required_by_merge<R: CatalogResource>() -> Vec<String> {
+        let errors = match R::merge(R::Input::default(), None) {
+            Ok(_) => panic!("an empty body is refused"),
+            Err(errors) => errors,
+        };
+        errors
+            .0
+            .into_iter()
+            .filter(|(_, messages)| messages.iter().any(|m| m == REQUIRED))
+            .map(|(field, _)| field)
+            .collect()
+    }
+
+    fn sorted(fields: &[&str]) -> Vec<String> {
+        let mut fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+        fields.sort();
+        fields
+    }
+
+    #[test]
+    fn the_documented_required_fields_are_those_the_merge_requires() {
+        assert_eq!(
+            required_by_merge::<Locations>(),
+            sorted(LocationInput::REQUIRED_ON_CREATE)
+        );
+        assert_eq!(
+            required_by_merge::<ProgramTypes>(),
+            sorted(ProgramTypeInput::REQUIRED_ON_CREATE)
+        );
+        assert_eq!(
+            required_by_merge::<Trainers>(),
+            sorted(TrainerInput::REQUIRED_ON_CREATE)
+        );
+        assert_eq!(
+            required_by_merge::<MembershipPlans>(),
+            sorted(MembershipPlanInput::REQUIRED_ON_CREATE)
+        );
+    }
+
+    fn trainer_with_photo(url: &str) -> Result<NewTrainer, FieldErrors> {
+        Trainers::merge(
+            TrainerInput {
+                full_name: Some(Some("Анна".to_owned())),
+                photo_url: Some(Some(url.to_owned())),
+                ..TrainerInput::default()
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn a_blank_photo_url_is_refused_and_null_clears_it() {
+        for blank in ["", "   ", "\u{a0}"] {
+            let errors = trainer_with_photo(blank).expect_err(blank);
+            assert!(errors.0.contains_key("photo_url"), "{blank:?}: {errors:?}");
+        }
+        let cleared = Trainers::merge(
+            TrainerInput {
+                full_name: Some(Some("Анна".to_owned())),
+                photo_url: Some(None),
+                ..TrainerInput::default()
+            },
+            None,
+        )
+        .expect("null clears it");
+        assert_eq!(cleared.photo_url, None);
+    }
+
+    #[test]
+    fn the_documented_photo_url_examples_are_accepted() {
+        for url in [
+            "https://example.com/anna.jpg",
+            "https://a",
+            "https://cdn-1.example.com:8443/p/a b.jpg?s=1#x",
+            "https://1.example/",
+            "https://x.y?",
+            "https://x.y/@anna",
+        ] {
+            assert!(trainer_with_photo(url).is_ok(), "{url}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The document promises that every URL its pattern matches is accepted (drawn with
+        /// each `*` and `+` bounded, so that the URLs stay within the length limit).
+        #[test]
+        fn every_url_the_documented_pattern_matches_is_accepted(
+            url in proptest::string::string_regex(
+                &PHOTO_URL_PATTERN
+                    .trim_start_matches('^')
+                    .trim_end_matches('$')
+                    .replace('*', "{0,6}")
+                    .replace('+', "{1,6}"),
+            ).expect("the pattern compiles"),
+        ) {
+            let merged = trainer_with_photo(&url);
+            proptest::prop_assert!(merged.is_ok(), "{url:?}: {merged:?}");
         }
     }
 }

@@ -30,6 +30,17 @@ pub enum ServiceError {
     /// A uniqueness or state conflict.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A conflict with one other row, which the client is told: `message` is for people (no
+    /// internals), and `key` and `id` name the row (e.g. `class_session_id` 12).
+    #[error("conflict: {message}")]
+    ConflictWith {
+        /// What conflicts, in words.
+        message: String,
+        /// The name of the other row's id, e.g. `class_session_id`.
+        key: &'static str,
+        /// The other row's id.
+        id: i64,
+    },
     /// The caller's version of the resource is stale.
     #[error("the resource has changed")]
     PreconditionFailed,

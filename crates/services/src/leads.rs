@@ -9,10 +9,13 @@ use cohai_domain::ports::{
     BoxFuture, ClassSessionRepository, LeadRepository, LocationRepository, ProgramTypeRepository,
     SubmitError,
 };
+use cohai_domain::time::clamp_instant;
 use cohai_domain::{
-    FieldErrors, Lead, LeadChanges, LeadEvent, LeadFilter, LeadPage, LeadReference, LeadSource,
-    LeadStatus, NewLead, Phone, Submission, text,
+    AssigneeFilter, FieldErrors, Lead, LeadChanges, LeadCursor, LeadEvent, LeadFilter, LeadHistory,
+    LeadPage, LeadReference, LeadSource, LeadStats, LeadStatsFilter, LeadStatus, NewLead, Phone,
+    StaffDirectory, Submission, text,
 };
+use serde::Serialize;
 use serde::{Deserialize, Deserializer};
 use validator::Validate;
 
@@ -22,6 +25,8 @@ use crate::{ServiceError, ServiceResult};
 pub const DEDUP_WINDOW: Duration = Duration::hours(24);
 /// Largest page of the admin list.
 pub const MAX_PAGE_SIZE: i64 = 200;
+/// Leads per database read of an export.
+pub const EXPORT_PAGE_SIZE: i64 = 1000;
 
 const REQUIRED: &str = "is required";
 const NOT_NULL: &str = "must not be null";
@@ -161,7 +166,7 @@ pub struct AdminLeadForm {
     /// An existing class session.
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub class_session_id: Option<i64>,
-    /// Accepted for symmetry with the public form; not required.
+    /// Not required; `true` records the creation instant as the lead's `consent_at`.
     pub consent: Option<bool>,
     /// Default `new`.
     pub status: Option<LeadStatus>,
@@ -191,6 +196,21 @@ pub struct AdminLeadForm {
         schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F]*$")
     )]
     pub utm_campaign: Option<String>,
+    /// The owner: the name of a configured admin key (case-sensitive).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, example = "admin"))]
+    pub assignee: Option<String>,
+    /// When to call back: RFC 3339 with an offset (any offset; answered in UTC).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, format = DateTime, example = "2026-12-02T12:00:00+03:00")
+    )]
+    pub next_contact_at: Option<String>,
+    /// Why the lead was lost: at most 200 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F]*$")
+    )]
+    pub lost_reason: Option<String>,
 }
 
 /// A partial update: an absent field stays as it is, `null` clears a nullable one.
@@ -277,6 +297,24 @@ pub struct LeadPatch {
         )
     )]
     pub notes: Option<Option<String>>,
+    /// New owner (a configured admin key's name, case-sensitive), or `null`.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1))]
+    pub assignee: Option<Option<String>>,
+    /// New call-back instant (RFC 3339 with an offset), or `null`.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, format = DateTime, example = "2026-12-02T12:00:00+03:00")
+    )]
+    pub next_contact_at: Option<Option<String>>,
+    /// New lost reason (at most 200 characters), or `null`.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F]*$")
+    )]
+    pub lost_reason: Option<Option<String>>,
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`, by `default`).
@@ -327,6 +365,35 @@ pub trait LeadService: Send + Sync {
     fn delete(&self, id: i64, expected_version: Option<i64>, actor: &str) -> ServiceResult<()>;
     /// A lead's history, oldest first.
     fn events(&self, id: i64) -> ServiceResult<Vec<LeadEvent>>;
+    /// One page of an export: up to [`EXPORT_PAGE_SIZE`] leads of `filter` in its order (its
+    /// `limit` and `offset` are not used), right after `after`. The first page (`after` =
+    /// `None`) checks the filter as [`LeadService::list`] does, so a bad filter fails before
+    /// anything is sent.
+    fn export_page(
+        &self,
+        filter: &LeadFilter,
+        after: Option<&LeadCursor>,
+    ) -> ServiceResult<Vec<Lead>>;
+    /// Funnel statistics; 404 when `filter.location_id` names no location.
+    fn stats(&self, filter: &LeadStatsFilter) -> ServiceResult<LeadStats>;
+    /// Everything stored about the person with this phone (any spelling the form accepts),
+    /// only in the `location_limit` locations when given; 400 `phone` when it does not parse.
+    fn personal_data(
+        &self,
+        phone: &str,
+        location_limit: Option<&[i64]>,
+    ) -> ServiceResult<PersonalData>;
+}
+
+/// A data subject's access request: every lead of one phone, with its history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PersonalData {
+    /// The phone in E.164.
+    #[cfg_attr(feature = "openapi", schema(example = "+79161234567"))]
+    pub phone: String,
+    /// Its leads by `created_at` (then id), each with its events oldest first.
+    pub leads: Vec<LeadHistory>,
 }
 
 /// [`LeadService`] over the repositories.
@@ -335,6 +402,8 @@ pub struct LeadServiceImpl {
     locations: Arc<dyn LocationRepository>,
     program_types: Arc<dyn ProgramTypeRepository>,
     sessions: Arc<dyn ClassSessionRepository>,
+    /// The configured admin keys: who can own a lead.
+    staff: StaffDirectory,
     /// Lead writes so far (see [`LeadService::write_generation`]).
     writes: Arc<AtomicU64>,
 }
@@ -369,6 +438,8 @@ struct TextRules<'a> {
     utm_medium: Option<&'a str>,
     #[validate(length(max = 100, message = "must be at most 100 characters"))]
     utm_campaign: Option<&'a str>,
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    lost_reason: Option<&'a str>,
 }
 
 impl TextRules<'_> {
@@ -444,6 +515,27 @@ struct Draft {
     utm_campaign: Option<String>,
     source: LeadSource,
     status: LeadStatus,
+    assignee: Option<String>,
+    next_contact_at: Option<String>,
+    lost_reason: Option<String>,
+    /// Whether the person consented now (`consent_at` becomes the creation instant).
+    consented: bool,
+}
+
+/// An instant in a body: RFC 3339 with an offset, stored at microsecond precision in UTC; an
+/// error on `field` when malformed or outside the years 0000–9999 (UTC) that storage keeps.
+fn parse_instant(field: &str, raw: &str, errors: &mut FieldErrors) -> Option<DateTime<Utc>> {
+    let parsed = DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|at| at.with_timezone(&Utc).trunc_subsecs(6))
+        .filter(|at| clamp_instant(*at) == *at);
+    if parsed.is_none() {
+        errors.add(
+            field,
+            "must be an RFC 3339 date-time with an offset (Z or +03:00), in the years 0000 to 9999",
+        );
+    }
+    parsed
 }
 
 /// The field error for a reference whose `id` names no row.
@@ -455,20 +547,54 @@ fn add_missing_reference(errors: &mut FieldErrors, reference: LeadReference, id:
 }
 
 impl LeadServiceImpl {
-    /// A lead service over these repositories.
+    /// A lead service over these repositories; `staff` are the configured admin keys, the
+    /// names a lead's `assignee` may take.
     pub fn new(
         leads: Arc<dyn LeadRepository>,
         locations: Arc<dyn LocationRepository>,
         program_types: Arc<dyn ProgramTypeRepository>,
         sessions: Arc<dyn ClassSessionRepository>,
+        staff: StaffDirectory,
     ) -> Self {
         Self {
             leads,
             locations,
             program_types,
             sessions,
+            staff,
             writes: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Records an error on `assignee` unless it names a configured key (exactly).
+    fn check_assignee(&self, assignee: &str, errors: &mut FieldErrors) {
+        if !self.staff.contains(assignee) {
+            errors.add("assignee", "must be the name of a configured admin key");
+        }
+    }
+
+    /// The rules every list and export filter must meet: 404 for a location that does not
+    /// exist, 400 for an `assignee` that names no configured key.
+    fn check_filter(&self, filter: &LeadFilter) -> ServiceResult<()> {
+        if let Some(AssigneeFilter::Named(name)) = &filter.assignee
+            && !self.staff.contains(name)
+        {
+            return Err(ServiceError::invalid_parameter(
+                "assignee",
+                "must be the name of a configured admin key, or none",
+            ));
+        }
+        self.check_location(filter.location_id)
+    }
+
+    /// 404 when `location_id` names no location.
+    fn check_location(&self, location_id: Option<i64>) -> ServiceResult<()> {
+        if let Some(id) = location_id {
+            self.locations
+                .get_by_id(id)?
+                .ok_or_else(|| ServiceError::not_found("location", id))?;
+        }
+        Ok(())
     }
 
     /// Counts a lead write (after it, so a reader that saw the old count reads again).
@@ -505,6 +631,9 @@ impl LeadServiceImpl {
     /// Validates `draft` with its references, adding to `errors` (which may hold the caller's
     /// own), into a lead created now; every invalid field is reported at once.
     fn validate(&self, draft: Draft, mut errors: FieldErrors) -> ServiceResult<NewLead> {
+        if let Some(assignee) = &draft.assignee {
+            self.check_assignee(assignee, &mut errors);
+        }
         self.check_references(
             draft.location_id,
             draft.program_type_id,
@@ -531,6 +660,10 @@ fn validate_fields(draft: Draft, mut errors: FieldErrors) -> ServiceResult<NewLe
         clean(draft.utm_medium),
         clean(draft.utm_campaign),
     );
+    let lost_reason = clean(draft.lost_reason);
+    let next_contact_at = draft
+        .next_contact_at
+        .and_then(|raw| parse_instant("next_contact_at", &raw, &mut errors));
     TextRules {
         name: name.as_deref(),
         email: email.as_deref(),
@@ -539,11 +672,13 @@ fn validate_fields(draft: Draft, mut errors: FieldErrors) -> ServiceResult<NewLe
         utm_source: utm_source.as_deref(),
         utm_medium: utm_medium.as_deref(),
         utm_campaign: utm_campaign.as_deref(),
+        lost_reason: lost_reason.as_deref(),
     }
     .check_into(&mut errors);
     let (Some(name), Some(phone), true) = (name, phone, errors.is_empty()) else {
         return Err(errors.into());
     };
+    let created_at = now();
     Ok(NewLead {
         name,
         phone,
@@ -558,7 +693,11 @@ fn validate_fields(draft: Draft, mut errors: FieldErrors) -> ServiceResult<NewLe
         utm_source,
         utm_medium,
         utm_campaign,
-        created_at: now(),
+        created_at,
+        assignee: draft.assignee,
+        next_contact_at,
+        lost_reason,
+        consent_at: draft.consented.then_some(created_at),
     })
 }
 
@@ -588,6 +727,11 @@ impl LeadService for LeadServiceImpl {
             utm_campaign: form.utm_campaign,
             source: LeadSource::Website,
             status: LeadStatus::New,
+            assignee: None,
+            next_contact_at: None,
+            lost_reason: None,
+            // Required above: a stored public lead always carries it.
+            consented: form.consent == Some(true),
         };
         // References are checked by the repository, in the transaction that stores the lead.
         let new = match validate_fields(draft, errors) {
@@ -648,6 +792,10 @@ impl LeadService for LeadServiceImpl {
             utm_campaign: form.utm_campaign,
             source: form.source.unwrap_or(LeadSource::Other),
             status: form.status.unwrap_or(LeadStatus::New),
+            assignee: form.assignee,
+            next_contact_at: form.next_contact_at,
+            lost_reason: form.lost_reason,
+            consented: form.consent == Some(true),
         };
         let new = self.validate(draft, FieldErrors::new())?;
         let lead = self.leads.create(&new, actor);
@@ -678,11 +826,7 @@ impl LeadService for LeadServiceImpl {
                 "must not be negative",
             ));
         }
-        if let Some(id) = filter.location_id {
-            self.locations
-                .get_by_id(id)?
-                .ok_or_else(|| ServiceError::not_found("location", id))?;
-        }
+        self.check_filter(filter)?;
         Ok(self.leads.search(filter)?)
     }
 
@@ -714,6 +858,13 @@ impl LeadService for LeadServiceImpl {
         let email = patch.email.map(clean);
         let message = patch.message.map(clean);
         let notes = patch.notes.map(clean);
+        let lost_reason = patch.lost_reason.map(clean);
+        if let Some(Some(assignee)) = &patch.assignee {
+            self.check_assignee(assignee, &mut errors);
+        }
+        let next_contact_at = patch
+            .next_contact_at
+            .map(|at| at.and_then(|raw| parse_instant("next_contact_at", &raw, &mut errors)));
         TextRules {
             name: name.as_deref(),
             email: email.as_ref().and_then(Option::as_deref),
@@ -722,6 +873,7 @@ impl LeadService for LeadServiceImpl {
             utm_source: None,
             utm_medium: None,
             utm_campaign: None,
+            lost_reason: lost_reason.as_ref().and_then(Option::as_deref),
         }
         .check_into(&mut errors);
         self.check_references(
@@ -742,6 +894,9 @@ impl LeadService for LeadServiceImpl {
             status: patch.status.flatten(),
             source: patch.source.flatten(),
             notes,
+            assignee: patch.assignee,
+            next_contact_at,
+            lost_reason,
         };
         let updated = self
             .leads
@@ -764,5 +919,36 @@ impl LeadService for LeadServiceImpl {
         self.leads
             .events(id)?
             .ok_or_else(|| ServiceError::not_found("lead", id))
+    }
+
+    fn export_page(
+        &self,
+        filter: &LeadFilter,
+        after: Option<&LeadCursor>,
+    ) -> ServiceResult<Vec<Lead>> {
+        let filter = nfc_query(filter);
+        if after.is_none() {
+            self.check_filter(&filter)?;
+        }
+        Ok(self.leads.export_page(&filter, after, EXPORT_PAGE_SIZE)?)
+    }
+
+    fn stats(&self, filter: &LeadStatsFilter) -> ServiceResult<LeadStats> {
+        self.check_location(filter.location_id)?;
+        Ok(self.leads.stats(filter)?)
+    }
+
+    fn personal_data(
+        &self,
+        phone: &str,
+        location_limit: Option<&[i64]>,
+    ) -> ServiceResult<PersonalData> {
+        let phone = Phone::parse(phone)
+            .map_err(|e| ServiceError::invalid_parameter("phone", e.to_string()))?;
+        let leads = self.leads.find_by_phone(&phone, location_limit)?;
+        Ok(PersonalData {
+            phone: phone.as_str().to_owned(),
+            leads,
+        })
     }
 }

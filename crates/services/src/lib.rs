@@ -8,19 +8,31 @@
 pub mod audit;
 mod catalog;
 pub mod catalog_admin;
+pub mod class_session_admin;
 mod error;
 mod health;
+pub mod idempotency;
 pub mod leads;
 #[cfg(feature = "openapi")]
 mod openapi;
 mod schedule;
+pub mod timetable;
+pub mod timetable_slots;
 
 pub use audit::{AuditService, AuditServiceImpl};
 pub use catalog::{CatalogService, CatalogServiceImpl};
 pub use catalog_admin::{AdminCatalogService, CatalogAdminServices};
+pub use class_session_admin::{ClassSessionAdmin, ClassSessionAdminService};
 pub use error::{ServiceError, ServiceResult};
 pub use health::{HealthService, HealthServiceImpl};
-pub use leads::{AdminLeadForm, LeadForm, LeadPatch, LeadService, LeadServiceImpl, SubmitOutcome};
+pub use idempotency::{IdempotencyService, IdempotencyServiceImpl};
+pub use leads::{
+    AdminLeadForm, LeadForm, LeadPatch, LeadService, LeadServiceImpl, PersonalData, SubmitOutcome,
+};
 pub use schedule::{
     CalendarEntry, CalendarQuery, ScheduleQuery, ScheduleService, ScheduleServiceImpl,
 };
+pub use timetable::{
+    ApplyInput, GenerateInput, TimetableService, TimetableServiceImpl, TimetableServices,
+};
+pub use timetable_slots::{TimetableSlotAdmin, TimetableSlotInput};

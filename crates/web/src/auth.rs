@@ -4,18 +4,21 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use cohai_domain::{LeadScope, Principal, Role, StaffDirectory};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
-use crate::state::AppState;
 
-/// One accepted key: its name (recorded as the actor) and the SHA-256 digest of the key.
+/// One accepted key: its name (recorded as the actor), the SHA-256 digest of the key, and
+/// what it may use.
 #[derive(Clone)]
 pub struct AdminKey {
     name: String,
     digest: [u8; 32],
+    role: Role,
+    scope: LeadScope,
 }
 
 impl std::fmt::Debug for AdminKey {
@@ -23,6 +26,8 @@ impl std::fmt::Debug for AdminKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminKey")
             .field("name", &self.name)
+            .field("role", &self.role)
+            .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
 }
@@ -36,6 +41,12 @@ pub enum AdminKeyError {
     /// The key or name is empty.
     #[error("admin keys need a non-empty name and key")]
     Empty,
+    /// Two keys share a name (names are actors and assignees: they must tell keys apart).
+    #[error("two admin keys are named {0:?}")]
+    DuplicateName(String),
+    /// Only a manager can be limited to locations.
+    #[error("admin key {0:?} has `locations`, which only a `manager` key can have")]
+    LocationsForAdmin(String),
 }
 
 impl AdminKey {
@@ -47,6 +58,8 @@ impl AdminKey {
         Ok(Self {
             name: name.to_owned(),
             digest: Sha256::digest(key.as_bytes()).into(),
+            role: Role::Admin,
+            scope: LeadScope::All,
         })
     }
 
@@ -61,12 +74,33 @@ impl AdminKey {
         Ok(Self {
             name: name.to_owned(),
             digest,
+            role: Role::Admin,
+            scope: LeadScope::All,
         })
+    }
+
+    /// This key with `role` and, for a manager, a lead scope (an admin sees every lead).
+    pub fn with_access(mut self, role: Role, scope: LeadScope) -> Result<Self, AdminKeyError> {
+        if role == Role::Admin && scope != LeadScope::All {
+            return Err(AdminKeyError::LocationsForAdmin(self.name));
+        }
+        self.role = role;
+        self.scope = scope;
+        Ok(self)
     }
 
     /// The key's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Who presents this key.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            name: self.name.clone(),
+            role: self.role,
+            scope: self.scope.clone(),
+        }
     }
 }
 
@@ -75,9 +109,19 @@ impl AdminKey {
 pub struct AdminKeys(Vec<AdminKey>);
 
 impl AdminKeys {
-    /// These keys.
-    pub fn new(keys: Vec<AdminKey>) -> Self {
-        Self(keys)
+    /// These keys; their names must differ.
+    pub fn new(keys: Vec<AdminKey>) -> Result<Self, AdminKeyError> {
+        for (i, key) in keys.iter().enumerate() {
+            if keys[..i].iter().any(|earlier| earlier.name == key.name) {
+                return Err(AdminKeyError::DuplicateName(key.name.clone()));
+            }
+        }
+        Ok(Self(keys))
+    }
+
+    /// The keys' names and lead scopes (who can own a lead).
+    pub fn directory(&self) -> StaffDirectory {
+        StaffDirectory::new(self.0.iter().map(|k| (k.name.clone(), k.scope.clone())))
     }
 
     /// True when no key is configured (every admin request is then refused).
@@ -85,25 +129,46 @@ impl AdminKeys {
         self.0.is_empty()
     }
 
-    /// The name of the key matching `presented`, comparing digests in constant time and
-    /// always against every key.
-    pub fn authenticate(&self, presented: &str) -> Option<&str> {
+    /// The key matching `presented`, comparing digests in constant time and always against
+    /// every key.
+    pub fn authenticate(&self, presented: &str) -> Option<&AdminKey> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         let mut found = None;
         for key in &self.0 {
             if bool::from(key.digest.ct_eq(&digest)) && found.is_none() {
-                found = Some(key.name.as_str());
+                found = Some(key);
             }
         }
         found
     }
+
+    /// The key of the request's bearer token, if it is one of these.
+    pub fn authenticate_request(&self, req: &HttpRequest) -> Option<&AdminKey> {
+        bearer_token(req).and_then(|token| self.authenticate(token))
+    }
 }
 
-/// An authenticated admin; extracting it answers 401 for a missing, malformed or wrong key.
+/// The admin who made the request, as the route's authorisation
+/// ([`crate::authorize::authorize`]) found it. Extracting it on a route declared without
+/// authorisation is a server error, so such a route cannot serve anyone by mistake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admin {
     /// The key's name, recorded as the actor of changes.
     pub name: String,
+    /// What the key may use.
+    pub role: Role,
+    /// The leads it may see and change.
+    pub scope: LeadScope,
+}
+
+impl From<Principal> for Admin {
+    fn from(p: Principal) -> Self {
+        Self {
+            name: p.name,
+            role: p.role,
+            scope: p.scope,
+        }
+    }
 }
 
 /// The bearer token of the request's one `Authorization` header; none when the header is
@@ -125,20 +190,14 @@ impl FromRequest for Admin {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let name = req
-            .app_data::<web::Data<AppState>>()
-            .zip(bearer_token(req))
-            .and_then(|(state, token)| {
-                state
-                    .settings
-                    .admin_keys
-                    .authenticate(token)
-                    .map(str::to_owned)
-            });
-        ready(
-            name.map(|name| Admin { name })
-                .ok_or_else(ApiError::unauthorized),
-        )
+        let principal = req.extensions().get::<Principal>().cloned();
+        ready(principal.map(Admin::from).ok_or_else(|| {
+            log::error!(
+                "{} was routed without an authorisation declaration",
+                req.match_pattern().unwrap_or_default()
+            );
+            ApiError::internal()
+        }))
     }
 }
 
@@ -152,11 +211,41 @@ mod tests {
         let keys = AdminKeys::new(vec![
             AdminKey::from_plain("admin", "first-key").expect("key"),
             AdminKey::from_sha256_hex("manager", &digest).expect("key"),
+        ])
+        .expect("keys");
+        let name = |k: &str| keys.authenticate(k).map(AdminKey::name);
+        assert_eq!(name("first-key"), Some("admin"));
+        assert_eq!(name("second-key"), Some("manager"));
+        assert_eq!(name("wrong"), None);
+        assert!(AdminKeys::default().authenticate("").is_none());
+    }
+
+    #[test]
+    fn a_key_carries_its_role_and_scope_into_the_principal() {
+        let scope = LeadScope::from_locations(Some(&[2]));
+        let key = AdminKey::from_plain("olga", "k")
+            .and_then(|k| k.with_access(Role::Manager, scope.clone()))
+            .expect("key");
+        let principal = key.principal();
+        assert_eq!(principal.role, Role::Manager);
+        assert_eq!(principal.scope, scope);
+        assert_eq!(principal.name, "olga");
+    }
+
+    #[test]
+    fn rejects_duplicate_names_and_admins_limited_to_locations() {
+        let twice = AdminKeys::new(vec![
+            AdminKey::from_plain("anna", "a").expect("key"),
+            AdminKey::from_plain("anna", "b").expect("key"),
         ]);
-        assert_eq!(keys.authenticate("first-key"), Some("admin"));
-        assert_eq!(keys.authenticate("second-key"), Some("manager"));
-        assert_eq!(keys.authenticate("wrong"), None);
-        assert_eq!(AdminKeys::default().authenticate(""), None);
+        assert!(matches!(twice, Err(AdminKeyError::DuplicateName(n)) if n == "anna"));
+        let limited_admin = AdminKey::from_plain("boss", "k")
+            .expect("key")
+            .with_access(Role::Admin, LeadScope::from_locations(Some(&[1])));
+        assert!(matches!(
+            limited_admin,
+            Err(AdminKeyError::LocationsForAdmin(_))
+        ));
     }
 
     #[test]

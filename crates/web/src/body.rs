@@ -70,29 +70,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         };
         let (limit, deadline) = (state.settings.body_limit, state.settings.body_read_timeout);
         let json = is_json(req);
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
         let req = req.clone();
-        let mut payload = payload.take();
+        let payload = payload.take();
         Box::pin(async move {
-            if declared.is_some_and(|n| n > limit) {
-                return Err(ApiError::payload_too_large(limit));
-            }
-            // A client that stops sending (or sends a byte a second) must not hold the
-            // connection: the whole body has to arrive within the deadline.
-            let read = actix_web::rt::time::timeout(deadline, read_to_limit(&mut payload, limit));
-            let bytes = match read.await {
-                Ok(bytes) => bytes?,
-                Err(_elapsed) => {
-                    // Kept until the answer is written, so the server closes the connection
-                    // instead of draining a body that may never end (see `UnreadBody`).
-                    req.extensions_mut().insert(UnreadBody(payload));
-                    return Err(ApiError::request_timeout());
-                }
-            };
+            let bytes = read_body(&req, payload, limit, deadline).await?;
             if !json {
                 return Err(ApiError::invalid_json(
                     "the content type must be application/json",
@@ -100,6 +81,36 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             }
             parse(&bytes).map(JsonBody)
         })
+    }
+}
+
+/// Reads a whole request body: 413 when it is (or is declared) over `limit` bytes, 408 when
+/// it does not arrive within `deadline` — the rest is then kept unread until the answer is
+/// written, so the server closes the connection (see [`UnreadBody`]). Every body of the API
+/// is read by this (the JSON extractor, the idempotency middleware).
+pub(crate) async fn read_body(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+    deadline: std::time::Duration,
+) -> Result<web::BytesMut, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    // A client that stops sending (or sends a byte a second) must not hold the
+    // connection: the whole body has to arrive within the deadline.
+    let read = actix_web::rt::time::timeout(deadline, read_to_limit(&mut payload, limit));
+    match read.await {
+        Ok(bytes) => bytes,
+        Err(_elapsed) => {
+            req.extensions_mut().insert(UnreadBody(payload));
+            Err(ApiError::request_timeout())
+        }
     }
 }
 

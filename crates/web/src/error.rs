@@ -22,8 +22,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human-readable message; never contains internals.
     pub message: String,
-    /// Extra detail, e.g. `{"parameter": "location_id"}`.
-    pub details: Option<BTreeMap<&'static str, String>>,
+    /// Extra detail, e.g. `{"parameter": "location_id"}` or `{"class_session_id": 12}`.
+    pub details: Option<BTreeMap<&'static str, serde_json::Value>>,
     /// Per-field validation messages.
     pub fields: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -54,7 +54,7 @@ impl ApiError {
     /// 400 `invalid_parameter` naming the parameter.
     pub fn invalid_parameter(parameter: &str, message: impl Into<String>) -> Self {
         let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", message);
-        e.details = Some(BTreeMap::from([("parameter", parameter.to_owned())]));
+        e.details = Some(BTreeMap::from([("parameter", parameter.into())]));
         e
     }
 
@@ -90,6 +90,24 @@ impl ApiError {
     /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 409 `conflict`: a request with the same `Idempotency-Key` is still in progress.
+    pub fn idempotency_key_in_progress() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "a request with this Idempotency-Key is still in progress; retry later",
+        )
+    }
+
+    /// 422 `idempotency_key_reused`: the `Idempotency-Key` was used with another body.
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a request with another body",
+        )
     }
 
     /// 412 `precondition_failed`.
@@ -204,7 +222,8 @@ pub struct ErrorResponse {
 pub struct ErrorDetail {
     /// `invalid_parameter`, `invalid_json`, `unauthorized`, `forbidden`, `not_found`,
     /// `method_not_allowed`, `request_timeout`, `conflict`, `precondition_failed`,
-    /// `payload_too_large`, `validation_failed`, `rate_limited`, `internal` or `unavailable`.
+    /// `payload_too_large`, `validation_failed`, `idempotency_key_reused`, `rate_limited`,
+    /// `internal` or `unavailable`.
     #[schema(example = "not_found")]
     pub code: String,
     /// Human-readable; never contains internals.
@@ -212,9 +231,10 @@ pub struct ErrorDetail {
     pub message: String,
     /// The request's id (also in the `X-Request-Id` header).
     pub request_id: String,
-    /// For `invalid_parameter`: `{"parameter": "location_id"}`.
+    /// For `invalid_parameter`: `{"parameter": "location_id"}`; for a `conflict` with one other
+    /// row, its id, e.g. `{"class_session_id": 12}` (the trainer's overlapping session).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<BTreeMap<String, String>>,
+    pub details: Option<BTreeMap<String, serde_json::Value>>,
     /// For `validation_failed`: messages per field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<BTreeMap<String, Vec<String>>>,
@@ -252,6 +272,11 @@ impl From<ServiceError> for ApiError {
                 "conflict",
                 "the request conflicts with the current state",
             ),
+            ServiceError::ConflictWith { message, key, id } => {
+                let mut e = Self::new(StatusCode::CONFLICT, "conflict", message);
+                e.details = Some(BTreeMap::from([(key, id.into())]));
+                e
+            }
             ServiceError::PreconditionFailed => Self::precondition_failed(),
             ServiceError::Unavailable(detail) => {
                 log::warn!("database unavailable: {detail}");
@@ -293,6 +318,21 @@ mod tests {
         )));
         assert_eq!((unique.status.as_u16(), unique.code), (409, "conflict"));
         assert!(!unique.message.contains("locations_name_key"));
+    }
+
+    #[test]
+    fn a_conflict_with_another_row_names_its_id_as_a_number() {
+        let e = ApiError::from(ServiceError::ConflictWith {
+            message: "trainer 3 already teaches scheduled session 12 then".into(),
+            key: "class_session_id",
+            id: 12,
+        });
+        assert_eq!(
+            serde_json::to_value(e.body("r1")).expect("serialise"),
+            serde_json::json!({"error": {"code": "conflict", "request_id": "r1",
+                "message": "trainer 3 already teaches scheduled session 12 then",
+                "details": {"class_session_id": 12}}})
+        );
     }
 
     #[test]

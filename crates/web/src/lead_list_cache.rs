@@ -11,12 +11,18 @@
 //! read at an older generation is never served — and for at most `ttl`. A change made by
 //! another server instance, or straight in the database, is therefore seen within `ttl`.
 //!
+//! **Filters that depend on the clock are never kept.** `overdue` compares `next_contact_at`
+//! with the time of the request, so its answer changes as time passes without any write: such
+//! a filter ([`LeadFilter::depends_on_clock`]) is always read afresh (and its instant, which
+//! differs for every request, never fills the cache with keys that cannot be hit).
+//!
 //! **Single flight.** While one request reads a missing page, others asking for the *same*
 //! filter wait for it (without a thread) and then serve its result; requests for other
 //! filters are not held up.
 //!
-//! The key is the whole filter (paging included). When admin keys gain scopes, the caller's
-//! scope must become part of the key.
+//! The key is the whole filter: paging included, and the caller's location limit
+//! ([`LeadFilter::location_limit`]), so a key limited to some studios never gets a page read
+//! for another scope.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -68,7 +74,7 @@ impl LeadListCache {
     where
         Fut: Future<Output = Result<Bytes, E>>,
     {
-        if self.ttl.is_zero() {
+        if self.ttl.is_zero() || filter.depends_on_clock() {
             return load().await;
         }
         if let Some(body) = self.valid(filter, generation()) {
@@ -204,6 +210,33 @@ mod tests {
                 .await;
         }
         assert_eq!(loads.load(Ordering::SeqCst), 3);
+    }
+
+    #[actix_web::test]
+    async fn a_filter_that_depends_on_the_clock_is_always_read_afresh() {
+        let cache = LeadListCache::new(Duration::from_secs(60));
+        let loads = AtomicUsize::new(0);
+        let overdue = LeadFilter {
+            overdue: Some(cohai_domain::OverdueFilter {
+                overdue: true,
+                now: chrono::DateTime::UNIX_EPOCH,
+            }),
+            ..LeadFilter::default()
+        };
+        for _ in 0..2 {
+            let _ = cache
+                .get_or_load(&overdue, || 0, || body("a", &loads))
+                .await;
+        }
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            2,
+            "never served from the cache"
+        );
+        assert!(
+            cache.pages.lock().expect("pages").is_empty(),
+            "and never kept"
+        );
     }
 
     #[actix_web::test]

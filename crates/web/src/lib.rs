@@ -5,11 +5,14 @@
 //! server and the tests run exactly the same thing.
 
 pub mod auth;
+pub mod authorize;
 pub mod blocking;
 pub mod body;
 pub mod caching;
 pub mod error;
 pub mod ics;
+pub mod idempotency;
+pub mod lead_csv;
 pub mod lead_list_cache;
 pub mod metrics;
 pub mod middleware;
@@ -73,12 +76,14 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             header::IF_MATCH,
             header::IF_NONE_MATCH,
             middleware::REQUEST_ID_HEADER,
+            idempotency::IDEMPOTENCY_KEY,
         ])
         .expose_headers([
             header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,
             middleware::REQUEST_ID_HEADER,
+            idempotency::IDEMPOTENT_REPLAYED,
         ])
         .max_age(3600);
     for origin in origins {

@@ -7,6 +7,7 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
+use crate::idempotency::IdempotencyDocs;
 use crate::routes;
 
 pub use crate::error::{ErrorDetail, ErrorResponse};
@@ -45,12 +46,7 @@ impl PartialSchema for LeadSortOrder {
             .description(Some(
                 "A field, newest first with a leading `-`; ties by id in the same direction",
             ))
-            .enum_values(Some([
-                "created_at",
-                "-created_at",
-                "updated_at",
-                "-updated_at",
-            ]))
+            .enum_values(Some(cohai_domain::LeadSort::SPELLINGS))
             .default(Some("-created_at".into()))
             .into()
     }
@@ -108,6 +104,9 @@ impl Modify for BearerScheme {
         routes::admin::leads::update,
         routes::admin::leads::delete,
         routes::admin::leads::events,
+        routes::admin::lead_export::export,
+        routes::admin::lead_stats::stats,
+        routes::admin::personal_data::personal_data,
         routes::admin::locations::list,
         routes::admin::locations::get,
         routes::admin::locations::create,
@@ -128,16 +127,29 @@ impl Modify for BearerScheme {
         routes::admin::memberships::create,
         routes::admin::memberships::update,
         routes::admin::memberships::delete,
+        routes::admin::class_sessions::list,
+        routes::admin::class_sessions::get,
+        routes::admin::class_sessions::create,
+        routes::admin::class_sessions::update,
+        routes::admin::class_sessions::delete,
         routes::admin::audit::list,
+        routes::admin::timetable_slots::list,
+        routes::admin::timetable_slots::get,
+        routes::admin::timetable_slots::create,
+        routes::admin::timetable_slots::update,
+        routes::admin::timetable_slots::delete,
+        routes::admin::timetable::apply,
+        routes::admin::timetable::generate,
     ),
     components(schemas(ErrorResponse, ErrorDetail, DateTimeOrDate, LeadSortOrder)),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &IdempotencyDocs),
     tags(
         (name = "catalog", description = "Locations, program types, trainers and membership plans"),
         (name = "schedule", description = "The class timetable"),
         (name = "leads", description = "The website's sign-up form"),
         (name = "admin", description = "The leads CRM (admin key required)"),
         (name = "admin-catalog", description = "Catalog administration and its audit log (admin key required)"),
+        (name = "admin-timetable", description = "The weekly timetable and the class sessions generated from it (admin key required)"),
         (name = "operations", description = "Health, readiness, metrics and documentation"),
     )
 )]

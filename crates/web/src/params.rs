@@ -142,7 +142,7 @@ mod tests {
             let name = query.split('=').next().unwrap_or_default();
             assert_eq!(
                 e.details
-                    .and_then(|d| d.get("parameter").cloned())
+                    .and_then(|d| d.get("parameter")?.as_str().map(str::to_owned))
                     .as_deref(),
                 Some(name)
             );
@@ -156,7 +156,7 @@ mod tests {
             let e = QueryParams::parse(query).expect_err(query);
             assert_eq!(
                 e.details
-                    .and_then(|d| d.get("parameter").cloned())
+                    .and_then(|d| d.get("parameter")?.as_str().map(str::to_owned))
                     .as_deref(),
                 Some("q")
             );

@@ -48,10 +48,16 @@ pub struct AppState {
     pub leads: Arc<dyn LeadService>,
     /// Catalog administration (locations, program types, trainers, plans).
     pub catalog_admin: CatalogAdminServices,
+    /// Class-session administration.
+    pub class_session_admin: Arc<dyn cohai_services::ClassSessionAdminService>,
+    /// The weekly timetable: its slots and the sessions generated from them.
+    pub timetable: cohai_services::TimetableServices,
     /// The audit log.
     pub audit: Arc<dyn AuditService>,
     /// Readiness and pool state.
     pub health: Arc<dyn HealthService>,
+    /// Idempotency keys of `POST` requests (see [`crate::idempotency`]).
+    pub idempotency: Arc<dyn cohai_services::IdempotencyService>,
     /// Settings.
     pub settings: WebSettings,
     /// Prometheus metrics.

@@ -32,6 +32,14 @@ pub(crate) enum Written<E> {
     },
     /// A deleted row, as it was.
     Deleted(E),
+    /// A class session that was cancelled (with any other changes made at the same time),
+    /// before and after: audited as `cancelled`.
+    Cancelled {
+        /// As it was.
+        before: E,
+        /// As it is now.
+        after: E,
+    },
 }
 
 /// Runs `body` in a write transaction and records its audit entry (by `actor`, at `at`) in
@@ -62,6 +70,11 @@ pub(crate) fn write_audited<E: Audited>(
                     AuditAction::Deleted,
                     changes(Some(&e.fields()), None),
                 ),
+                Written::Cancelled { before, after } => (
+                    after.id(),
+                    AuditAction::Cancelled,
+                    changes(Some(&before.fields()), Some(&after.fields())),
+                ),
             };
             diesel::insert_into(audit_log::table)
                 .values(AuditRecord {
@@ -80,7 +93,7 @@ pub(crate) fn write_audited<E: Audited>(
 
 /// A transaction on the multi-backend connection, so one body serves both backends. On
 /// SQLite it begins `IMMEDIATE` (the write lock up front, see `write_transaction!`).
-fn immediate_transaction<T>(
+pub(crate) fn immediate_transaction<T>(
     conn: &mut AnyConnection,
     body: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
@@ -103,6 +116,38 @@ fn immediate_transaction<T>(
             Err(e)
         }
     }
+}
+
+/// An audit entry that is not one row's creation, change or deletion (those go through
+/// [`write_audited`]): a timetable generation run, a session changed by a slot's `apply`.
+pub(crate) struct AuditNote<'a> {
+    /// What kind of entity.
+    pub(crate) entity: cohai_domain::AuditEntity,
+    /// Which one; `None` for a run over many.
+    pub(crate) entity_id: Option<i64>,
+    /// What happened.
+    pub(crate) action: AuditAction,
+    /// Who did it.
+    pub(crate) actor: &'a str,
+    /// The entry's `changes`.
+    pub(crate) changes: serde_json::Value,
+    /// When.
+    pub(crate) at: DateTime<Utc>,
+}
+
+/// Writes `note` in the caller's transaction, so it is stored exactly when the change is.
+pub(crate) fn record_note(c: &mut AnyConnection, note: &AuditNote<'_>) -> Result<(), StoreError> {
+    diesel::insert_into(audit_log::table)
+        .values(AuditRecord {
+            entity: note.entity.as_str(),
+            entity_id: note.entity_id,
+            action: note.action.as_str(),
+            actor: note.actor,
+            changes: note.changes.to_string(),
+            created_at: to_db_time(note.at),
+        })
+        .execute(c)?;
+    Ok(())
 }
 
 #[derive(Insertable)]

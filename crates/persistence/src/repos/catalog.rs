@@ -19,7 +19,9 @@ use super::audit::{Written, write_audited};
 use super::{Db, IntoDomain, parse_stored, to_domain_vec};
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
-use crate::schema::{class_sessions, locations, membership_plans, program_types, trainers};
+use crate::schema::{
+    class_sessions, locations, membership_plans, program_types, timetable_slots, trainers,
+};
 
 /// Implements [`CrudRepository`] for a catalog table whose rows have `is_active` and
 /// `version`. Every write goes through [`write_audited`]; `$referenced` names what still
@@ -63,7 +65,16 @@ macro_rules! crud_repository {
                             .into());
                         }
                     }
-                    diesel::delete($table::table.find(id)).execute(c)?;
+                    let deleted = diesel::delete(
+                        $table::table
+                            .find(id)
+                            .filter($table::version.eq(before.version)),
+                    )
+                    .execute(c)?;
+                    if deleted == 0 {
+                        // Changed by a concurrent writer since it was read.
+                        return Err(RepoError::Stale.into());
+                    }
                     Ok(Written::Deleted(before))
                 })?;
                 Ok(matches!(written, Written::Deleted(_)))
@@ -132,11 +143,19 @@ macro_rules! crud_repository {
                     if expected_version.is_some_and(|v| v != before.version) {
                         return Err(RepoError::Stale.into());
                     }
-                    let after = diesel::update($table::table.find(id))
-                        .set((&record, $table::version.eq(before.version + 1)))
-                        .returning($table::all_columns)
-                        .get_result::<$row>(c)?
-                        .into_domain()?;
+                    // Only if still the version read: on PostgreSQL a concurrent writer that
+                    // committed in between makes this match nothing (a lost update otherwise).
+                    let after = diesel::update(
+                        $table::table
+                            .find(id)
+                            .filter($table::version.eq(before.version)),
+                    )
+                    .set((&record, $table::version.eq(before.version + 1)))
+                    .returning($table::all_columns)
+                    .get_result::<$row>(c)
+                    .optional()?
+                    .ok_or(RepoError::Stale)?
+                    .into_domain()?;
                     Ok(Written::Updated { before, after })
                 })?;
                 Ok(match written {
@@ -162,6 +181,8 @@ macro_rules! crud_repository {
     };
 }
 
+pub(crate) use crud_repository;
+
 /// `Some(what)` for the first kind of row that refers to `$id` through its column.
 macro_rules! first_reference {
     ($c:expr, $id:expr, $($table:ident . $column:ident => $what:literal),+ $(,)?) => {{
@@ -181,18 +202,23 @@ macro_rules! first_reference {
 fn location_references(c: &mut AnyConnection, id: i64) -> Result<Option<&'static str>, StoreError> {
     first_reference!(c, id,
         membership_plans.location_id => "membership plans",
-        class_sessions.location_id => "class sessions")
+        class_sessions.location_id => "class sessions",
+        timetable_slots.location_id => "timetable slots")
 }
 
 fn program_type_references(
     c: &mut AnyConnection,
     id: i64,
 ) -> Result<Option<&'static str>, StoreError> {
-    first_reference!(c, id, class_sessions.program_type_id => "class sessions")
+    first_reference!(c, id,
+        class_sessions.program_type_id => "class sessions",
+        timetable_slots.program_type_id => "timetable slots")
 }
 
 fn trainer_references(c: &mut AnyConnection, id: i64) -> Result<Option<&'static str>, StoreError> {
-    first_reference!(c, id, class_sessions.trainer_id => "class sessions")
+    first_reference!(c, id,
+        class_sessions.trainer_id => "class sessions",
+        timetable_slots.trainer_id => "timetable slots")
 }
 
 fn plan_references(c: &mut AnyConnection, id: i64) -> Result<Option<&'static str>, StoreError> {

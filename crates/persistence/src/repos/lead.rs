@@ -1,11 +1,13 @@
 //! Leads and their events. Every change and its event are written in one transaction.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use cohai_domain::lead::{search_text, strip_personal_data};
 use cohai_domain::ports::{BoxFuture, LeadRepository, SubmitError};
 use cohai_domain::{
-    Lead, LeadChanges, LeadEvent, LeadEventKind, LeadFilter, LeadPage, LeadSort, NewLead,
-    RepoError, RepoResult, Submission,
+    Lead, LeadChanges, LeadCursor, LeadEvent, LeadEventKind, LeadFilter, LeadHistory, LeadPage,
+    LeadStats, LeadStatsFilter, NewLead, Phone, RepoError, RepoResult, Submission,
 };
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -13,14 +15,13 @@ use diesel::{PgConnection, SqliteConnection};
 
 use super::lead_writer::LeadWriter;
 use super::{Db, IntoDomain, from_db_time, parse_stored, to_db_time, to_domain_vec};
+use super::{lead_query, lead_stats};
 use crate::connection::{AnyConnection, write_transaction};
 use crate::error::StoreError;
 use crate::schema::{lead_events, leads};
 
-/// Rows per INSERT statement in batch inserts (17 binds each, under both backends' limits).
+/// Rows per INSERT statement in batch inserts (21 binds each, under both backends' limits).
 const INSERT_CHUNK: usize = 1000;
-
-type Backend = <AnyConnection as Connection>::Backend;
 
 #[derive(Queryable)]
 pub(super) struct LeadRow {
@@ -43,6 +44,10 @@ pub(super) struct LeadRow {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    assignee: Option<String>,
+    next_contact_at: Option<NaiveDateTime>,
+    lost_reason: Option<String>,
+    consent_at: Option<NaiveDateTime>,
 }
 
 impl IntoDomain for LeadRow {
@@ -65,6 +70,10 @@ impl IntoDomain for LeadRow {
             utm_campaign: self.utm_campaign,
             created_at: from_db_time(self.created_at),
             updated_at: from_db_time(self.updated_at),
+            assignee: self.assignee,
+            next_contact_at: self.next_contact_at.map(from_db_time),
+            lost_reason: self.lost_reason,
+            consent_at: self.consent_at.map(from_db_time),
             version: self.version,
         })
     }
@@ -90,6 +99,10 @@ pub(super) struct LeadRecord<'a> {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    assignee: Option<&'a str>,
+    next_contact_at: Option<NaiveDateTime>,
+    lost_reason: Option<&'a str>,
+    consent_at: Option<NaiveDateTime>,
 }
 
 impl<'a> From<&'a NewLead> for LeadRecord<'a> {
@@ -113,6 +126,10 @@ impl<'a> From<&'a NewLead> for LeadRecord<'a> {
             version: 1,
             created_at: at,
             updated_at: at,
+            assignee: n.assignee.as_deref(),
+            next_contact_at: n.next_contact_at.map(to_db_time),
+            lost_reason: n.lost_reason.as_deref(),
+            consent_at: n.consent_at.map(to_db_time),
         }
     }
 }
@@ -131,6 +148,9 @@ struct LeadChangeset<'a> {
     source: Option<&'static str>,
     status: Option<&'static str>,
     notes: Option<Option<&'a str>>,
+    assignee: Option<Option<&'a str>>,
+    next_contact_at: Option<Option<NaiveDateTime>>,
+    lost_reason: Option<Option<&'a str>>,
     search_text: String,
     version: i64,
     updated_at: NaiveDateTime,
@@ -213,52 +233,6 @@ impl TransactionLock for SqliteConnection {
     }
 }
 
-/// Applies a filter to any lead query, so the page and its count share one definition.
-fn filtered(filter: &LeadFilter) -> leads::BoxedQuery<'static, Backend> {
-    let mut query = leads::table.into_boxed();
-    if !filter.statuses.is_empty() {
-        query = query.filter(
-            leads::status.eq_any(
-                filter
-                    .statuses
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-        );
-    }
-    if let Some(source) = filter.source {
-        query = query.filter(leads::source.eq(source.as_str()));
-    }
-    if let Some(id) = filter.location_id {
-        query = query.filter(leads::location_id.eq(id));
-    }
-    if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-        query = query.filter(leads::search_text.like(like_pattern(q)).escape('\\'));
-    }
-    if let Some(from) = filter.created_from {
-        query = query.filter(leads::created_at.ge(to_db_time(from)));
-    }
-    if let Some(to) = filter.created_to {
-        query = query.filter(leads::created_at.lt(to_db_time(to)));
-    }
-    query
-}
-
-/// `%q%` for a case-insensitive substring search, with LIKE's wildcards escaped.
-fn like_pattern(q: &str) -> String {
-    let mut pattern = String::with_capacity(q.len() + 2);
-    pattern.push('%');
-    for ch in q.to_lowercase().chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(ch);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// Diesel implementation of [`LeadRepository`].
 pub(crate) struct DieselLeadRepository {
     db: Db,
@@ -275,38 +249,41 @@ impl DieselLeadRepository {
 
 /// Lead writes inside the caller's transaction.
 pub(super) trait LeadWrites {
-    /// Inserts a lead and its `created` event by `actor`.
-    fn insert_created(
-        &mut self,
-        record: &LeadRecord<'_>,
-        actor: &str,
-        data: &serde_json::Value,
-    ) -> Result<LeadRow, StoreError>;
+    /// Inserts a lead with its `created` event by `actor` and, when it has an owner, its
+    /// `assigned` event.
+    fn insert_created(&mut self, new: &NewLead, actor: &str) -> Result<LeadRow, StoreError>;
+}
+
+/// The events a new lead starts with: `created`, and `assigned` when it has an owner.
+pub(super) fn first_events<'a>(
+    id: i64,
+    new: &NewLead,
+    actor: &'a str,
+) -> impl Iterator<Item = LeadEventRecord<'a>> + use<'a> {
+    let created = (LeadEventKind::Created, new.created_event_data());
+    let assigned = new
+        .assigned_event_data()
+        .map(|data| (LeadEventKind::Assigned, data));
+    let at = new.created_at;
+    std::iter::once(created)
+        .chain(assigned)
+        .map(move |(kind, data)| LeadEventRecord::new(id, kind, actor, &data, at))
 }
 
 /// Implements [`LeadWrites`] for the concrete connections: the bodies compile once per backend.
 macro_rules! impl_lead_writes {
     ($($conn:ty),+) => {$(
         impl LeadWrites for $conn {
-            fn insert_created(
-                &mut self,
-                record: &LeadRecord<'_>,
-                actor: &str,
-                data: &serde_json::Value,
-            ) -> Result<LeadRow, StoreError> {
+            fn insert_created(&mut self, new: &NewLead, actor: &str) -> Result<LeadRow, StoreError> {
                 let row: LeadRow = diesel::insert_into(leads::table)
-                    .values(record)
+                    .values(LeadRecord::from(new))
                     .returning(leads::all_columns)
                     .get_result(self)?;
-                diesel::insert_into(lead_events::table)
-                    .values(LeadEventRecord {
-                        lead_id: Some(row.id),
-                        kind: LeadEventKind::Created.as_str(),
-                        actor,
-                        data: data.to_string(),
-                        created_at: record.created_at,
-                    })
-                    .execute(self)?;
+                for event in first_events(row.id, new, actor) {
+                    diesel::insert_into(lead_events::table)
+                        .values(event)
+                        .execute(self)?;
+                }
                 Ok(row)
             }
         }
@@ -316,48 +293,34 @@ impl_lead_writes!(PgConnection, SqliteConnection);
 
 impl LeadRepository for DieselLeadRepository {
     fn create(&self, new: &NewLead, actor: &str) -> RepoResult<Lead> {
-        let record = LeadRecord::from(new);
-        let data = new.created_event_data();
-        self.db.write(|c| {
-            write_transaction!(c, |c| c
-                .insert_created(&record, actor, &data)?
-                .into_domain())
-        })
+        self.db
+            .write(|c| write_transaction!(c, |c| c.insert_created(new, actor)?.into_domain()))
     }
 
     fn create_many(&self, new: &[NewLead], actor: &str) -> RepoResult<usize> {
         let records: Vec<LeadRecord<'_>> = new.iter().map(LeadRecord::from).collect();
-        let events: Vec<serde_json::Value> = new.iter().map(NewLead::created_event_data).collect();
-        let event = |id: i64, record: &LeadRecord<'_>, data: &serde_json::Value| LeadEventRecord {
-            lead_id: Some(id),
-            kind: LeadEventKind::Created.as_str(),
-            actor,
-            data: data.to_string(),
-            created_at: record.created_at,
-        };
         self.db.write(|c| match c {
             // One row per statement (prepared once): a multi-row INSERT into a table with
             // CHECK constraints makes SQLite copy every page it changes to a statement journal
             // first, which was a third of `generate`'s time.
             AnyConnection::Sqlite(c) => c.immediate_transaction(|c| {
-                for (record, data) in records.iter().zip(&events) {
+                for (record, lead) in records.iter().zip(new) {
                     let id: i64 = diesel::insert_into(leads::table)
                         .values(record)
                         .returning(leads::id)
                         .get_result(c)?;
-                    diesel::insert_into(lead_events::table)
-                        .values(event(id, record, data))
-                        .execute(c)?;
+                    for event in first_events(id, lead, actor) {
+                        diesel::insert_into(lead_events::table)
+                            .values(event)
+                            .execute(c)?;
+                    }
                 }
                 Ok::<_, StoreError>(records.len())
             }),
             // Multi-row statements: one round trip per chunk.
             AnyConnection::Postgresql(c) => c.transaction(|c| {
                 let mut stored = 0;
-                for (chunk, data) in records
-                    .chunks(INSERT_CHUNK)
-                    .zip(events.chunks(INSERT_CHUNK))
-                {
+                for (chunk, leads) in records.chunks(INSERT_CHUNK).zip(new.chunks(INSERT_CHUNK)) {
                     // The ids of exactly these rows (not "every id above the old maximum",
                     // which also catches leads committed concurrently by others). Ids grow in
                     // VALUES order, so the sorted ids line up with the chunk.
@@ -367,14 +330,16 @@ impl LeadRepository for DieselLeadRepository {
                         .get_results(c)?;
                     ids.sort_unstable();
                     stored += ids.len();
-                    let created: Vec<LeadEventRecord<'_>> = ids
+                    let events: Vec<LeadEventRecord<'_>> = ids
                         .iter()
-                        .zip(chunk.iter().zip(data))
-                        .map(|(id, (record, data))| event(*id, record, data))
+                        .zip(leads)
+                        .flat_map(|(id, lead)| first_events(*id, lead, actor))
                         .collect();
-                    diesel::insert_into(lead_events::table)
-                        .values(&created)
-                        .execute(c)?;
+                    for events in events.chunks(INSERT_CHUNK) {
+                        diesel::insert_into(lead_events::table)
+                            .values(events)
+                            .execute(c)?;
+                    }
                 }
                 Ok::<_, StoreError>(stored)
             }),
@@ -400,21 +365,7 @@ impl LeadRepository for DieselLeadRepository {
     }
 
     fn search(&self, filter: &LeadFilter) -> RepoResult<LeadPage> {
-        self.db.run(|c| {
-            let total: i64 = filtered(filter).count().get_result(c)?;
-            let query = filtered(filter);
-            let query = match filter.sort {
-                LeadSort::CreatedAsc => query.order((leads::created_at.asc(), leads::id.asc())),
-                LeadSort::CreatedDesc => query.order((leads::created_at.desc(), leads::id.desc())),
-                LeadSort::UpdatedAsc => query.order((leads::updated_at.asc(), leads::id.asc())),
-                LeadSort::UpdatedDesc => query.order((leads::updated_at.desc(), leads::id.desc())),
-            };
-            let rows: Vec<LeadRow> = query.limit(filter.limit).offset(filter.offset).load(c)?;
-            Ok(LeadPage {
-                items: to_domain_vec(rows)?,
-                total,
-            })
-        })
+        self.db.run(|c| lead_query::search(c, filter))
     }
 
     fn update(
@@ -453,6 +404,9 @@ impl LeadRepository for DieselLeadRepository {
                     source: ch.source.map(|s| s.as_str()),
                     status: ch.status.map(|s| s.as_str()),
                     notes: ch.notes.as_ref().map(Option::as_deref),
+                    assignee: ch.assignee.as_ref().map(Option::as_deref),
+                    next_contact_at: ch.next_contact_at.map(|at| at.map(to_db_time)),
+                    lost_reason: ch.lost_reason.as_ref().map(Option::as_deref),
                     search_text: search_text(&next.name, next.email.as_deref(), &next.phone),
                     version: current.version + 1,
                     updated_at: to_db_time(at),
@@ -546,14 +500,56 @@ impl LeadRepository for DieselLeadRepository {
             Ok(Some(to_domain_vec(rows)?))
         })
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
+    fn export_page(
+        &self,
+        filter: &LeadFilter,
+        after: Option<&LeadCursor>,
+        limit: i64,
+    ) -> RepoResult<Vec<Lead>> {
+        self.db
+            .run(|c| to_domain_vec(lead_query::export_page(c, filter, after, limit)?))
+    }
 
-    #[test]
-    fn like_pattern_escapes_wildcards_and_lowercases() {
-        assert_eq!(like_pattern("Ан_на%"), "%ан\\_на\\%%");
+    fn stats(&self, filter: &LeadStatsFilter) -> RepoResult<LeadStats> {
+        self.db.run(|c| lead_stats::stats(c, filter))
+    }
+
+    fn find_by_phone(
+        &self,
+        phone: &Phone,
+        location_limit: Option<&[i64]>,
+    ) -> RepoResult<Vec<LeadHistory>> {
+        self.db.run(|c| {
+            let mut query = leads::table
+                .filter(leads::phone.eq(phone.as_str()))
+                .into_boxed();
+            if let Some(ids) = location_limit {
+                query = query.filter(leads::location_id.eq_any(ids.to_vec()));
+            }
+            let leads: Vec<Lead> = to_domain_vec(
+                query
+                    .order((leads::created_at.asc(), leads::id.asc()))
+                    .load::<LeadRow>(c)?,
+            )?;
+            let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
+            let events: Vec<LeadEvent> = to_domain_vec(
+                lead_events::table
+                    .filter(lead_events::lead_id.eq_any(ids))
+                    .order(lead_events::id.asc())
+                    .load::<LeadEventRow>(c)?,
+            )?;
+            let mut by_lead: HashMap<i64, Vec<LeadEvent>> = HashMap::new();
+            for event in events {
+                by_lead.entry(event.lead_id).or_default().push(event);
+            }
+            Ok(leads
+                .into_iter()
+                .map(|lead| LeadHistory {
+                    events: by_lead.remove(&lead.id).unwrap_or_default(),
+                    lead,
+                })
+                .collect())
+        })
     }
 }

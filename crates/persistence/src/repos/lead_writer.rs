@@ -28,7 +28,7 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use tokio::sync::oneshot;
 
-use super::lead::{LeadEventRecord, LeadRecord, LeadRow, LeadWrites, TransactionLock};
+use super::lead::{LeadEventRecord, LeadRow, LeadWrites, TransactionLock};
 use super::{Db, IntoDomain, to_db_time};
 use crate::connection::write_transaction;
 use crate::error::StoreError;
@@ -374,11 +374,7 @@ macro_rules! impl_submit_one {
                         Submission::Resubmitted(row.into_domain()?)
                     }
                     None => {
-                        let row = c.insert_created(
-                            &LeadRecord::from(new),
-                            WEBSITE_ACTOR,
-                            &new.created_event_data(),
-                        )?;
+                        let row = c.insert_created(new, WEBSITE_ACTOR)?;
                         Submission::Created(row.into_domain()?)
                     }
                 };

@@ -4,8 +4,13 @@ mod audit;
 mod catalog;
 mod class_session;
 mod health;
+mod idempotency;
 mod lead;
+mod lead_query;
+mod lead_stats;
 pub(crate) mod lead_writer;
+mod timetable;
+mod timetable_slot;
 
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +24,12 @@ pub(crate) use catalog::{
 };
 pub(crate) use class_session::DieselClassSessionRepository;
 pub(crate) use health::DieselDatabaseHealth;
+pub(crate) use idempotency::DieselIdempotencyRepository;
 pub(crate) use lead::DieselLeadRepository;
+pub(crate) use timetable::DieselTimetableRepository;
+#[cfg(feature = "test-support")]
+pub(crate) use timetable::GENERATION_LOCK;
+pub(crate) use timetable_slot::DieselTimetableSlotRepository;
 
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, map_pool};

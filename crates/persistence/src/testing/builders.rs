@@ -117,7 +117,7 @@ pub fn session(
 }
 
 /// A new website lead created at `created_at`, asking «Хочу на пробное занятие», with no other
-/// optional field.
+/// optional field (no owner, call-back, lost reason or consent).
 pub fn lead(name: &str, phone: impl IntoPhone, created_at: DateTime<Utc>) -> NewLead {
     NewLead {
         name: name.to_owned(),
@@ -134,5 +134,9 @@ pub fn lead(name: &str, phone: impl IntoPhone, created_at: DateTime<Utc>) -> New
         utm_medium: None,
         utm_campaign: None,
         created_at,
+        assignee: None,
+        next_contact_at: None,
+        lost_reason: None,
+        consent_at: None,
     }
 }

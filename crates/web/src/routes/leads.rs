@@ -43,7 +43,11 @@ pub fn rate_limited_resource(state: &AppState) -> impl actix_web::dev::HttpServi
         crate::rate_limit::lead_rate_limit(1, Vec::new())
             .unwrap_or_else(|| unreachable!("1 per minute is a valid quota"))
     });
+    // The rate limiter outside the idempotency keys: replays count towards the limit.
     super::resource("/api/v1/leads")
+        .wrap(actix_web::middleware::from_fn(|req, next| {
+            crate::idempotency::idempotent(crate::idempotency::Clients::Public, req, next)
+        }))
         .wrap(Condition::new(
             enabled,
             actix_governor::Governor::new(&config),

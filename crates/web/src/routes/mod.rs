@@ -9,14 +9,17 @@ pub mod program_types;
 pub mod schedule;
 pub mod trainers;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use cohai_domain::{ClassSession, Lead, LeadEvent, Location, MembershipPlan, ProgramType, Trainer};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::authorize::{Access, authorize};
 use crate::blocking::blocking;
 use crate::caching::{body_with_etag, etag_of};
 use crate::error::ApiError;
+use crate::idempotency::{Clients, idempotent};
 use crate::params::QueryParams;
 use crate::response_cache::CachedBody;
 use crate::state::AppState;
@@ -151,7 +154,8 @@ pub(crate) fn resource(
     ))
 }
 
-/// Registers the admin catalog and audit routes (inside `/api/v1/admin`).
+/// Registers the admin-only routes inside `/api/v1/admin`: the catalog, the timetable and the
+/// audit log (managers get 403).
 fn admin_catalog_routes(cfg: &mut web::ServiceConfig) {
     macro_rules! catalog {
         ($($path:literal => $module:ident),+) => {$(
@@ -172,9 +176,23 @@ fn admin_catalog_routes(cfg: &mut web::ServiceConfig) {
         "/locations" => locations,
         "/program-types" => program_types,
         "/trainers" => trainers,
-        "/memberships" => memberships
+        "/memberships" => memberships,
+        "/class-sessions" => class_sessions
     );
     cfg.service(resource("/audit").route(web::get().to(admin::audit::list)));
+    cfg.service(
+        resource("/timetable-slots")
+            .route(web::get().to(admin::timetable_slots::list))
+            .route(web::post().to(admin::timetable_slots::create)),
+    )
+    .service(
+        resource("/timetable-slots/{id}")
+            .route(web::get().to(admin::timetable_slots::get))
+            .route(web::patch().to(admin::timetable_slots::update))
+            .route(web::delete().to(admin::timetable_slots::delete)),
+    )
+    .service(resource("/timetable-slots/{id}/apply").route(web::post().to(admin::timetable::apply)))
+    .service(resource("/timetable/generate").route(web::post().to(admin::timetable::generate)));
 }
 
 /// Registers every route.
@@ -197,23 +215,50 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .service(resource("/schedule").route(web::get().to(schedule::list)))
                 .service(resource("/schedule.ics").route(web::get().to(schedule::calendar)))
                 .service(
+                    // Each group declares who may use it (`Access`), once; the admin-only group
+                    // has the empty prefix and comes last, so every other admin path is in it.
+                    // Inside each group's authorisation, its POSTs take an `Idempotency-Key`
+                    // (API.md §3.2; 401/403 are decided before the body is read).
                     web::scope("/admin")
                         .service(
-                            resource("/leads")
-                                .route(web::get().to(admin::leads::list))
-                                .route(web::post().to(admin::leads::create)),
+                            web::scope("/leads")
+                                .wrap(from_fn(|req, next| idempotent(Clients::Admin, req, next)))
+                                .wrap(from_fn(|req, next| authorize(Access::Leads, req, next)))
+                                .configure(admin_lead_routes),
                         )
                         .service(
-                            resource("/leads/{id}")
-                                .route(web::get().to(admin::leads::get))
-                                .route(web::patch().to(admin::leads::update))
-                                .route(web::delete().to(admin::leads::delete)),
+                            web::scope("/personal-data")
+                                .wrap(from_fn(|req, next| authorize(Access::Leads, req, next)))
+                                .service(
+                                    resource("")
+                                        .route(web::get().to(admin::personal_data::personal_data)),
+                                ),
                         )
                         .service(
-                            resource("/leads/{id}/events")
-                                .route(web::get().to(admin::leads::events)),
-                        )
-                        .configure(admin_catalog_routes),
+                            web::scope("")
+                                .wrap(from_fn(|req, next| idempotent(Clients::Admin, req, next)))
+                                .wrap(from_fn(|req, next| authorize(Access::AdminOnly, req, next)))
+                                .configure(admin_catalog_routes),
+                        ),
                 ),
         );
+}
+
+/// The leads CRM under `/api/v1/admin/leads` (admins and managers).
+fn admin_lead_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("")
+            .route(web::get().to(admin::leads::list))
+            .route(web::post().to(admin::leads::create)),
+    )
+    // Before `/{id}`, which would take these names for ids.
+    .service(resource("/export.csv").route(web::get().to(admin::lead_export::export)))
+    .service(resource("/stats").route(web::get().to(admin::lead_stats::stats)))
+    .service(
+        resource("/{id}")
+            .route(web::get().to(admin::leads::get))
+            .route(web::patch().to(admin::leads::update))
+            .route(web::delete().to(admin::leads::delete)),
+    )
+    .service(resource("/{id}/events").route(web::get().to(admin::leads::events)));
 }

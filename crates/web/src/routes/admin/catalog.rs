@@ -12,6 +12,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use cohai_domain::Audited;
 use cohai_services::AdminCatalogService;
 use serde::Serialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use crate::blocking::blocking;
 use crate::caching::{expected_version, if_none_match};
@@ -62,12 +64,12 @@ active!(
 );
 
 /// The entity's strong entity tag, from its kind, id and version.
-fn etag<E: Audited>(entity: &E) -> String {
+pub(crate) fn etag<E: Audited>(entity: &E) -> String {
     format!("\"{}-{}-v{}\"", E::ENTITY, entity.id(), entity.version())
 }
 
 /// The version a change of `id` is conditional on (see [`expected_version`]).
-fn expected<E: Audited>(req: &HttpRequest, id: i64) -> Option<i64> {
+pub(crate) fn expected<E: Audited>(req: &HttpRequest, id: i64) -> Option<i64> {
     expected_version(req, E::ENTITY.as_str(), id)
 }
 
@@ -203,13 +205,35 @@ where
         .finish())
 }
 
-/// Declares one admin catalog resource: its admin view schema, its list schema and its five
-/// documented handlers (`list`, `get`, `create`, `update`, `delete`), which call the generic
+/// The `POST` body schema of a catalog resource: its `PATCH` schema (`input`, every field
+/// optional, `additionalProperties: false`) with the fields a `POST` requires declared, as for
+/// class sessions.
+pub(crate) fn create_schema(input: RefOr<Schema>, noun: &str, required: &[&str]) -> RefOr<Schema> {
+    let mut schema = input;
+    if let RefOr::T(Schema::Object(object)) = &mut schema {
+        object.required = required.iter().map(|f| (*f).to_owned()).collect();
+        let fields = required
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        object.description = Some(format!(
+            "A new {noun}. Required: {fields} (every field that cannot be null and has no \
+             default); a nullable field absent or `null` is none, and `active` defaults to \
+             `true`. Unknown fields are refused."
+        ));
+    }
+    schema
+}
+
+/// Declares one admin catalog resource: its admin view schema, its `POST` body schema, its
+/// list schema and its five documented handlers (`list`, `get`, `create`, `update`, `delete`), which call the generic
 /// ones above.
 macro_rules! admin_catalog_resource {
     (
-        entity = $entity:ident, input = $input:ident, service = $service:ident,
-        view = $view:ident, list_type = $list:ident, noun = $noun:tt,
+        entity = $entity:ident, input = $input:ident, create_body = $create:ident,
+        service = $service:ident, view = $view:ident, list_type = $list:ident, noun = $noun:tt,
+        create_invalid = $create_invalid:tt,
         path = $path:tt, item_path = $item_path:tt,
         ids = ($list_id:tt, $get_id:tt, $create_id:tt, $update_id:tt, $delete_id:tt) $(,)?
     ) => {
@@ -232,6 +256,32 @@ macro_rules! admin_catalog_resource {
             entity: $entity,
             /// Listed publicly (inactive rows are hidden from the public API).
             active: bool,
+        }
+
+        #[doc = concat!("The body of `POST ", $path, "`: [`", stringify!($input), "`] with the fields it")]
+        #[doc = concat!("requires declared (`", stringify!($input), "::REQUIRED_ON_CREATE`). The same type reads")]
+        /// both bodies; a `PATCH` requires none.
+        pub struct $create;
+
+        impl utoipa::PartialSchema for $create {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                catalog::create_schema(
+                    <$input as utoipa::PartialSchema>::schema(),
+                    $noun,
+                    $input::REQUIRED_ON_CREATE,
+                )
+            }
+        }
+
+        impl utoipa::ToSchema for $create {
+            fn schemas(
+                schemas: &mut Vec<(
+                    String,
+                    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+                )>,
+            ) {
+                <$input as utoipa::ToSchema>::schemas(schemas);
+            }
         }
 
         #[doc = concat!("Every ", $noun, ", active or not.")]
@@ -292,7 +342,7 @@ macro_rules! admin_catalog_resource {
         #[doc = concat!("Creates a ", $noun, ". Unknown fields are refused.")]
         #[utoipa::path(post, path = $path, operation_id = $create_id, tag = "admin-catalog",
             security(("bearer" = [])),
-            request_body(content = $input, content_type = "application/json"),
+            request_body(content = $create, content_type = "application/json"),
             responses(
                 (status = 201, description = "Created", body = $view,
                     headers(("Location" = String, description = "URL of the new row"), ("ETag" = String, description = "Its version"))),
@@ -300,7 +350,7 @@ macro_rules! admin_catalog_resource {
                 (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
                 (status = 409, description = "The name is already used", body = ErrorResponse),
                 (status = 413, description = "Body over the limit", body = ErrorResponse),
-                (status = 422, description = "Invalid or missing fields", body = ErrorResponse),
+                (status = 422, description = concat!("Invalid or missing fields (`error.fields` names each)", $create_invalid), body = ErrorResponse),
             ))]
         pub async fn create(
             admin: Admin,
@@ -329,7 +379,7 @@ macro_rules! admin_catalog_resource {
                 (status = 409, description = "The name is already used", body = ErrorResponse),
                 (status = 412, description = "If-Match does not match the current ETag", body = ErrorResponse),
                 (status = 413, description = "Body over the limit", body = ErrorResponse),
-                (status = 422, description = "Invalid values, or null for a field that cannot be null", body = ErrorResponse),
+                (status = 422, description = concat!("Invalid values, or null for a field that cannot be null", $create_invalid), body = ErrorResponse),
             ))]
         pub async fn update(
             admin: Admin,

@@ -2,9 +2,12 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{SubsecRound, Utc};
 use chrono_tz::Tz;
 use cohai_domain::time::InstantOrDate;
-use cohai_domain::{Lead, LeadFilter, LeadSort, LeadSource, LeadStatus};
+use cohai_domain::{
+    AssigneeFilter, Lead, LeadFilter, LeadSort, LeadSource, LeadStatus, OverdueFilter,
+};
 use cohai_services::{AdminLeadForm, LeadPatch};
 
 use crate::auth::Admin;
@@ -27,7 +30,7 @@ struct LeadPageBody<'a> {
 }
 
 /// Admin responses hold personal data: never stored by caches.
-const PRIVATE: &str = "private, no-store";
+pub(crate) const PRIVATE: &str = "private, no-store";
 
 /// The lead's strong entity tag, from its version.
 fn lead_etag(lead: &Lead) -> String {
@@ -50,7 +53,9 @@ fn wire_names<T: std::fmt::Display>(values: &[T]) -> String {
         .join(", ")
 }
 
-fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
+/// The list's filters and order (every parameter but `limit` and `offset`), as the export
+/// shares them.
+pub(crate) fn criteria_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
     let statuses = match params.get("status") {
         None => Vec::new(),
         Some(raw) => raw
@@ -82,7 +87,7 @@ fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
             LeadSort::parse(s).ok_or_else(|| {
                 ApiError::invalid_parameter(
                     "sort",
-                    "must be one of created_at, -created_at, updated_at, -updated_at",
+                    format!("must be one of {}", LeadSort::SPELLINGS.join(", ")),
                 )
             })
         })
@@ -99,42 +104,130 @@ fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
             "must be at most 200 characters",
         ));
     }
+    let assignee = params
+        .get("assignee")
+        .map(|name| match name {
+            "" => Err(ApiError::invalid_parameter(
+                "assignee",
+                "must be the name of a configured admin key, or none",
+            )),
+            "none" => Ok(AssigneeFilter::Unassigned),
+            name => Ok(AssigneeFilter::Named(name.to_owned())),
+        })
+        .transpose()?;
+    let overdue = params
+        .get("overdue")
+        .map(|raw| match raw {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(ApiError::invalid_parameter(
+                "overdue",
+                "must be true or false",
+            )),
+        })
+        .transpose()?
+        .map(|overdue| OverdueFilter {
+            overdue,
+            now: Utc::now().trunc_subsecs(6),
+        });
+    let utc_start = |name| {
+        params
+            .instant_or_date(name)
+            .map(|v| v.map(|v: InstantOrDate| v.as_range_start(Tz::UTC)))
+    };
+    let utc_end = |name| {
+        params
+            .instant_or_date(name)
+            .map(|v| v.map(|v: InstantOrDate| v.as_range_end(Tz::UTC)))
+    };
     Ok(LeadFilter {
         statuses,
         source,
         location_id: params.id("location_id")?,
         q,
-        created_from: params
-            .instant_or_date("created_from")?
-            .map(|v: InstantOrDate| v.as_range_start(Tz::UTC)),
-        created_to: params
-            .instant_or_date("created_to")?
-            .map(|v: InstantOrDate| v.as_range_end(Tz::UTC)),
+        created_from: utc_start("created_from")?,
+        created_to: utc_end("created_to")?,
+        assignee,
+        overdue,
+        next_contact_from: utc_start("next_contact_from")?,
+        next_contact_to: utc_end("next_contact_to")?,
+        // Every lead: admin keys have no lead scope yet (API.md §3.1 roles).
+        location_limit: None,
         sort,
+        ..LeadFilter::default()
+    })
+}
+
+/// The list's filters, order and page.
+fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
+    let criteria = criteria_from(params)?;
+    Ok(LeadFilter {
         limit: params.int_in("limit", 1, cohai_services::leads::MAX_PAGE_SIZE, 50)?,
         offset: params.int_in("offset", 0, i64::MAX, 0)?,
+        ..criteria
     })
+}
+
+/// The filters and order of the list and the export, as the OpenAPI document states them
+/// (the handlers read them with [`criteria_from`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only
+pub(crate) struct LeadCriteria {
+    /// One status or a comma-separated list (no spaces) of new, contacted, trial_scheduled, converted, lost
+    #[param(
+        pattern = r"^(new|contacted|trial_scheduled|converted|lost)(,(new|contacted|trial_scheduled|converted|lost))*$"
+    )]
+    status: Option<String>,
+    /// Only this source
+    source: Option<LeadSource>,
+    /// Only leads for this location
+    #[param(minimum = 1)]
+    location_id: Option<i64>,
+    /// Case-insensitive substring of name, e-mail or phone; at most 200 characters, no control characters
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F]*$")]
+    q: Option<String>,
+    /// Created at or after: RFC 3339 with offset, or a UTC date
+    #[param(value_type = Option<crate::openapi::DateTimeOrDate>)]
+    created_from: Option<String>,
+    /// Created before: RFC 3339 with offset, or a UTC date (whole day included)
+    #[param(value_type = Option<crate::openapi::DateTimeOrDate>)]
+    created_to: Option<String>,
+    /// Only leads owned by the admin key of this name (case-sensitive), or `none` for leads
+    /// without an owner; a name no key has, or an empty value, is a 400
+    #[param(
+        min_length = 1,
+        pattern = r"^[^\u0000-\u001F\u007F]+$",
+        example = "none"
+    )]
+    assignee: Option<String>,
+    /// `true`: only open leads (new, contacted, trial_scheduled) whose `next_contact_at` is
+    /// before now; `false`: every other lead. Anything else is a 400
+    overdue: Option<bool>,
+    /// Call-back at or after: RFC 3339 with offset, or a UTC date
+    #[param(value_type = Option<crate::openapi::DateTimeOrDate>)]
+    next_contact_from: Option<String>,
+    /// Call-back before: RFC 3339 with offset, or a UTC date (whole day included)
+    #[param(value_type = Option<crate::openapi::DateTimeOrDate>)]
+    next_contact_to: Option<String>,
+    /// created_at | -created_at (default) | updated_at | -updated_at | next_contact_at |
+    /// -next_contact_at; ties by id in the same direction; leads without `next_contact_at` come
+    /// last in both of its directions
+    #[param(value_type = Option<crate::openapi::LeadSortOrder>)]
+    sort: Option<String>,
 }
 
 /// Leads, filtered, sorted and paginated.
 #[utoipa::path(get, path = "/api/v1/admin/leads", operation_id = "listLeads", tag = "admin",
     security(("bearer" = [])),
     params(
-        ("status" = Option<String>, Query, description = "One status or a comma-separated list (no spaces) of new, contacted, trial_scheduled, converted, lost",
-            pattern = r"^(new|contacted|trial_scheduled|converted|lost)(,(new|contacted|trial_scheduled|converted|lost))*$"),
-        ("source" = Option<LeadSource>, Query, description = "Only this source"),
-        ("location_id" = Option<i64>, Query, description = "Only leads for this location", minimum = 1),
-        ("q" = Option<String>, Query, description = "Case-insensitive substring of name, e-mail or phone; at most 200 characters, no control characters",
-            max_length = 200, pattern = r"^[^\u0000-\u001F\u007F]*$"),
-        ("created_from" = Option<crate::openapi::DateTimeOrDate>, Query, description = "Created at or after: RFC 3339 with offset, or a UTC date"),
-        ("created_to" = Option<crate::openapi::DateTimeOrDate>, Query, description = "Created before: RFC 3339 with offset, or a UTC date (whole day included)"),
-        ("sort" = Option<crate::openapi::LeadSortOrder>, Query, description = "created_at | -created_at (default) | updated_at | -updated_at; ties by id in the same direction"),
+        LeadCriteria,
         ("limit" = Option<i64>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
         ("offset" = Option<i64>, Query, description = "≥ 0, default 0", minimum = 0),
     ),
     responses(
         (status = 200, description = "A page of leads", body = LeadPageResponse),
-        (status = 400, description = "A malformed or out-of-range parameter", body = ErrorResponse),
+        (status = 400, description = "A malformed or out-of-range parameter, or an `assignee` that names no admin key", body = ErrorResponse),
         (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
         (status = 404, description = "No such location", body = ErrorResponse),
     ))]

@@ -5,10 +5,12 @@
 crate::routes::admin::catalog::admin_catalog_resource! {
     entity = MembershipPlan,
     input = MembershipPlanInput,
+    create_body = NewMembershipPlanInput,
     service = membership_plans,
     view = AdminMembershipPlan,
     list_type = AdminMembershipPlanList,
     noun = "membership plan",
+    create_invalid = ": a `location_id` that names no location, or a name with no visible character",
     path = "/api/v1/admin/memberships",
     item_path = "/api/v1/admin/memberships/{id}",
     ids = ("listAdminMembershipPlans", "getAdminMembershipPlan", "createMembershipPlan", "updateMembershipPlan", "deleteMembershipPlan"),

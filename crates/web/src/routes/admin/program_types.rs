@@ -5,10 +5,12 @@
 crate::routes::admin::catalog::admin_catalog_resource! {
     entity = ProgramType,
     input = ProgramTypeInput,
+    create_body = NewProgramTypeInput,
     service = program_types,
     view = AdminProgramType,
     list_type = AdminProgramTypeList,
     noun = "program type",
+    create_invalid = ": a name with no visible character (the pattern asks for a non-space one; the server also refuses format characters, combining marks and unassigned code points alone)",
     path = "/api/v1/admin/program-types",
     item_path = "/api/v1/admin/program-types/{id}",
     ids = ("listAdminProgramTypes", "getAdminProgramType", "createProgramType", "updateProgramType", "deleteProgramType"),

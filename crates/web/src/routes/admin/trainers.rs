@@ -5,10 +5,12 @@
 crate::routes::admin::catalog::admin_catalog_resource! {
     entity = Trainer,
     input = TrainerInput,
+    create_body = NewTrainerInput,
     service = trainers,
     view = AdminTrainer,
     list_type = AdminTrainerList,
     noun = "trainer",
+    create_invalid = ": a `full_name` with no visible character (the pattern asks for a non-space one; the server also refuses format characters, combining marks and unassigned code points alone), or a `photo_url` that is not an absolute https URL with a host (a blank one included) or carries credentials",
     path = "/api/v1/admin/trainers",
     item_path = "/api/v1/admin/trainers/{id}",
     ids = ("listAdminTrainers", "getAdminTrainer", "createTrainer", "updateTrainer", "deleteTrainer"),

@@ -1,0 +1,182 @@
+//! The timetable's rolling horizon (API.md §6, setting `schedule_horizon_days`): at start
+//! and then every [`EVERY`], sessions are generated from each location's today to today +
+//! the horizon, on a thread of its own (generation blocks on the database, so never on the
+//! async executor). Each run logs one line.
+//!
+//! Several instances on one PostgreSQL database may all run it: a run that finds another
+//! one in progress does nothing (a transaction-scoped advisory lock), and the occurrence key
+//! makes a duplicate session impossible anyway. (The idempotency purge,
+//! [`crate::idempotency_purge`], has the same shape; a third such job should share one
+//! helper with them.)
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::Utc;
+use cohai_services::TimetableService;
+
+/// How often the horizon is kept.
+pub const EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// Called after a run that created sessions (the server clears its public response cache).
+pub type OnCreated = Box<dyn Fn() + Send + 'static>;
+
+/// The running job; dropping it stops the thread (after a run in progress).
+pub struct Horizon {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Starts keeping `days` of sessions generated now and every `every`; `None` (and nothing
+/// runs) when `days` is 0.
+pub fn start(
+    service: Arc<dyn TimetableService>,
+    days: u32,
+    every: Duration,
+    on_created: OnCreated,
+) -> std::io::Result<Option<Horizon>> {
+    if days == 0 {
+        log::info!("timetable horizon: off (schedule_horizon_days = 0)");
+        return Ok(None);
+    }
+    let (stop, stopped) = mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("timetable-horizon".to_owned())
+        .spawn(move || {
+            loop {
+                run_once(&*service, days, &on_created);
+                match stopped.recv_timeout(every) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        })?;
+    Ok(Some(Horizon {
+        stop: Some(stop),
+        thread: Some(thread),
+    }))
+}
+
+/// One run, logged in one line.
+fn run_once(service: &dyn TimetableService, days: u32, on_created: &OnCreated) {
+    match service.keep_horizon(days, Utc::now()) {
+        Ok(Some(report)) => {
+            log::info!(
+                "timetable horizon ({days} days): created {}, skipped {}, {} conflicts",
+                report.created,
+                report.skipped,
+                report.conflicts.len()
+            );
+            if report.created > 0 {
+                on_created();
+            }
+        }
+        Ok(None) => log::info!(
+            "timetable horizon ({days} days): another run is in progress (another instance?); nothing to do"
+        ),
+        Err(error) => log::warn!("timetable horizon ({days} days): failed: {error}"),
+    }
+}
+
+impl Drop for Horizon {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            log::error!("the timetable horizon job panicked");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use chrono::DateTime;
+    use cohai_domain::{ApplyReport, GenerationReport};
+    use cohai_services::{ApplyInput, GenerateInput, ServiceResult};
+
+    use super::*;
+
+    /// Records the horizons it was asked to keep; creates one session per call.
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<(u32, DateTime<Utc>)>>);
+
+    impl TimetableService for Recording {
+        fn generate(&self, _: GenerateInput, _: &str) -> ServiceResult<GenerationReport> {
+            unreachable!("the horizon only keeps the horizon")
+        }
+        fn apply(&self, _: i64, _: ApplyInput, _: &str) -> ServiceResult<ApplyReport> {
+            unreachable!("the horizon only keeps the horizon")
+        }
+        fn keep_horizon(
+            &self,
+            days: u32,
+            now: DateTime<Utc>,
+        ) -> ServiceResult<Option<GenerationReport>> {
+            let mut calls = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            calls.push((days, now));
+            Ok(Some(GenerationReport {
+                created: 1,
+                ..GenerationReport::default()
+            }))
+        }
+    }
+
+    #[test]
+    fn runs_at_start_clears_the_cache_after_creating_and_stops_when_dropped() {
+        let service = Arc::new(Recording::default());
+        let cleared = Arc::new(AtomicUsize::new(0));
+        let counter = cleared.clone();
+        let horizon = start(
+            service.clone(),
+            28,
+            Duration::from_secs(3600),
+            Box::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        )
+        .expect("start")
+        .expect("on");
+        // Dropping joins the thread, which ran once before waiting for the next hour.
+        drop(horizon);
+        let calls = service.0.lock().expect("calls");
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].0, 28);
+        assert_eq!(cleared.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn runs_again_after_the_period() {
+        let service = Arc::new(Recording::default());
+        let horizon = start(
+            service.clone(),
+            7,
+            Duration::from_millis(20),
+            Box::new(|| {}),
+        )
+        .expect("start")
+        .expect("on");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while service.0.lock().expect("calls").len() < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(horizon);
+        assert!(service.0.lock().expect("calls").len() >= 3);
+    }
+
+    #[test]
+    fn zero_days_is_off() {
+        let service = Arc::new(Recording::default());
+        let horizon = start(service.clone(), 0, EVERY, Box::new(|| {})).expect("start");
+        assert!(horizon.is_none());
+        assert!(service.0.lock().expect("calls").is_empty());
+    }
+}
