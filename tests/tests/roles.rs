@@ -3,7 +3,9 @@
 
 use actix_web::test::TestRequest;
 use cohai_domain::{LeadScope, Role};
-use cohai_e2e::{ADMIN_KEY, Backend, TestApp, call, e2e_tests, get};
+use chrono::Utc;
+use cohai_domain::NewLead;
+use cohai_e2e::{ADMIN_KEY, Backend, TestApp, TestLeads, builders, call, e2e_tests, get};
 use cohai_web::{AdminKey, AdminKeys};
 use serde_json::json;
 
@@ -150,7 +152,196 @@ async fn a_manager_is_refused_before_the_body_is_read(backend: Backend) {
     assert_eq!(r.status, 401, "{}", r.json);
 }
 
+fn as_key(key: &str, req: TestRequest) -> TestRequest {
+    req.insert_header(("authorization", format!("Bearer {key}")))
+}
+
+/// Two studios (the scoped key "ivan" is limited to the first, id 1) with one lead each, and
+/// a lead without a studio; returns `(inside, outside, without)` lead ids.
+fn leads_in_two_studios(t: &TestApp) -> (i64, i64, i64) {
+    let catalog = t.catalog();
+    let (mine, other) = (&catalog.locations[0], &catalog.locations[1]);
+    assert_eq!(mine.id, 1, "the scoped key's location");
+    let now = Utc::now();
+    let in_studio = |name: &str, phone: &str, location_id: Option<i64>| {
+        let new = NewLead {
+            location_id,
+            ..builders::lead(name, phone, now)
+        };
+        t.repos.leads.created(&new, "website").id
+    };
+    (
+        in_studio("Анна", "+79161234567", Some(mine.id)),
+        in_studio("Борис", "+79031112233", Some(other.id)),
+        in_studio("Вера", "+79261112233", None),
+    )
+}
+
+async fn a_scoped_manager_sees_and_changes_only_its_studios_leads(backend: Backend) {
+    let t = app_with_roles(backend);
+    let (inside, outside, without) = leads_in_two_studios(&t);
+    let app = t.service().await;
+    let scoped = |req| as_key(SCOPED_KEY, req);
+
+    // Lists, export, stats and personal data leave the other leads out.
+    let list = call(&app, scoped(TestRequest::get().uri("/api/v1/admin/leads"))).await;
+    assert_eq!(list.status, 200, "{}", list.json);
+    let ids: Vec<i64> = list.json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|l| l["id"].as_i64())
+        .collect();
+    assert_eq!(ids, [inside]);
+    assert_eq!(list.json["total"], 1);
+    let all = call(&app, as_key(ADMIN_KEY, TestRequest::get().uri("/api/v1/admin/leads"))).await;
+    assert_eq!(all.json["total"], 3, "an admin sees all three");
+
+    let csv = call(
+        &app,
+        scoped(TestRequest::get().uri("/api/v1/admin/leads/export.csv")),
+    )
+    .await;
+    assert_eq!(csv.status, 200);
+    let text = String::from_utf8(csv.body.clone()).expect("utf-8");
+    assert_eq!(text.lines().count(), 2, "header and one lead: {text}");
+    assert!(text.contains("Анна") && !text.contains("Борис") && !text.contains("Вера"));
+
+    let stats = call(&app, scoped(TestRequest::get().uri("/api/v1/admin/leads/stats"))).await;
+    assert_eq!(stats.status, 200, "{}", stats.json);
+    assert_eq!(stats.json["total"], 1);
+    for (phone, expected) in [("%2B79161234567", 1), ("%2B79031112233", 0)] {
+        let data = call(
+            &app,
+            scoped(TestRequest::get().uri(&format!("/api/v1/admin/personal-data?phone={phone}"))),
+        )
+        .await;
+        assert_eq!(data.status, 200, "{}", data.json);
+        assert_eq!(
+            data.json["leads"].as_array().map(Vec::len),
+            Some(expected),
+            "{phone}"
+        );
+    }
+
+    // Another studio's lead, or one without a studio, is "not found" for every operation.
+    for id in [outside, without] {
+        let uri = format!("/api/v1/admin/leads/{id}");
+        let requests = [
+            TestRequest::get().uri(&uri),
+            TestRequest::get().uri(&format!("{uri}/events")),
+            TestRequest::patch()
+                .uri(&uri)
+                .set_json(json!({"status": "lost"})),
+            // Even with an invalid value: the lead's existence is not given away by a 422.
+            TestRequest::patch().uri(&uri).set_json(json!({"name": " "})),
+            TestRequest::delete().uri(&uri),
+        ];
+        for req in requests {
+            let r = call(&app, scoped(req)).await;
+            assert_eq!(r.status, 404, "lead {id}: {}", r.json);
+            assert_eq!(r.json["error"]["code"], "not_found");
+        }
+        let still = call(&app, as_key(ADMIN_KEY, TestRequest::get().uri(&uri))).await;
+        assert_eq!(still.status, 200, "nothing changed");
+        assert_eq!(still.json["status"], "new");
+    }
+
+    // Its own lead it can work, but not move elsewhere.
+    let uri = format!("/api/v1/admin/leads/{inside}");
+    let r = call(
+        &app,
+        scoped(TestRequest::patch().uri(&uri).set_json(json!({"status": "contacted"}))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    for location in [json!(2), json!(null)] {
+        let r = call(
+            &app,
+            scoped(
+                TestRequest::patch()
+                    .uri(&uri)
+                    .set_json(json!({"location_id": location})),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{}", r.json);
+        assert!(r.json["error"]["fields"]["location_id"].is_array(), "{}", r.json);
+    }
+    let r = call(&app, scoped(TestRequest::get().uri(&format!("{uri}/events")))).await;
+    assert_eq!(r.status, 200);
+    let r = call(&app, scoped(TestRequest::delete().uri(&uri))).await;
+    assert_eq!(r.status, 204);
+}
+
+async fn a_scoped_manager_creates_leads_only_in_its_studios(backend: Backend) {
+    let t = app_with_roles(backend);
+    leads_in_two_studios(&t);
+    let app = t.service().await;
+    let create = |body: serde_json::Value| {
+        as_key(
+            SCOPED_KEY,
+            TestRequest::post().uri("/api/v1/admin/leads").set_json(body),
+        )
+    };
+    for body in [
+        json!({"name": "Гена", "phone": "+79051112233", "location_id": 2}),
+        json!({"name": "Гена", "phone": "+79051112233"}),
+    ] {
+        let r = call(&app, create(body.clone())).await;
+        assert_eq!(r.status, 422, "{body}: {}", r.json);
+        assert!(r.json["error"]["fields"]["location_id"].is_array(), "{}", r.json);
+    }
+    let r = call(
+        &app,
+        create(json!({"name": "Гена", "phone": "+79051112233", "location_id": 1})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(r.json["location_id"], 1);
+}
+
+async fn a_lead_is_assigned_only_to_a_manager_of_its_studio(backend: Backend) {
+    let t = app_with_roles(backend);
+    let (inside, outside, without) = leads_in_two_studios(&t);
+    let app = t.service().await;
+    let assign = |id: i64, to: &str| {
+        as_key(
+            ADMIN_KEY,
+            TestRequest::patch()
+                .uri(&format!("/api/v1/admin/leads/{id}"))
+                .set_json(json!({"assignee": to})),
+        )
+    };
+    for id in [outside, without] {
+        let r = call(&app, assign(id, "ivan")).await;
+        assert_eq!(r.status, 422, "{}", r.json);
+        assert!(r.json["error"]["fields"]["assignee"].is_array(), "{}", r.json);
+    }
+    let r = call(&app, assign(inside, "ivan")).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["assignee"], "ivan");
+    // An unlimited manager may own any lead.
+    let r = call(&app, assign(outside, "olga")).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = call(
+        &app,
+        as_key(
+            ADMIN_KEY,
+            TestRequest::post().uri("/api/v1/admin/leads").set_json(
+                json!({"name": "Гена", "phone": "+79051112233", "location_id": 2, "assignee": "ivan"}),
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.json);
+    assert!(r.json["error"]["fields"]["assignee"].is_array());
+}
+
 e2e_tests!(
     every_admin_operation_admits_exactly_the_roles_the_contract_names,
     a_manager_is_refused_before_the_body_is_read,
+    a_scoped_manager_sees_and_changes_only_its_studios_leads,
+    a_scoped_manager_creates_leads_only_in_its_studios,
+    a_lead_is_assigned_only_to_a_manager_of_its_studio,
 );

@@ -330,13 +330,17 @@ pub const MAX_DESCRIPTION: usize = 5000;
 pub const MAX_PHOTO_URL: usize = 2000;
 
 /// The OpenAPI `pattern` of a one-line name (`name`, `address`, `city`, `full_name`): no
-/// control character, and at least one visible character — a letter, number, punctuation
-/// mark, symbol (`\p{L}`, `\p{N}`, `\p{P}`, `\p{S}`, ECMA-262 with the `u` flag, as JSON
-/// Schema 2020-12 reads patterns) or private-use character (the three private-use ranges,
-/// spelled out because not every pattern engine knows `\p{Co}`) — so that something is left
-/// after trimming. That is [`cohai_domain::text::is_visible`], except for five letters and
-/// symbols fonts draw blank (the Hangul fillers, U+2800), which the server also refuses.
-pub const NAME_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$";
+/// control character, and at least one character that is not a space, a C1 control or a
+/// common format character, so that something is left after trimming. The leads' pattern.
+///
+/// The server asks for more: a *visible* character ([`cohai_domain::text::is_visible`]: a
+/// letter, number, punctuation mark, symbol or private-use character, by the Unicode
+/// version of its tables). A pattern cannot say that portably: `\p{L}` and the like read
+/// the validator's Unicode version, so a character new in the server's would be refused by
+/// the document and accepted by the server. So the pattern is the necessary part — every
+/// visible character matches it — and a name of only unassigned code points, combining
+/// marks or other format characters is a 422 the document describes in words.
+pub const NAME_PATTERN: &str = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$";
 /// The OpenAPI `pattern` of a multi-line text (`description`, `bio`): no control character
 /// but `\t` and `\n`.
 pub const MULTI_LINE_PATTERN: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$";
@@ -383,17 +387,17 @@ input! {
     /// required ([`LocationInput::REQUIRED_ON_CREATE`]).
     LocationInput {
         /// 1–200 characters after trimming, at least one visible (a letter, number,
-        /// punctuation mark, symbol or private-use character); unique (exactly as
-        /// written, inactive rows included).
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "Центр"))]
+        /// punctuation mark, symbol or private-use character: not only combining marks,
+        /// format characters or unassigned code points); unique (exactly as written,
+        /// inactive rows included).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$", example = "Центр"))]
         name: String,
-        /// Street address, 1–200 characters after trimming, at least one visible (a
-        /// letter, number, punctuation mark, symbol or private-use character).
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "ул. Тверская, 1"))]
+        /// Street address, 1–200 characters after trimming, at least one visible, as for
+        /// `name`.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$", example = "ул. Тверская, 1"))]
         address: String,
-        /// City, 1–200 characters after trimming, at least one visible (a letter, number,
-        /// punctuation mark, symbol or private-use character).
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "Москва"))]
+        /// City, 1–200 characters after trimming, at least one visible, as for `name`.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$", example = "Москва"))]
         city: String,
         /// A real phone number in any common format (as a lead's); stored as E.164 (default
         /// region RU); `null` clears it.
@@ -420,9 +424,10 @@ input! {
     /// `level` required ([`ProgramTypeInput::REQUIRED_ON_CREATE`]).
     ProgramTypeInput {
         /// 1–200 characters after trimming, at least one visible (a letter, number,
-        /// punctuation mark, symbol or private-use character); unique (exactly as
-        /// written, inactive rows included).
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "Стретчинг"))]
+        /// punctuation mark, symbol or private-use character: not only combining marks,
+        /// format characters or unassigned code points); unique (exactly as written,
+        /// inactive rows included).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$", example = "Стретчинг"))]
         name: String,
         /// What the class is about: at most 5000 characters after trimming (blank is none);
         /// `null` clears it.
@@ -451,8 +456,9 @@ input! {
     /// ([`TrainerInput::REQUIRED_ON_CREATE`]).
     TrainerInput {
         /// 1–200 characters after trimming, at least one visible (a letter, number,
-        /// punctuation mark, symbol or private-use character).
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "Анна Иванова"))]
+        /// punctuation mark, symbol or private-use character: not only combining marks,
+        /// format characters or unassigned code points).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$", example = "Анна Иванова"))]
         full_name: String,
         /// Short biography: at most 5000 characters after trimming (blank is none); `null`
         /// clears it.
@@ -485,8 +491,9 @@ input! {
         #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 1))]
         location_id: i64,
         /// 1–200 characters after trimming, at least one visible (a letter, number,
-        /// punctuation mark, symbol or private-use character); unique per location.
-        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*[\\p{L}\\p{N}\\p{P}\\p{S}\\uE000-\\uF8FF\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}][^\\u0000-\\u001F\\u007F]*$", example = "Безлимит"))]
+        /// punctuation mark, symbol or private-use character: not only combining marks,
+        /// format characters or unassigned code points); unique per location.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u3000\uFEFF][^\u0000-\u001F\u007F]*$", example = "Безлимит"))]
         name: String,
         /// At most 5000 characters after trimming (blank is none); `null` clears it.
         #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 5000, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$"))]

@@ -13,7 +13,7 @@ use cohai_domain::time::clamp_instant;
 use cohai_domain::{
     AssigneeFilter, FieldErrors, Lead, LeadChanges, LeadCursor, LeadEvent, LeadFilter, LeadHistory,
     LeadPage, LeadReference, LeadSource, LeadStats, LeadStatsFilter, LeadStatus, NewLead, Phone,
-    StaffDirectory, Submission, text,
+    LeadScope, Principal, StaffDirectory, Submission, text,
 };
 use serde::Serialize;
 use serde::{Deserialize, Deserializer};
@@ -343,28 +343,32 @@ pub trait LeadService: Send + Sync {
     /// meanwhile (the storage batches submissions on a writer thread of its own), so async
     /// callers call this directly, not on a blocking pool.
     fn submit(&self, form: LeadForm) -> BoxFuture<ServiceResult<SubmitOutcome>>;
-    /// A manager's new lead (no de-duplication).
-    fn create(&self, form: AdminLeadForm, actor: &str) -> ServiceResult<Lead>;
-    /// One lead.
-    fn get(&self, id: i64) -> ServiceResult<Lead>;
-    /// A filtered page.
-    fn list(&self, filter: &LeadFilter) -> ServiceResult<LeadPage>;
+    /// A manager's new lead (no de-duplication), by `by` (the actor; a location-limited key
+    /// must name one of its locations: 422 on `location_id`).
+    fn create(&self, form: AdminLeadForm, by: &Principal) -> ServiceResult<Lead>;
+    /// One lead; 404 when outside `scope`, as when there is none.
+    fn get(&self, id: i64, scope: &LeadScope) -> ServiceResult<Lead>;
+    /// A filtered page of the leads inside `scope`.
+    fn list(&self, filter: &LeadFilter, scope: &LeadScope) -> ServiceResult<LeadPage>;
     /// How many lead writes this service has made (or attempted): it grows with every
     /// submission, creation, update and erasure, so a reader that kept something derived from
     /// leads knows it may be stale when the number moved. Never touches the database.
     fn write_generation(&self) -> u64;
-    /// A partial update, optionally only if the lead is still at `expected_version`.
+    /// A partial update by `by`, optionally only if the lead is still at `expected_version`;
+    /// 404 for a lead outside `by`'s scope, 422 on `location_id` for a move out of it.
     fn update(
         &self,
         id: i64,
         patch: LeadPatch,
         expected_version: Option<i64>,
-        actor: &str,
+        by: &Principal,
     ) -> ServiceResult<Lead>;
-    /// Erases a lead's personal data, optionally only if it is still at `expected_version`.
-    fn delete(&self, id: i64, expected_version: Option<i64>, actor: &str) -> ServiceResult<()>;
-    /// A lead's history, oldest first.
-    fn events(&self, id: i64) -> ServiceResult<Vec<LeadEvent>>;
+    /// Erases a lead's personal data, optionally only if it is still at `expected_version`;
+    /// 404 for a lead outside `by`'s scope.
+    fn delete(&self, id: i64, expected_version: Option<i64>, by: &Principal)
+    -> ServiceResult<()>;
+    /// A lead's history, oldest first; 404 when the lead is outside `scope`.
+    fn events(&self, id: i64, scope: &LeadScope) -> ServiceResult<Vec<LeadEvent>>;
     /// One page of an export: up to [`EXPORT_PAGE_SIZE`] leads of `filter` in its order (its
     /// `limit` and `offset` are not used), right after `after`. The first page (`after` =
     /// `None`) checks the filter as [`LeadService::list`] does, so a bad filter fails before
@@ -373,16 +377,14 @@ pub trait LeadService: Send + Sync {
         &self,
         filter: &LeadFilter,
         after: Option<&LeadCursor>,
+        scope: &LeadScope,
     ) -> ServiceResult<Vec<Lead>>;
-    /// Funnel statistics; 404 when `filter.location_id` names no location.
-    fn stats(&self, filter: &LeadStatsFilter) -> ServiceResult<LeadStats>;
+    /// Funnel statistics of the leads inside `scope`; 404 when `filter.location_id` names no
+    /// location.
+    fn stats(&self, filter: &LeadStatsFilter, scope: &LeadScope) -> ServiceResult<LeadStats>;
     /// Everything stored about the person with this phone (any spelling the form accepts),
-    /// only in the `location_limit` locations when given; 400 `phone` when it does not parse.
-    fn personal_data(
-        &self,
-        phone: &str,
-        location_limit: Option<&[i64]>,
-    ) -> ServiceResult<PersonalData>;
+    /// only the leads inside `scope`; 400 `phone` when it does not parse.
+    fn personal_data(&self, phone: &str, scope: &LeadScope) -> ServiceResult<PersonalData>;
 }
 
 /// A data subject's access request: every lead of one phone, with its history.
@@ -648,6 +650,60 @@ impl LeadServiceImpl {
             .get_by_id(id)?
             .ok_or_else(|| ServiceError::not_found("lead", id))
     }
+
+    /// Lead `id` if it is inside `scope`; a lead outside is "not found", exactly as a missing
+    /// one, so a limited key cannot learn that it exists.
+    fn existing_in(&self, id: i64, scope: &LeadScope) -> ServiceResult<Lead> {
+        let lead = self.existing(id)?;
+        if scope.allows(lead.location_id) {
+            Ok(lead)
+        } else {
+            Err(ServiceError::not_found("lead", id))
+        }
+    }
+
+    /// Records an error on `assignee` when it names a location-limited key whose locations do
+    /// not include `location_id` (the lead's location after the change).
+    fn check_assignee_scope(
+        &self,
+        assignee: &str,
+        location_id: Option<i64>,
+        errors: &mut FieldErrors,
+    ) {
+        if let Some(scope) = self.staff.scope_of(assignee)
+            && !scope.allows(location_id)
+        {
+            errors.add(
+                "assignee",
+                format!("{assignee} may only own leads of their own locations"),
+            );
+        }
+    }
+}
+
+/// Records an error on `location_id` unless a lead of `location_id` is inside `scope`.
+fn check_location_in_scope(scope: &LeadScope, location_id: Option<i64>, errors: &mut FieldErrors) {
+    if !scope.allows(location_id) {
+        errors.add(
+            "location_id",
+            match location_id {
+                None => "must name one of your locations".to_owned(),
+                Some(id) => format!("location {id} is not one of your locations"),
+            },
+        );
+    }
+}
+
+/// `filter` limited to `scope`'s locations.
+fn scoped<'a>(filter: Cow<'a, LeadFilter>, scope: &LeadScope) -> Cow<'a, LeadFilter> {
+    match scope.location_limit() {
+        None if filter.location_limit.is_none() => filter,
+        limit => {
+            let mut filter = filter.into_owned();
+            filter.location_limit = limit;
+            Cow::Owned(filter)
+        }
+    }
 }
 
 /// Validates `draft`'s own fields (not whether its references exist), adding to `errors`,
@@ -777,7 +833,7 @@ impl LeadService for LeadServiceImpl {
         })
     }
 
-    fn create(&self, form: AdminLeadForm, actor: &str) -> ServiceResult<Lead> {
+    fn create(&self, form: AdminLeadForm, by: &Principal) -> ServiceResult<Lead> {
         let draft = Draft {
             name: form.name,
             phone: form.phone,
@@ -797,22 +853,27 @@ impl LeadService for LeadServiceImpl {
             lost_reason: form.lost_reason,
             consented: form.consent == Some(true),
         };
-        let new = self.validate(draft, FieldErrors::new())?;
-        let lead = self.leads.create(&new, actor);
+        let mut errors = FieldErrors::new();
+        check_location_in_scope(&by.scope, draft.location_id, &mut errors);
+        if let Some(assignee) = &draft.assignee {
+            self.check_assignee_scope(assignee, draft.location_id, &mut errors);
+        }
+        let new = self.validate(draft, errors)?;
+        let lead = self.leads.create(&new, &by.name);
         Self::wrote(&self.writes);
         Ok(lead?)
     }
 
-    fn get(&self, id: i64) -> ServiceResult<Lead> {
-        self.existing(id)
+    fn get(&self, id: i64, scope: &LeadScope) -> ServiceResult<Lead> {
+        self.existing_in(id, scope)
     }
 
     fn write_generation(&self) -> u64 {
         self.writes.load(Ordering::Acquire)
     }
 
-    fn list(&self, filter: &LeadFilter) -> ServiceResult<LeadPage> {
-        let filter = nfc_query(filter);
+    fn list(&self, filter: &LeadFilter, scope: &LeadScope) -> ServiceResult<LeadPage> {
+        let filter = scoped(nfc_query(filter), scope);
         let filter = &*filter;
         if !(1..=MAX_PAGE_SIZE).contains(&filter.limit) {
             return Err(ServiceError::invalid_parameter(
@@ -835,9 +896,30 @@ impl LeadService for LeadServiceImpl {
         id: i64,
         patch: LeadPatch,
         expected_version: Option<i64>,
-        actor: &str,
+        by: &Principal,
     ) -> ServiceResult<Lead> {
+        // A limited key, or an owner limited to some locations, needs the lead as it is: to
+        // answer 404 outside the key's scope (before judging the body, so nothing leaks) and
+        // to know where the lead will be.
+        let assigns_limited = matches!(
+            &patch.assignee,
+            Some(Some(name)) if matches!(self.staff.scope_of(name), Some(LeadScope::Locations(_)))
+        );
+        let current = if by.scope != LeadScope::All || assigns_limited {
+            Some(self.existing_in(id, &by.scope)?)
+        } else {
+            None
+        };
         let mut errors = FieldErrors::new();
+        if let Some(current) = &current {
+            let location_after = patch.location_id.unwrap_or(current.location_id);
+            if patch.location_id.is_some() {
+                check_location_in_scope(&by.scope, location_after, &mut errors);
+            }
+            if let Some(Some(assignee)) = &patch.assignee {
+                self.check_assignee_scope(assignee, location_after, &mut errors);
+            }
+        }
         let mut not_null = |field: &str, present: bool| {
             if present {
                 errors.add(field, NOT_NULL);
@@ -898,16 +980,52 @@ impl LeadService for LeadServiceImpl {
             next_contact_at,
             lost_reason,
         };
-        let updated = self
-            .leads
-            .update(id, &changes, expected_version, actor, now());
+        // What was checked against `current` holds only while the lead is that version.
+        let checked_version = current.as_ref().map(|c| c.version);
+        let updated = self.leads.update(
+            id,
+            &changes,
+            expected_version.or(checked_version),
+            &by.name,
+            now(),
+        );
         Self::wrote(&self.writes);
-        updated?.ok_or_else(|| ServiceError::not_found("lead", id))
+        match updated {
+            Err(cohai_domain::RepoError::Stale) if expected_version.is_none() => {
+                Err(ServiceError::Conflict(format!(
+                    "lead {id} changed while it was being updated; try again"
+                )))
+            }
+            other => other?.ok_or_else(|| ServiceError::not_found("lead", id)),
+        }
     }
 
-    fn delete(&self, id: i64, expected_version: Option<i64>, actor: &str) -> ServiceResult<()> {
-        let deleted = self.leads.delete(id, expected_version, actor, now());
+    fn delete(
+        &self,
+        id: i64,
+        expected_version: Option<i64>,
+        by: &Principal,
+    ) -> ServiceResult<()> {
+        // A limited key may erase only a lead of its locations, as it was when checked.
+        let checked_version = if by.scope == LeadScope::All {
+            None
+        } else {
+            Some(self.existing_in(id, &by.scope)?.version)
+        };
+        let deleted = self.leads.delete(
+            id,
+            expected_version.or(checked_version),
+            &by.name,
+            now(),
+        );
         Self::wrote(&self.writes);
+        if let Err(cohai_domain::RepoError::Stale) = &deleted
+            && expected_version.is_none()
+        {
+            return Err(ServiceError::Conflict(format!(
+                "lead {id} changed while it was being erased; try again"
+            )));
+        }
         if deleted? {
             Ok(())
         } else {
@@ -915,7 +1033,10 @@ impl LeadService for LeadServiceImpl {
         }
     }
 
-    fn events(&self, id: i64) -> ServiceResult<Vec<LeadEvent>> {
+    fn events(&self, id: i64, scope: &LeadScope) -> ServiceResult<Vec<LeadEvent>> {
+        if *scope != LeadScope::All {
+            self.existing_in(id, scope)?;
+        }
         self.leads
             .events(id)?
             .ok_or_else(|| ServiceError::not_found("lead", id))
@@ -925,24 +1046,27 @@ impl LeadService for LeadServiceImpl {
         &self,
         filter: &LeadFilter,
         after: Option<&LeadCursor>,
+        scope: &LeadScope,
     ) -> ServiceResult<Vec<Lead>> {
-        let filter = nfc_query(filter);
+        let filter = scoped(nfc_query(filter), scope);
         if after.is_none() {
             self.check_filter(&filter)?;
         }
         Ok(self.leads.export_page(&filter, after, EXPORT_PAGE_SIZE)?)
     }
 
-    fn stats(&self, filter: &LeadStatsFilter) -> ServiceResult<LeadStats> {
+    fn stats(&self, filter: &LeadStatsFilter, scope: &LeadScope) -> ServiceResult<LeadStats> {
         self.check_location(filter.location_id)?;
-        Ok(self.leads.stats(filter)?)
+        let filter = LeadStatsFilter {
+            location_limit: scope.location_limit(),
+            ..filter.clone()
+        };
+        Ok(self.leads.stats(&filter)?)
     }
 
-    fn personal_data(
-        &self,
-        phone: &str,
-        location_limit: Option<&[i64]>,
-    ) -> ServiceResult<PersonalData> {
+    fn personal_data(&self, phone: &str, scope: &LeadScope) -> ServiceResult<PersonalData> {
+        let location_limit = scope.location_limit();
+        let location_limit = location_limit.as_deref();
         let phone = Phone::parse(phone)
             .map_err(|e| ServiceError::invalid_parameter("phone", e.to_string()))?;
         let leads = self.leads.find_by_phone(&phone, location_limit)?;

@@ -161,6 +161,17 @@ pub struct Admin {
     pub scope: LeadScope,
 }
 
+impl Admin {
+    /// The key as the services know it.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            name: self.name.clone(),
+            role: self.role,
+            scope: self.scope.clone(),
+        }
+    }
+}
+
 impl From<Principal> for Admin {
     fn from(p: Principal) -> Self {
         Self {

@@ -15,7 +15,7 @@
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use cohai_domain::{Lead, LeadCursor, LeadFilter};
+use cohai_domain::{Lead, LeadCursor, LeadFilter, LeadScope};
 use cohai_services::leads::EXPORT_PAGE_SIZE;
 use cohai_services::{LeadService, ServiceError};
 use futures_util::stream;
@@ -45,7 +45,9 @@ fn read_page(
     filter: &LeadFilter,
     after: Option<&LeadCursor>,
 ) -> Result<Chunk, ServiceError> {
-    let page: Vec<Lead> = leads.export_page(filter, after)?;
+    // The handler put the key's scope into the filter; the service applies it again.
+    let scope = LeadScope::from_locations(filter.location_limit.as_deref());
+    let page: Vec<Lead> = leads.export_page(filter, after, &scope)?;
     let next = (page.len() as i64 == EXPORT_PAGE_SIZE)
         .then(|| page.last().map(LeadCursor::from))
         .flatten();
@@ -114,7 +116,6 @@ pub async fn export(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let _ = admin;
     let params = query(&req)?;
     for paging in ["limit", "offset"] {
         if params.get(paging).is_some() {
@@ -124,7 +125,8 @@ pub async fn export(
             ));
         }
     }
-    let filter = criteria_from(&params)?;
+    let mut filter = criteria_from(&params)?;
+    filter.location_limit = admin.scope.location_limit();
     let (leads, query) = (state.leads.clone(), filter.clone());
     let first = blocking(&state, move || read_page(&*leads, &query, None)).await?;
     let (out, pages) = mpsc::channel(PAGES_AHEAD);

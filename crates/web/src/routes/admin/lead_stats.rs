@@ -102,7 +102,6 @@ pub async fn stats(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let _ = admin;
     let params = query(&req)?;
     let filter = LeadStatsFilter {
         created_from: params
@@ -112,11 +111,11 @@ pub async fn stats(
             .instant_or_date("created_to")?
             .map(|v: InstantOrDate| v.as_range_end(Tz::UTC)),
         location_id: params.id("location_id")?,
-        // Every lead: admin keys have no lead scope yet (API.md §3.1 roles).
+        // Set by the service from the key's scope.
         location_limit: None,
     };
     let leads = state.leads.clone();
-    let stats = blocking(&state, move || leads.stats(&filter)).await?;
+    let stats = blocking(&state, move || leads.stats(&filter, &admin.scope)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .json(stats))

@@ -236,8 +236,10 @@ pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let _ = admin;
-    let filter = filter_from(&*query(&req)?)?;
+    let mut filter = filter_from(&*query(&req)?)?;
+    // The key's scope is part of the filter, so the list cache never serves one key's page to
+    // another with a different scope.
+    filter.location_limit = admin.scope.location_limit();
     // A kept page is served without a thread hop (see `LeadListCache` for when it is valid).
     let leads = &state.leads;
     let body = state
@@ -246,8 +248,9 @@ pub async fn list(
             &filter,
             || leads.write_generation(),
             || async {
-                let (leads, query) = (state.leads.clone(), filter.clone());
-                let page = blocking(&state, move || leads.list(&query)).await?;
+                let (leads, query, scope) =
+                    (state.leads.clone(), filter.clone(), admin.scope.clone());
+                let page = blocking(&state, move || leads.list(&query, &scope)).await?;
                 let body = serde_json::to_vec(&LeadPageBody {
                     items: &page.items,
                     total: page.total,
@@ -285,10 +288,9 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let _ = admin;
     let id = parse_id("id", &id)?;
     let leads = state.leads.clone();
-    let lead = blocking(&state, move || leads.get(id)).await?;
+    let lead = blocking(&state, move || leads.get(id, &admin.scope)).await?;
     if if_none_match(&req, &lead_etag(&lead)) {
         // A 304 carries the Cache-Control the 200 would have (RFC 9110 §15.4.5).
         return Ok(HttpResponse::NotModified()
@@ -319,7 +321,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let leads = state.leads.clone();
     let form = body.into_inner();
-    let lead = blocking(&state, move || leads.create(form, &admin.name)).await?;
+    let lead = blocking(&state, move || leads.create(form, &admin.principal())).await?;
     state.metrics.lead_created(lead.source.as_str());
     let mut response = lead_response(actix_web::http::StatusCode::CREATED, &lead);
     if let Ok(location) = header::HeaderValue::from_str(&format!("/api/v1/admin/leads/{}", lead.id))
@@ -360,7 +362,7 @@ pub async fn update(
     let leads = state.leads.clone();
     let patch = body.into_inner();
     let lead = blocking(&state, move || {
-        leads.update(id, patch, expected_version, &admin.name)
+        leads.update(id, patch, expected_version, &admin.principal())
     })
     .await?;
     Ok(lead_response(actix_web::http::StatusCode::OK, &lead))
@@ -392,7 +394,7 @@ pub async fn delete(
     let expected_version = expected_version(&req, "lead", id);
     let leads = state.leads.clone();
     blocking(&state, move || {
-        leads.delete(id, expected_version, &admin.name)
+        leads.delete(id, expected_version, &admin.principal())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -413,10 +415,9 @@ pub async fn events(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let _ = admin;
     let id = parse_id("id", &id)?;
     let leads = state.leads.clone();
-    let items = blocking(&state, move || leads.events(id)).await?;
+    let items = blocking(&state, move || leads.events(id, &admin.scope)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .json(LeadEventList { items }))

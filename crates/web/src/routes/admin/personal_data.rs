@@ -45,15 +45,13 @@ pub async fn personal_data(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let _ = admin;
     let params = query(&req)?;
     let phone = params
         .get("phone")
         .map(phone_param)
         .ok_or_else(|| ApiError::invalid_parameter("phone", "is required"))?;
     let leads = state.leads.clone();
-    // Every lead: admin keys have no lead scope yet (API.md §3.1 roles).
-    let data = blocking(&state, move || leads.personal_data(&phone, None)).await?;
+    let data = blocking(&state, move || leads.personal_data(&phone, &admin.scope)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .json(data))
