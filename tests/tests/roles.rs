@@ -2,9 +2,9 @@
 //! route added without its authorisation declaration fails here.
 
 use actix_web::test::TestRequest;
-use cohai_domain::{LeadScope, Role};
 use chrono::Utc;
 use cohai_domain::NewLead;
+use cohai_domain::{LeadScope, Role};
 use cohai_e2e::{ADMIN_KEY, Backend, TestApp, TestLeads, builders, call, e2e_tests, get};
 use cohai_web::{AdminKey, AdminKeys};
 use serde_json::json;
@@ -194,7 +194,11 @@ async fn a_scoped_manager_sees_and_changes_only_its_studios_leads(backend: Backe
         .collect();
     assert_eq!(ids, [inside]);
     assert_eq!(list.json["total"], 1);
-    let all = call(&app, as_key(ADMIN_KEY, TestRequest::get().uri("/api/v1/admin/leads"))).await;
+    let all = call(
+        &app,
+        as_key(ADMIN_KEY, TestRequest::get().uri("/api/v1/admin/leads")),
+    )
+    .await;
     assert_eq!(all.json["total"], 3, "an admin sees all three");
 
     let csv = call(
@@ -207,7 +211,11 @@ async fn a_scoped_manager_sees_and_changes_only_its_studios_leads(backend: Backe
     assert_eq!(text.lines().count(), 2, "header and one lead: {text}");
     assert!(text.contains("Анна") && !text.contains("Борис") && !text.contains("Вера"));
 
-    let stats = call(&app, scoped(TestRequest::get().uri("/api/v1/admin/leads/stats"))).await;
+    let stats = call(
+        &app,
+        scoped(TestRequest::get().uri("/api/v1/admin/leads/stats")),
+    )
+    .await;
     assert_eq!(stats.status, 200, "{}", stats.json);
     assert_eq!(stats.json["total"], 1);
     for (phone, expected) in [("%2B79161234567", 1), ("%2B79031112233", 0)] {
@@ -234,7 +242,9 @@ async fn a_scoped_manager_sees_and_changes_only_its_studios_leads(backend: Backe
                 .uri(&uri)
                 .set_json(json!({"status": "lost"})),
             // Even with an invalid value: the lead's existence is not given away by a 422.
-            TestRequest::patch().uri(&uri).set_json(json!({"name": " "})),
+            TestRequest::patch()
+                .uri(&uri)
+                .set_json(json!({"name": " "})),
             TestRequest::delete().uri(&uri),
         ];
         for req in requests {
@@ -251,7 +261,11 @@ async fn a_scoped_manager_sees_and_changes_only_its_studios_leads(backend: Backe
     let uri = format!("/api/v1/admin/leads/{inside}");
     let r = call(
         &app,
-        scoped(TestRequest::patch().uri(&uri).set_json(json!({"status": "contacted"}))),
+        scoped(
+            TestRequest::patch()
+                .uri(&uri)
+                .set_json(json!({"status": "contacted"})),
+        ),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.json);
@@ -266,9 +280,17 @@ async fn a_scoped_manager_sees_and_changes_only_its_studios_leads(backend: Backe
         )
         .await;
         assert_eq!(r.status, 422, "{}", r.json);
-        assert!(r.json["error"]["fields"]["location_id"].is_array(), "{}", r.json);
+        assert!(
+            r.json["error"]["fields"]["location_id"].is_array(),
+            "{}",
+            r.json
+        );
     }
-    let r = call(&app, scoped(TestRequest::get().uri(&format!("{uri}/events")))).await;
+    let r = call(
+        &app,
+        scoped(TestRequest::get().uri(&format!("{uri}/events"))),
+    )
+    .await;
     assert_eq!(r.status, 200);
     let r = call(&app, scoped(TestRequest::delete().uri(&uri))).await;
     assert_eq!(r.status, 204);
@@ -281,7 +303,9 @@ async fn a_scoped_manager_creates_leads_only_in_its_studios(backend: Backend) {
     let create = |body: serde_json::Value| {
         as_key(
             SCOPED_KEY,
-            TestRequest::post().uri("/api/v1/admin/leads").set_json(body),
+            TestRequest::post()
+                .uri("/api/v1/admin/leads")
+                .set_json(body),
         )
     };
     for body in [
@@ -290,7 +314,11 @@ async fn a_scoped_manager_creates_leads_only_in_its_studios(backend: Backend) {
     ] {
         let r = call(&app, create(body.clone())).await;
         assert_eq!(r.status, 422, "{body}: {}", r.json);
-        assert!(r.json["error"]["fields"]["location_id"].is_array(), "{}", r.json);
+        assert!(
+            r.json["error"]["fields"]["location_id"].is_array(),
+            "{}",
+            r.json
+        );
     }
     let r = call(
         &app,
@@ -316,7 +344,11 @@ async fn a_lead_is_assigned_only_to_a_manager_of_its_studio(backend: Backend) {
     for id in [outside, without] {
         let r = call(&app, assign(id, "ivan")).await;
         assert_eq!(r.status, 422, "{}", r.json);
-        assert!(r.json["error"]["fields"]["assignee"].is_array(), "{}", r.json);
+        assert!(
+            r.json["error"]["fields"]["assignee"].is_array(),
+            "{}",
+            r.json
+        );
     }
     let r = call(&app, assign(inside, "ivan")).await;
     assert_eq!(r.status, 200, "{}", r.json);

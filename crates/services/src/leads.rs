@@ -12,8 +12,8 @@ use cohai_domain::ports::{
 use cohai_domain::time::clamp_instant;
 use cohai_domain::{
     AssigneeFilter, FieldErrors, Lead, LeadChanges, LeadCursor, LeadEvent, LeadFilter, LeadHistory,
-    LeadPage, LeadReference, LeadSource, LeadStats, LeadStatsFilter, LeadStatus, NewLead, Phone,
-    LeadScope, Principal, StaffDirectory, Submission, text,
+    LeadPage, LeadReference, LeadScope, LeadSource, LeadStats, LeadStatsFilter, LeadStatus,
+    NewLead, Phone, Principal, StaffDirectory, Submission, text,
 };
 use serde::Serialize;
 use serde::{Deserialize, Deserializer};
@@ -365,8 +365,7 @@ pub trait LeadService: Send + Sync {
     ) -> ServiceResult<Lead>;
     /// Erases a lead's personal data, optionally only if it is still at `expected_version`;
     /// 404 for a lead outside `by`'s scope.
-    fn delete(&self, id: i64, expected_version: Option<i64>, by: &Principal)
-    -> ServiceResult<()>;
+    fn delete(&self, id: i64, expected_version: Option<i64>, by: &Principal) -> ServiceResult<()>;
     /// A lead's history, oldest first; 404 when the lead is outside `scope`.
     fn events(&self, id: i64, scope: &LeadScope) -> ServiceResult<Vec<LeadEvent>>;
     /// One page of an export: up to [`EXPORT_PAGE_SIZE`] leads of `filter` in its order (its
@@ -1000,24 +999,16 @@ impl LeadService for LeadServiceImpl {
         }
     }
 
-    fn delete(
-        &self,
-        id: i64,
-        expected_version: Option<i64>,
-        by: &Principal,
-    ) -> ServiceResult<()> {
+    fn delete(&self, id: i64, expected_version: Option<i64>, by: &Principal) -> ServiceResult<()> {
         // A limited key may erase only a lead of its locations, as it was when checked.
         let checked_version = if by.scope == LeadScope::All {
             None
         } else {
             Some(self.existing_in(id, &by.scope)?.version)
         };
-        let deleted = self.leads.delete(
-            id,
-            expected_version.or(checked_version),
-            &by.name,
-            now(),
-        );
+        let deleted = self
+            .leads
+            .delete(id, expected_version.or(checked_version), &by.name, now());
         Self::wrote(&self.writes);
         if let Err(cohai_domain::RepoError::Stale) = &deleted
             && expected_version.is_none()
