@@ -88,6 +88,7 @@ async fn every_admin_operation_admits_exactly_the_roles_the_contract_names(backe
     let t = app_with_roles(backend);
     let app = t.service().await;
     let ops = admin_operations(&app).await;
+    let doc = get(&app, "/api/v1/openapi.json").await.json;
     let mut lead_ops = 0;
     for (method, path) in &ops {
         let label = format!("{method} {path}");
@@ -114,6 +115,8 @@ async fn every_admin_operation_admits_exactly_the_roles_the_contract_names(backe
                     manager.json
                 );
             } else {
+                let documented = &doc["paths"][path][method]["responses"]["403"];
+                assert!(documented.is_object(), "{label} documents its 403");
                 assert_eq!(
                     manager.status, 403,
                     "{label} as a manager: {}",

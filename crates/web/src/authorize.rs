@@ -71,6 +71,51 @@ fn principal_of(req: &ServiceRequest) -> Result<Principal, ApiError> {
         .ok_or_else(ApiError::unauthorized)
 }
 
+/// Whether `path` (an OpenAPI path) is in the group admitting managers (see
+/// [`crate::routes::configure`]).
+pub fn is_lead_path(path: &str) -> bool {
+    path == "/api/v1/admin/leads"
+        || path.starts_with("/api/v1/admin/leads/")
+        || path == "/api/v1/admin/personal-data"
+}
+
+/// Documents the 403 on every admin-only operation, so a new one gets it without a word in
+/// its annotation.
+pub struct RoleDocs;
+
+impl utoipa::Modify for RoleDocs {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+
+        let forbidden = ResponseBuilder::new()
+            .description("A `manager` key: only admins may use this endpoint (`forbidden`)")
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorResponse"))),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/admin/") || is_lead_path(path) {
+                continue;
+            }
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.patch.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .entry("403".to_owned())
+                    .or_insert_with(|| RefOr::T(forbidden.clone()));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers and types.
 
+use crate::authorize::RoleDocs;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
@@ -142,7 +143,7 @@ impl Modify for BearerScheme {
         routes::admin::timetable::generate,
     ),
     components(schemas(ErrorResponse, ErrorDetail, DateTimeOrDate, LeadSortOrder)),
-    modifiers(&BearerScheme, &IdempotencyDocs),
+    modifiers(&BearerScheme, &IdempotencyDocs, &RoleDocs),
     tags(
         (name = "catalog", description = "Locations, program types, trainers and membership plans"),
         (name = "schedule", description = "The class timetable"),
