@@ -348,6 +348,7 @@ pub async fn create(
         (status = 404, description = "No such lead", body = ErrorResponse),
         (status = 408, description = "The body did not arrive within the read deadline (`body_read_timeout_ms`); the connection is closed", body = ErrorResponse),
         (status = 412, description = "If-Match does not match the current ETag", body = ErrorResponse),
+        (status = 409, description = "Without If-Match: the lead changed concurrently while a location-limited key's scope was being checked against it (`conflict`); retry", body = ErrorResponse),
         (status = 422, description = "Invalid values", body = ErrorResponse),
     ))]
 pub async fn update(
@@ -383,6 +384,7 @@ pub async fn update(
         (status = 401, description = "Missing or wrong admin key", body = ErrorResponse),
         (status = 404, description = "No such lead", body = ErrorResponse),
         (status = 412, description = "If-Match does not match the current ETag", body = ErrorResponse),
+        (status = 409, description = "Without If-Match: the lead changed concurrently while a location-limited key's scope was being checked against it (`conflict`); retry", body = ErrorResponse),
     ))]
 pub async fn delete(
     admin: Admin,
