@@ -60,6 +60,16 @@ pub struct LeadPageResponse {
     pub offset: i64,
 }
 
+/// `response` (a 201) with `Location: <url>`, the address of what it created.
+pub(crate) fn with_location(mut response: HttpResponse, url: &str) -> HttpResponse {
+    if let Ok(location) = actix_web::http::header::HeaderValue::from_str(url) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::LOCATION, location);
+    }
+    response
+}
+
 /// A public, cacheable JSON response: strong `ETag`, `Cache-Control`, 304 on a match.
 ///
 /// `load` runs on the blocking pool unless a fresh copy of this path and query is in the

@@ -155,11 +155,11 @@ where
     let service = r.service;
     let entity = blocking(state, move || service.create(input, &actor)).await?;
     state.cache.clear();
-    let mut response = one(StatusCode::CREATED, &entity);
-    if let Ok(location) = header::HeaderValue::from_str(&format!("{}/{}", r.path, entity.id())) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let url = format!("{}/{}", r.path, entity.id());
+    Ok(crate::routes::with_location(
+        one(StatusCode::CREATED, &entity),
+        &url,
+    ))
 }
 
 /// `PATCH /{id}`: the fields sent change, optionally only if `If-Match` is current.

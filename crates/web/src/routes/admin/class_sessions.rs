@@ -210,11 +210,11 @@ pub async fn create(
     let input = body.into_inner();
     let session = blocking(&state, move || service.create(input, &admin.name)).await?;
     state.cache.clear();
-    let mut response = one(StatusCode::CREATED, &session);
-    if let Ok(location) = header::HeaderValue::from_str(&format!("{PATH}/{}", session.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let url = format!("{PATH}/{}", session.id);
+    Ok(crate::routes::with_location(
+        one(StatusCode::CREATED, &session),
+        &url,
+    ))
 }
 
 /// Changes the fields sent of a class session (`null` clears `membership_plan_id`). A new

@@ -323,12 +323,11 @@ pub async fn create(
     let form = body.into_inner();
     let lead = blocking(&state, move || leads.create(form, &admin.principal())).await?;
     state.metrics.lead_created(lead.source.as_str());
-    let mut response = lead_response(actix_web::http::StatusCode::CREATED, &lead);
-    if let Ok(location) = header::HeaderValue::from_str(&format!("/api/v1/admin/leads/{}", lead.id))
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let url = format!("/api/v1/admin/leads/{}", lead.id);
+    Ok(crate::routes::with_location(
+        lead_response(actix_web::http::StatusCode::CREATED, &lead),
+        &url,
+    ))
 }
 
 /// Partially updates a lead: absent fields stay, `null` clears a nullable field.
