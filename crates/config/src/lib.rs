@@ -8,6 +8,6 @@ pub mod logging;
 pub mod settings;
 
 pub use settings::{
-    AdminKeySetting, CalendarSettings, DatabaseSettings, KeyRole, LogFormat, LogSettings, Settings,
-    SettingsError,
+    AdminKeySetting, CalendarSettings, DatabaseSettings, KeyRole, LogFormat, LogSettings,
+    OutboxSettings, Settings, SettingsError, TelegramSettings, WebhookSettings,
 };

@@ -67,6 +67,89 @@ pub struct Settings {
     pub log: LogSettings,
     /// The calendar feed (`/api/v1/schedule.ics`).
     pub calendar: CalendarSettings,
+    /// The notifications outbox and its dispatcher (API.md §7).
+    pub outbox: OutboxSettings,
+    /// Telegram messages to the studios' managers (API.md §7).
+    pub telegram: TelegramSettings,
+    /// Webhook deliveries (API.md §7).
+    pub webhooks: WebhookSettings,
+}
+
+/// The outbox's dispatcher.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Whether this instance runs a dispatcher (several instances may: they share the work).
+    pub dispatch: bool,
+    /// How often the dispatcher looks for work, milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long a claimed delivery is reserved for its dispatcher, seconds; after that (the
+    /// instance died mid-delivery) another may make it again. Longer than a delivery's
+    /// time-out (10 s).
+    pub lease_secs: u64,
+    /// Days delivered (or given up) events are kept, with their deliveries log.
+    pub retention_days: u32,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            dispatch: true,
+            poll_interval_ms: 500,
+            lease_secs: 60,
+            retention_days: 30,
+        }
+    }
+}
+
+/// Telegram settings; nothing is sent while `bot_token` is empty.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelegramSettings {
+    /// The bot's token (a secret).
+    pub bot_token: String,
+    /// The default chat.
+    pub chat_id: String,
+    /// Chats by location id, e.g. `{1 = "-1002"}`.
+    pub location_chats: std::collections::BTreeMap<i64, String>,
+    /// The Bot API's base URL (tests point it at a fake server).
+    pub api_base: String,
+    /// Whether messages carry the person's name and phone.
+    pub include_contact: bool,
+}
+
+impl Default for TelegramSettings {
+    fn default() -> Self {
+        Self {
+            bot_token: String::new(),
+            chat_id: String::new(),
+            location_chats: std::collections::BTreeMap::new(),
+            api_base: "https://api.telegram.org".to_owned(),
+            include_contact: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for TelegramSettings {
+    /// Never prints the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramSettings")
+            .field("bot_token", &if self.bot_token.is_empty() { "" } else { "<redacted>" })
+            .field("chat_id", &self.chat_id)
+            .field("location_chats", &self.location_chats)
+            .field("api_base", &self.api_base)
+            .field("include_contact", &self.include_contact)
+            .finish()
+    }
+}
+
+/// Webhook settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Allow `http` URLs and loopback, private, link-local and unique-local targets (tests
+    /// only: it turns off the SSRF protection).
+    pub allow_private_targets: bool,
 }
 
 /// Calendar feed settings.
@@ -175,6 +258,9 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             log: LogSettings::default(),
             calendar: CalendarSettings::default(),
+            outbox: OutboxSettings::default(),
+            telegram: TelegramSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -367,6 +453,24 @@ mod tests {
             .expect_err("wrong type")
             .to_string();
         assert!(err.contains("cache_max_age"), "{err}");
+    }
+
+    #[test]
+    fn telegram_location_chats_are_a_table_from_location_id_to_chat() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = write(
+            dir.path(),
+            "a.toml",
+            "[telegram]\nbot_token = \"123:abc\"\nlocation_chats = {1 = \"-1002\", 7 = \"@studio\"}\n",
+        );
+        let s = Settings::load_from(Some(&file)).expect("valid");
+        assert_eq!(s.telegram.location_chats.get(&1).map(String::as_str), Some("-1002"));
+        assert_eq!(s.telegram.location_chats.get(&7).map(String::as_str), Some("@studio"));
+        let shown = format!("{:?}", s.telegram);
+        assert!(!shown.contains("123:abc"), "the token is never printed: {shown}");
+
+        let bad = write(dir.path(), "b.toml", "[telegram]\nlocation_chats = {x = \"-1\"}\n");
+        assert!(Settings::load_from(Some(&bad)).is_err(), "a location id is a number");
     }
 
     #[test]

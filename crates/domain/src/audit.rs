@@ -149,10 +149,53 @@ pub fn fields_of<T: Serialize>(entity: &T, active: bool) -> Map<String, Value> {
     map
 }
 
+/// A webhook as the audit log records it: `url`, `events` and `active`. Its signing key is
+/// not a field of [`crate::outbox::Webhook`] at all, so no entry can carry it (API.md §7); the
+/// timestamps are left out because every change moves `updated_at`.
+impl Audited for crate::outbox::Webhook {
+    const ENTITY: AuditEntity = AuditEntity::Webhook;
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn fields(&self) -> Map<String, Value> {
+        let events: Vec<Value> = self
+            .events
+            .iter()
+            .map(|e| Value::String(e.as_str().to_owned()))
+            .collect();
+        Map::from_iter([
+            ("url".to_owned(), Value::String(self.url.clone())),
+            ("events".to_owned(), Value::Array(events)),
+            ("active".to_owned(), Value::Bool(self.active)),
+        ])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_webhooks_audited_fields_are_its_url_events_and_active_only() {
+        let hook = crate::outbox::Webhook {
+            id: 4,
+            url: "https://hooks.example.com/in".to_owned(),
+            events: vec![crate::outbox::EventType::LeadCreated],
+            active: true,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+            version: 2,
+        };
+        assert_eq!(
+            Value::Object(hook.fields()),
+            json!({"url": "https://hooks.example.com/in", "events": ["lead.created"], "active": true})
+        );
+        assert_eq!((hook.id(), hook.version()), (4, 2));
+    }
 
     #[test]
     fn creation_and_deletion_list_every_field_and_updates_only_changed_ones() {

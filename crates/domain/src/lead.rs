@@ -207,6 +207,11 @@ pub fn assigned_event_data(from: Option<&str>, to: Option<&str>) -> serde_json::
     serde_json::json!({"from": from, "to": to})
 }
 
+/// The fields of a [`Lead`] (as JSON) that are personal data: an erasure removes them from
+/// the lead's notifications not yet delivered (API.md §7).
+pub const PERSONAL_LEAD_FIELDS: &[&str] =
+    &["name", "phone", "email", "message", "notes", "lost_reason"];
+
 /// Keys of event data that may hold personal data, removed when a lead is erased.
 pub const PERSONAL_EVENT_DATA_KEYS: &[&str] = &["message"];
 

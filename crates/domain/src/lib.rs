@@ -11,12 +11,14 @@ pub mod error;
 pub mod idempotency;
 pub mod lead;
 pub mod lead_stats;
+pub mod outbox;
 pub mod phone;
 pub mod ports;
 pub mod schedule;
 pub mod text;
 pub mod time;
 pub mod timetable;
+pub mod webhook_target;
 
 pub use access::{LeadScope, Principal, Role, StaffDirectory};
 pub use audit::{AuditAction, AuditEntity, AuditEntry, AuditFilter, AuditPage, Audited};

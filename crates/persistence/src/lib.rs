@@ -182,6 +182,8 @@ impl Database {
             timetable_slots: Arc::new(repos::DieselTimetableSlotRepository::new(db.clone())),
             timetable: Arc::new(repos::DieselTimetableRepository::new(db.clone())),
             idempotency: Arc::new(repos::DieselIdempotencyRepository::new(db.clone())),
+            outbox: Arc::new(repos::DieselOutboxRepository::new(db.clone())),
+            webhooks: Arc::new(repos::DieselWebhookRepository::new(db.clone())),
             health: Arc::new(repos::DieselDatabaseHealth::new(db)),
         }
     }
@@ -212,6 +214,10 @@ pub struct Repositories {
     pub timetable: Arc<dyn TimetableRepository>,
     /// Idempotency keys and their kept replies.
     pub idempotency: Arc<dyn IdempotencyRepository>,
+    /// The notifications outbox, as its dispatcher uses it.
+    pub outbox: Arc<dyn cohai_domain::outbox::OutboxRepository>,
+    /// Webhooks and their deliveries log, as the admin API changes and reads them.
+    pub webhooks: Arc<dyn cohai_domain::outbox::WebhookRepository>,
     /// Readiness.
     pub health: Arc<dyn DatabaseHealth>,
 }

@@ -163,6 +163,73 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        url -> Text,
+        events -> Text,
+        active -> Bool,
+        signing_key -> Text,
+        active_since -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox_events (id) {
+        id -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        lead_id -> Nullable<BigInt>,
+        from_website -> Bool,
+        payload -> Text,
+        created_at -> Timestamp,
+        routed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> BigInt,
+        outbox_event_id -> BigInt,
+        channel -> Text,
+        webhook_id -> Nullable<BigInt>,
+        chat_id -> Nullable<Text>,
+        target -> Text,
+        lead_id -> Nullable<BigInt>,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        leased_until -> Nullable<Timestamp>,
+        lease_token -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    delivery_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        webhook_id -> Nullable<BigInt>,
+        attempt -> Integer,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    telegram_chats (chat_id) {
+        chat_id -> Text,
+        next_send_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(membership_plans -> locations (location_id));
 diesel::joinable!(class_sessions -> locations (location_id));
 diesel::joinable!(class_sessions -> program_types (program_type_id));
@@ -173,6 +240,9 @@ diesel::joinable!(timetable_slots -> program_types (program_type_id));
 diesel::joinable!(timetable_slots -> trainers (trainer_id));
 diesel::joinable!(timetable_occurrences -> timetable_slots (timetable_slot_id));
 diesel::joinable!(lead_events -> leads (lead_id));
+diesel::joinable!(deliveries -> outbox_events (outbox_event_id));
+diesel::joinable!(deliveries -> webhooks (webhook_id));
+diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     locations,
@@ -185,6 +255,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     timetable_slots,
     timetable_occurrences,
+    webhooks,
+    outbox_events,
+    deliveries,
+    delivery_attempts,
+    telegram_chats,
 );
 
 /// Every mapped column as `(table, column, type)`, with the type as [`crate::check`] names it.
@@ -298,6 +373,48 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("idempotency_keys", "created_at", Timestamp),
         ("idempotency_keys", "expires_at", Timestamp),
         ("idempotency_keys", "locked_until", Timestamp),
+        ("webhooks", "id", BigInt),
+        ("webhooks", "url", Text),
+        ("webhooks", "events", Text),
+        ("webhooks", "active", Bool),
+        ("webhooks", "signing_key", Text),
+        ("webhooks", "active_since", Timestamp),
+        ("webhooks", "version", BigInt),
+        ("webhooks", "created_at", Timestamp),
+        ("webhooks", "updated_at", Timestamp),
+        ("outbox_events", "id", BigInt),
+        ("outbox_events", "event_id", Text),
+        ("outbox_events", "event_type", Text),
+        ("outbox_events", "lead_id", BigInt),
+        ("outbox_events", "from_website", Bool),
+        ("outbox_events", "payload", Text),
+        ("outbox_events", "created_at", Timestamp),
+        ("outbox_events", "routed_at", Timestamp),
+        ("deliveries", "id", BigInt),
+        ("deliveries", "outbox_event_id", BigInt),
+        ("deliveries", "channel", Text),
+        ("deliveries", "webhook_id", BigInt),
+        ("deliveries", "chat_id", Text),
+        ("deliveries", "target", Text),
+        ("deliveries", "lead_id", BigInt),
+        ("deliveries", "state", Text),
+        ("deliveries", "attempts", Integer),
+        ("deliveries", "next_attempt_at", Timestamp),
+        ("deliveries", "leased_until", Timestamp),
+        ("deliveries", "lease_token", Text),
+        ("deliveries", "failing_since", Timestamp),
+        ("deliveries", "created_at", Timestamp),
+        ("deliveries", "updated_at", Timestamp),
+        ("delivery_attempts", "id", BigInt),
+        ("delivery_attempts", "delivery_id", BigInt),
+        ("delivery_attempts", "webhook_id", BigInt),
+        ("delivery_attempts", "attempt", Integer),
+        ("delivery_attempts", "status_code", Integer),
+        ("delivery_attempts", "error", Text),
+        ("delivery_attempts", "duration_ms", BigInt),
+        ("delivery_attempts", "created_at", Timestamp),
+        ("telegram_chats", "chat_id", Text),
+        ("telegram_chats", "next_send_at", Timestamp),
     ]
 };
 
@@ -385,6 +502,26 @@ mod tests {
             (
                 "idempotency_keys",
                 selected_columns(idempotency_keys::table.select(idempotency_keys::all_columns)),
+            ),
+            (
+                "webhooks",
+                selected_columns(webhooks::table.select(webhooks::all_columns)),
+            ),
+            (
+                "outbox_events",
+                selected_columns(outbox_events::table.select(outbox_events::all_columns)),
+            ),
+            (
+                "deliveries",
+                selected_columns(deliveries::table.select(deliveries::all_columns)),
+            ),
+            (
+                "delivery_attempts",
+                selected_columns(delivery_attempts::table.select(delivery_attempts::all_columns)),
+            ),
+            (
+                "telegram_chats",
+                selected_columns(telegram_chats::table.select(telegram_chats::all_columns)),
             ),
         ];
         let mut total = 0;

@@ -97,6 +97,11 @@ fn check_reports_every_table_missing_on_an_empty_database(backend: Backend) {
         "timetable_slots",
         "timetable_occurrences",
         "idempotency_keys",
+        "webhooks",
+        "outbox_events",
+        "deliveries",
+        "delivery_attempts",
+        "telegram_chats",
     ]
     .into_iter()
     .map(str::to_owned)

@@ -4,6 +4,7 @@
 pub mod compose;
 pub mod horizon;
 pub mod idempotency_purge;
+pub mod notifications;
 pub mod server;
 
 pub use cohai_config::Settings;

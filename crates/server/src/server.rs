@@ -20,6 +20,9 @@ pub enum ServeError {
     /// An admin key is malformed.
     #[error(transparent)]
     AdminKey(#[from] cohai_web::auth::AdminKeyError),
+    /// The notifications dispatcher could not start.
+    #[error(transparent)]
+    Notifications(#[from] crate::notifications::NotificationsError),
     /// Binding or serving failed.
     #[error("HTTP server: {0}")]
     Io(#[from] std::io::Error),
@@ -54,7 +57,13 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
         );
     }
     let list_ttl = std::time::Duration::from_millis(settings.admin_list_cache_ttl_ms);
-    let state = compose::app_state(&db.repositories(), web_settings, list_ttl)?;
+    let repositories = db.repositories();
+    let state = compose::app_state(&repositories, web_settings, list_ttl)?;
+    let dispatcher = crate::notifications::start(
+        &settings,
+        repositories.outbox.clone(),
+        state.metrics.clone(),
+    )?;
     let purge = crate::idempotency_purge::start(
         state.idempotency.clone(),
         crate::idempotency_purge::EVERY,
@@ -101,6 +110,9 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
         handle.stop(true).await;
     });
     server.await?;
+    // After the last request: what they wrote is in the outbox, delivered by whichever
+    // instance runs next if this one stops first.
+    drop(dispatcher);
     drop(purge);
     drop(horizon);
     drop(db);

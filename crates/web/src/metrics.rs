@@ -20,6 +20,9 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     leads_created: IntCounterVec,
+    deliveries: IntCounterVec,
+    outbox_pending: IntGauge,
+    outbox_oldest_seconds: prometheus::Gauge,
 }
 
 /// Reads the connection pool's state when `/metrics` is scraped.
@@ -169,6 +172,26 @@ impl Metrics {
             Opts::new("cohai_leads_created_total", "Leads created, by source"),
             &["source"],
         )?;
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                "cohai_deliveries_total",
+                "Notification delivery attempts by this instance, by channel and result",
+            ),
+            &["channel", "result"],
+        )?;
+        for channel in ["telegram", "webhook"] {
+            for result in ["success", "failure"] {
+                deliveries.with_label_values(&[channel, result]);
+            }
+        }
+        let outbox_pending = IntGauge::new(
+            "cohai_outbox_pending",
+            "Outbox events not yet routed plus deliveries not yet made (the whole database)",
+        )?;
+        let outbox_oldest_seconds = prometheus::Gauge::new(
+            "cohai_outbox_oldest_pending_seconds",
+            "Age of the oldest event with a delivery still to make, seconds (0 when none)",
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("cohai_build_info", "Build of the running server"),
             &["version", "commit"],
@@ -183,6 +206,9 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(leads_created.clone()),
+            Box::new(deliveries.clone()),
+            Box::new(outbox_pending.clone()),
+            Box::new(outbox_oldest_seconds.clone()),
             Box::new(PoolCollector::new(pool)?),
             Box::new(build_info),
         ] {
@@ -193,7 +219,27 @@ impl Metrics {
             requests,
             latency,
             leads_created,
+            deliveries,
+            outbox_pending,
+            outbox_oldest_seconds,
         })
+    }
+
+    /// Counts one notification delivery attempt.
+    pub fn delivery_attempted(&self, channel: cohai_domain::outbox::Channel, success: bool) {
+        let result = if success { "success" } else { "failure" };
+        self.deliveries
+            .with_label_values(&[channel.as_str(), result])
+            .inc();
+    }
+
+    /// Sets the outbox gauges from `stats`, read at `now` (the dispatcher does, every second).
+    pub fn outbox(&self, stats: cohai_domain::outbox::OutboxStats, now: chrono::DateTime<chrono::Utc>) {
+        self.outbox_pending.set(stats.pending);
+        let age = stats
+            .oldest_pending
+            .map_or(0.0, |at| (now - at).num_milliseconds().max(0) as f64 / 1000.0);
+        self.outbox_oldest_seconds.set(age);
     }
 
     /// Records one finished request. The method label is bounded ([`method_label`]); the

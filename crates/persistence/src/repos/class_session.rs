@@ -12,11 +12,12 @@ use cohai_domain::{
 use diesel::prelude::*;
 
 use super::audit::{Written, write_audited};
-use super::lead::LeadEventRecord;
+use super::outbox::{LeadEventWrite, OutboxRecord, RecordEvent};
+use cohai_domain::outbox::EventType;
 use super::{Db, IntoDomain, from_db_time, parse_stored, to_db_time, to_domain_vec};
 use crate::connection::{AnyConnection, write_transaction};
 use crate::error::StoreError;
-use crate::schema::{class_sessions, lead_events, leads, locations, program_types, trainers};
+use crate::schema::{class_sessions, leads, locations, program_types, trainers};
 
 type Backend = <AnyConnection as Connection>::Backend;
 
@@ -479,7 +480,8 @@ fn refuse_overlap(
     }
 }
 
-/// Records a `session_cancelled` event on every open lead that chose `session`.
+/// Records a `session_cancelled` event on every open lead that chose `session`, and the
+/// session's one `class_session.cancelled` outbox event listing them (API.md §7).
 fn record_cancellation_on_leads(
     c: &mut AnyConnection,
     session: &AdminClassSession,
@@ -497,18 +499,25 @@ fn record_cancellation_on_leads(
         "class_session_id": session.id,
         "cancellation_reason": session.cancellation_reason,
     });
-    for lead_id in chosen_by {
-        diesel::insert_into(lead_events::table)
-            .values(LeadEventRecord::new(
-                lead_id,
-                LeadEventKind::SessionCancelled,
-                actor,
-                &data,
-                at,
-            ))
-            .execute(c)?;
+    for &lead_id in &chosen_by {
+        c.record_lead_event(&LeadEventWrite {
+            lead_id,
+            lead: None,
+            kind: LeadEventKind::SessionCancelled,
+            actor,
+            data: &data,
+            at,
+        })?;
     }
-    Ok(())
+    let public = DieselClassSessionRepository::load_one(c, session.id)?
+        .ok_or_else(|| RepoError::Internal(format!("session {} vanished", session.id)))?;
+    c.record_outbox(&OutboxRecord::new(
+        EventType::ClassSessionCancelled,
+        None,
+        false,
+        &serde_json::json!({"class_session": public, "lead_ids": chosen_by}),
+        at,
+    ))
 }
 
 impl DieselClassSessionRepository {

@@ -14,6 +14,7 @@ use diesel::sql_types::Text;
 use diesel::{PgConnection, SqliteConnection};
 
 use super::lead_writer::LeadWriter;
+use super::outbox::{LeadEventWrite, RecordEvent};
 use super::{Db, IntoDomain, from_db_time, parse_stored, to_db_time, to_domain_vec};
 use super::{lead_query, lead_stats};
 use crate::connection::{AnyConnection, write_transaction};
@@ -250,41 +251,51 @@ impl DieselLeadRepository {
 /// Lead writes inside the caller's transaction.
 pub(super) trait LeadWrites {
     /// Inserts a lead with its `created` event by `actor` and, when it has an owner, its
-    /// `assigned` event.
-    fn insert_created(&mut self, new: &NewLead, actor: &str) -> Result<LeadRow, StoreError>;
+    /// `assigned` event (each with its outbox row).
+    fn insert_created(&mut self, new: &NewLead, actor: &str) -> Result<Lead, StoreError>;
 }
 
 /// The events a new lead starts with: `created`, and `assigned` when it has an owner.
-pub(super) fn first_events<'a>(
-    id: i64,
-    new: &NewLead,
-    actor: &'a str,
-) -> impl Iterator<Item = LeadEventRecord<'a>> + use<'a> {
+fn first_event_data(new: &NewLead) -> impl Iterator<Item = (LeadEventKind, serde_json::Value)> {
     let created = (LeadEventKind::Created, new.created_event_data());
     let assigned = new
         .assigned_event_data()
         .map(|data| (LeadEventKind::Assigned, data));
+    std::iter::once(created).chain(assigned)
+}
+
+/// [`first_event_data`] as rows, for bulk loads (which write no outbox rows).
+fn first_events<'a>(
+    id: i64,
+    new: &NewLead,
+    actor: &'a str,
+) -> impl Iterator<Item = LeadEventRecord<'a>> + use<'a> {
     let at = new.created_at;
-    std::iter::once(created)
-        .chain(assigned)
-        .map(move |(kind, data)| LeadEventRecord::new(id, kind, actor, &data, at))
+    let data: Vec<_> = first_event_data(new).collect();
+    data.into_iter().map(move |(kind, data)| LeadEventRecord::new(id, kind, actor, &data, at))
 }
 
 /// Implements [`LeadWrites`] for the concrete connections: the bodies compile once per backend.
 macro_rules! impl_lead_writes {
     ($($conn:ty),+) => {$(
         impl LeadWrites for $conn {
-            fn insert_created(&mut self, new: &NewLead, actor: &str) -> Result<LeadRow, StoreError> {
+            fn insert_created(&mut self, new: &NewLead, actor: &str) -> Result<Lead, StoreError> {
                 let row: LeadRow = diesel::insert_into(leads::table)
                     .values(LeadRecord::from(new))
                     .returning(leads::all_columns)
                     .get_result(self)?;
-                for event in first_events(row.id, new, actor) {
-                    diesel::insert_into(lead_events::table)
-                        .values(event)
-                        .execute(self)?;
+                let lead = row.into_domain()?;
+                for (kind, data) in first_event_data(new) {
+                    self.record_lead_event(&LeadEventWrite {
+                        lead_id: lead.id,
+                        lead: Some(&lead),
+                        kind,
+                        actor,
+                        data: &data,
+                        at: new.created_at,
+                    })?;
                 }
-                Ok(row)
+                Ok(lead)
             }
         }
     )+};
@@ -294,7 +305,7 @@ impl_lead_writes!(PgConnection, SqliteConnection);
 impl LeadRepository for DieselLeadRepository {
     fn create(&self, new: &NewLead, actor: &str) -> RepoResult<Lead> {
         self.db
-            .write(|c| write_transaction!(c, |c| c.insert_created(new, actor)?.into_domain()))
+            .write(|c| write_transaction!(c, |c| c.insert_created(new, actor)))
     }
 
     fn create_many(&self, new: &[NewLead], actor: &str) -> RepoResult<usize> {
@@ -415,17 +426,18 @@ impl LeadRepository for DieselLeadRepository {
                     .set(&changeset)
                     .returning(leads::all_columns)
                     .get_result(c)?;
-                let events: Vec<LeadEventRecord<'_>> = plan
-                    .events
-                    .iter()
-                    .map(|(kind, data)| LeadEventRecord::new(id, *kind, actor, data, at))
-                    .collect();
-                for event in events {
-                    diesel::insert_into(lead_events::table)
-                        .values(event)
-                        .execute(c)?;
+                let lead = row.into_domain()?;
+                for (kind, data) in &plan.events {
+                    c.record_lead_event(&LeadEventWrite {
+                        lead_id: id,
+                        lead: Some(&lead),
+                        kind: *kind,
+                        actor,
+                        data,
+                        at,
+                    })?;
                 }
-                Ok::<_, StoreError>(Some(row.into_domain()?))
+                Ok::<_, StoreError>(Some(lead))
             })
         })
     }
@@ -468,15 +480,15 @@ impl LeadRepository for DieselLeadRepository {
                             .execute(c)?;
                     }
                 }
-                diesel::insert_into(lead_events::table)
-                    .values(LeadEventRecord::new(
-                        id,
-                        LeadEventKind::Erased,
-                        actor,
-                        &serde_json::json!({}),
-                        at,
-                    ))
-                    .execute(c)?;
+                c.strip_outbox_personal_data(id)?;
+                c.record_lead_event(&LeadEventWrite {
+                    lead_id: id,
+                    lead: None,
+                    kind: LeadEventKind::Erased,
+                    actor,
+                    data: &serde_json::json!({}),
+                    at,
+                })?;
                 // The foreign key sets the events' lead_id to NULL: they stay for statistics.
                 diesel::delete(leads::table.find(id)).execute(c)?;
                 Ok::<_, StoreError>(true)

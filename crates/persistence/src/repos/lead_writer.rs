@@ -12,8 +12,8 @@
 //! unavailable), and one that waited longer than the pool's connection timeout is refused
 //! rather than stored late.
 //!
-//! Rows that must commit with a submission (the outbox entry of its event, the reply kept for
-//! an idempotency key) are written by [`AlsoStore`] hooks in the same transaction.
+//! Each stored event writes its outbox row in the same transaction (see `outbox.rs`); more
+//! rows that must commit with a submission can be written by [`AlsoStore`] hooks.
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,11 +28,12 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use tokio::sync::oneshot;
 
-use super::lead::{LeadEventRecord, LeadRow, LeadWrites, TransactionLock};
+use super::lead::{LeadRow, LeadWrites, TransactionLock};
+use super::outbox::{LeadEventWrite, RecordEvent};
 use super::{Db, IntoDomain, to_db_time};
 use crate::connection::write_transaction;
 use crate::error::StoreError;
-use crate::schema::{class_sessions, lead_events, leads, locations, program_types};
+use crate::schema::{class_sessions, leads, locations, program_types};
 
 /// Most submissions waiting for the writer; more are refused with `Unavailable`. At the
 /// writer's pace (thousands a second) a full queue is well under a second of work.
@@ -50,7 +51,8 @@ const MAX_POSTGRES_WRITERS: u32 = 4;
 pub(crate) type SubmitResult = Result<Submission, SubmitError>;
 
 /// The writer's transaction, on its concrete backend, for [`AlsoStore`] hooks.
-// No production hook yet: the outbox and idempotency keys (issues 14 and 15) are the first.
+// No production hook: the outbox row is written with the lead event itself
+// (`RecordEvent::record_lead_event`), and idempotency keys by their own middleware.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) enum TxConnection<'c> {
     /// PostgreSQL.
@@ -362,21 +364,18 @@ macro_rules! impl_submit_one {
                     .optional()?;
                 let stored = match existing {
                     Some(row) => {
-                        diesel::insert_into(lead_events::table)
-                            .values(LeadEventRecord::new(
-                                row.id,
-                                LeadEventKind::Resubmitted,
-                                WEBSITE_ACTOR,
-                                &new.resubmission_event_data(),
-                                new.created_at,
-                            ))
-                            .execute(c)?;
-                        Submission::Resubmitted(row.into_domain()?)
+                        let lead = row.into_domain()?;
+                        c.record_lead_event(&LeadEventWrite {
+                            lead_id: lead.id,
+                            lead: Some(&lead),
+                            kind: LeadEventKind::Resubmitted,
+                            actor: WEBSITE_ACTOR,
+                            data: &new.resubmission_event_data(),
+                            at: new.created_at,
+                        })?;
+                        Submission::Resubmitted(lead)
                     }
-                    None => {
-                        let row = c.insert_created(new, WEBSITE_ACTOR)?;
-                        Submission::Created(row.into_domain()?)
-                    }
+                    None => Submission::Created(c.insert_created(new, WEBSITE_ACTOR)?),
                 };
                 for hook in also {
                     hook(&mut TxConnection::$variant(c), &stored)?;
@@ -392,6 +391,8 @@ impl_submit_one!(PgConnection => Postgres, SqliteConnection => Sqlite);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use super::super::lead::LeadEventRecord;
+    use crate::schema::lead_events;
     use crate::testing::builders::lead;
     use crate::testing::{Backend, DEDUP_WINDOW, TestDatabase, lead_of};
 

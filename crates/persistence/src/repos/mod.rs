@@ -8,9 +8,11 @@ mod idempotency;
 mod lead;
 mod lead_query;
 mod lead_stats;
+mod outbox;
 pub(crate) mod lead_writer;
 mod timetable;
 mod timetable_slot;
+mod webhook;
 
 use std::sync::{Arc, Mutex};
 
@@ -26,10 +28,12 @@ pub(crate) use class_session::DieselClassSessionRepository;
 pub(crate) use health::DieselDatabaseHealth;
 pub(crate) use idempotency::DieselIdempotencyRepository;
 pub(crate) use lead::DieselLeadRepository;
+pub(crate) use outbox::DieselOutboxRepository;
 pub(crate) use timetable::DieselTimetableRepository;
 #[cfg(feature = "test-support")]
 pub(crate) use timetable::GENERATION_LOCK;
 pub(crate) use timetable_slot::DieselTimetableSlotRepository;
+pub(crate) use webhook::DieselWebhookRepository;
 
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, map_pool};

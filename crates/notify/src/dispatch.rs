@@ -1,0 +1,520 @@
+//! The outbox's dispatcher (API.md §7): routes new events to their deliveries, claims due
+//! deliveries under a lease, makes them (webhook POSTs, Telegram messages) and records each
+//! attempt with what follows it (done, a retry on the schedule of [`crate::backoff`], giving
+//! up, deactivating a webhook).
+//!
+//! It runs on a thread of its own with its own single-threaded runtime, so neither a slow
+//! receiver nor Telegram can hold up the HTTP server's workers, and storage calls (which
+//! block) go to that runtime's blocking pool. Every instant comes from a [`Clock`], so tests
+//! move time instead of waiting. Several instances may each run one: claiming is safe
+//! across them (see `cohai-persistence`'s `outbox.rs`).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use cohai_domain::outbox::{
+    AttemptRecord, Channel, ClaimedDelivery, DeliveryTarget, EventType, NextStep, OutboxRepository,
+    OutboxStats, TelegramRouting,
+};
+use cohai_domain::{RepoError, RepoResult};
+
+use crate::backoff;
+use crate::telegram::{TelegramAttempt, TelegramClient};
+use crate::text::{
+    CancellationNotice, LeadNotice, LeadNoticeKind, cancellation_text, format_local_start,
+    lead_text,
+};
+use crate::webhook::WebhookClient;
+
+/// Where "now" comes from.
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that moves only when told (tests of the retry schedule).
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// A clock showing `at`.
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(Mutex::new(at))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: TimeDelta) {
+        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Told what the dispatcher does, for metrics.
+pub trait DispatchObserver: Send + Sync {
+    /// One attempt on `channel` succeeded or failed.
+    fn attempted(&self, channel: Channel, success: bool);
+    /// How the outbox stands now.
+    fn outbox(&self, stats: OutboxStats);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+
+impl DispatchObserver for NoObserver {
+    fn attempted(&self, _: Channel, _: bool) {}
+    fn outbox(&self, _: OutboxStats) {}
+}
+
+/// Telegram, when a bot token is configured.
+#[derive(Clone)]
+pub struct TelegramDelivery {
+    /// The Bot API client.
+    pub client: TelegramClient,
+    /// Which chat gets what.
+    pub routing: TelegramRouting,
+    /// Whether messages carry the person's name and phone.
+    pub include_contact: bool,
+}
+
+/// How the dispatcher works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchSettings {
+    /// How long a claimed delivery is reserved (longer than a delivery's time-out).
+    pub lease: Duration,
+    /// Most deliveries claimed (and made at once) per cycle.
+    pub batch: i64,
+    /// Most events routed per cycle.
+    pub route_batch: i64,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(60),
+            batch: 32,
+            route_batch: 500,
+        }
+    }
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cycle {
+    /// Events routed to their deliveries.
+    pub routed: usize,
+    /// Deliveries attempted.
+    pub attempted: usize,
+}
+
+/// The dispatcher: call [`Dispatcher::run_once`] (tests), or [`start`] it on its thread.
+pub struct Dispatcher {
+    outbox: Arc<dyn OutboxRepository>,
+    webhooks: WebhookClient,
+    telegram: Option<TelegramDelivery>,
+    clock: Arc<dyn Clock>,
+    observer: Arc<dyn DispatchObserver>,
+    settings: DispatchSettings,
+}
+
+/// Runs a storage call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> RepoResult<T> + Send + 'static,
+) -> RepoResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| RepoError::Internal(format!("a dispatcher storage call failed: {e}")))?
+}
+
+impl Dispatcher {
+    /// A dispatcher over `outbox`; Telegram only when `telegram` is given.
+    pub fn new(
+        outbox: Arc<dyn OutboxRepository>,
+        webhooks: WebhookClient,
+        telegram: Option<TelegramDelivery>,
+        clock: Arc<dyn Clock>,
+        observer: Arc<dyn DispatchObserver>,
+        settings: DispatchSettings,
+    ) -> Self {
+        Self {
+            outbox,
+            webhooks,
+            telegram,
+            clock,
+            observer,
+            settings,
+        }
+    }
+
+    /// Routes what is new, then makes the deliveries due now (at once, up to the batch), and
+    /// records them. Needs a Tokio runtime (the blocking pool and timers).
+    pub async fn run_once(&self) -> RepoResult<Cycle> {
+        let now = self.clock.now();
+        let routing = self.telegram.as_ref().map(|t| t.routing.clone());
+        let (outbox, limit) = (Arc::clone(&self.outbox), self.settings.route_batch);
+        let routed = blocking(move || outbox.route(routing.as_ref(), now, limit)).await?;
+        let (outbox, lease, limit) = (
+            Arc::clone(&self.outbox),
+            self.settings.lease,
+            self.settings.batch,
+        );
+        let claimed = blocking(move || outbox.claim(now, lease, limit)).await?;
+        let attempted = claimed.len();
+        let results =
+            futures_util::future::join_all(claimed.into_iter().map(|d| self.deliver(d))).await;
+        for result in results {
+            if let Err(error) = result {
+                // The lease runs out and the delivery is made again: nothing is lost.
+                log::warn!("outbox: recording a delivery failed: {error}");
+            }
+        }
+        Ok(Cycle { routed, attempted })
+    }
+
+    /// How the outbox stands.
+    pub async fn stats(&self) -> RepoResult<OutboxStats> {
+        let outbox = Arc::clone(&self.outbox);
+        blocking(move || outbox.stats()).await
+    }
+
+    /// Deletes events older than `retention` with nothing left to deliver.
+    pub async fn prune(&self, retention: TimeDelta) -> RepoResult<u64> {
+        let outbox = Arc::clone(&self.outbox);
+        let before = self.clock.now() - retention;
+        blocking(move || outbox.prune(before)).await
+    }
+
+    /// Makes one delivery and records it.
+    async fn deliver(&self, delivery: ClaimedDelivery) -> RepoResult<()> {
+        let started = self.clock.now();
+        let (record, next, chat_pause) = match &delivery.target {
+            DeliveryTarget::Webhook {
+                url, signing_key, ..
+            } => self.deliver_webhook(&delivery, url, signing_key).await,
+            DeliveryTarget::Telegram { chat_id } => {
+                self.deliver_telegram(&delivery, chat_id, started).await?
+            }
+        };
+        self.observer.attempted(
+            delivery.target.channel(),
+            matches!(next, NextStep::Delivered),
+        );
+        let now = self.clock.now();
+        let outbox = Arc::clone(&self.outbox);
+        let kept =
+            blocking(move || outbox.complete(&delivery, &record, &next, chat_pause, now)).await?;
+        if !kept {
+            log::info!("outbox: a delivery's lease had run out before it was recorded");
+        }
+        Ok(())
+    }
+
+    async fn deliver_webhook(
+        &self,
+        delivery: &ClaimedDelivery,
+        url: &str,
+        signing_key: &[u8; 32],
+    ) -> (AttemptRecord, NextStep, Option<DateTime<Utc>>) {
+        let event = &delivery.event;
+        let body = serde_json::json!({
+            "id": event.event_id,
+            "type": event.event_type,
+            "created_at": event.created_at,
+            "data": event.data,
+        });
+        // A `Value` always serialises.
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let now = self.clock.now();
+        let attempt = self
+            .webhooks
+            .deliver(url, &event.event_id, body, signing_key, now.timestamp())
+            .await;
+        let success = attempt.outcome.is_success();
+        let error = match attempt.outcome.error_label() {
+            Some(label) => Some(label.to_owned()),
+            None if !success => Some("status".to_owned()),
+            None => None,
+        };
+        if attempt.outcome == crate::webhook::AttemptOutcome::Refused {
+            log::warn!(
+                "webhook delivery refused: the target of webhook {} is not allowed",
+                webhook_id(delivery)
+            );
+        }
+        let record = AttemptRecord {
+            status_code: attempt.status_code.map(i32::from),
+            error,
+            duration: attempt.duration,
+        };
+        let now = self.clock.now();
+        let next = if success {
+            NextStep::Delivered
+        } else {
+            backoff::after_webhook_failure(delivery.attempt, delivery.failing_since, now)
+        };
+        (record, next, None)
+    }
+
+    async fn deliver_telegram(
+        &self,
+        delivery: &ClaimedDelivery,
+        chat_id: &str,
+        now: DateTime<Utc>,
+    ) -> RepoResult<(AttemptRecord, NextStep, Option<DateTime<Utc>>)> {
+        let Some(telegram) = &self.telegram else {
+            // Routed while a token was configured; kept for when one is again (or given up
+            // after the window).
+            let record = AttemptRecord {
+                status_code: None,
+                error: Some("not_configured".to_owned()),
+                duration: Duration::ZERO,
+            };
+            let next =
+                backoff::after_telegram_failure(delivery.attempt, delivery.failing_since, now);
+            return Ok((record, next, None));
+        };
+        let text = self.telegram_text(telegram, delivery).await?;
+        let started = Instant::now();
+        let attempt = telegram.client.send_message(chat_id, &text).await;
+        let duration = started.elapsed();
+        let now = self.clock.now();
+        Ok(match attempt {
+            TelegramAttempt::Sent => (
+                AttemptRecord {
+                    status_code: Some(200),
+                    error: None,
+                    duration,
+                },
+                NextStep::Delivered,
+                None,
+            ),
+            TelegramAttempt::RetryAfter { seconds, status } => {
+                let wait = TimeDelta::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000));
+                (
+                    AttemptRecord {
+                        status_code: Some(i32::from(status)),
+                        error: Some(format!("retry_after {seconds}")),
+                        duration,
+                    },
+                    backoff::after_telegram_rate_limit(wait, delivery.failing_since, now),
+                    Some(now + wait),
+                )
+            }
+            TelegramAttempt::Failed { status_code, error } => (
+                AttemptRecord {
+                    status_code: status_code.map(i32::from),
+                    error: Some(error),
+                    duration,
+                },
+                backoff::after_telegram_failure(delivery.attempt, delivery.failing_since, now),
+                None,
+            ),
+        })
+    }
+
+    /// The message for a delivery's event, from the event as stored (so an erased lead's
+    /// message has no contact) and the catalog's names now.
+    async fn telegram_text(
+        &self,
+        telegram: &TelegramDelivery,
+        delivery: &ClaimedDelivery,
+    ) -> RepoResult<String> {
+        let data = &delivery.event.data;
+        let contact = telegram.include_contact;
+        if delivery.event.event_type == EventType::ClassSessionCancelled {
+            let session = &data["class_session"];
+            let ids: Vec<i64> = data["lead_ids"]
+                .as_array()
+                .map(|ids| ids.iter().filter_map(serde_json::Value::as_i64).collect())
+                .unwrap_or_default();
+            let contacts = if contact {
+                let outbox = Arc::clone(&self.outbox);
+                let ids = ids.clone();
+                blocking(move || outbox.lead_contacts(&ids)).await?
+            } else {
+                Default::default()
+            };
+            let local = local_start(
+                session["starts_at"].as_str(),
+                session["location"]["timezone"].as_str(),
+            );
+            return Ok(cancellation_text(&CancellationNotice {
+                studio: text_of(&session["location"]["name"]),
+                program: text_of(&session["program_type"]["name"]),
+                class_start: local.unwrap_or_default(),
+                reason: text_of(&session["cancellation_reason"]),
+                leads: ids
+                    .into_iter()
+                    .map(|id| {
+                        let found = contacts.get(&id);
+                        (id, found.map(|c| c.0.clone()), found.map(|c| c.1.clone()))
+                    })
+                    .collect(),
+            }));
+        }
+        let lead = &data["lead"];
+        let (location, program, session) = (
+            lead["location_id"].as_i64(),
+            lead["program_type_id"].as_i64(),
+            lead["class_session_id"].as_i64(),
+        );
+        let outbox = Arc::clone(&self.outbox);
+        let context = blocking(move || outbox.notice_context(location, program, session)).await?;
+        let class_start = match (context.class_start, context.timezone.as_deref()) {
+            (Some(start), Some(zone)) => zone
+                .parse::<chrono_tz::Tz>()
+                .ok()
+                .map(|tz| format_local_start(start.with_timezone(&tz))),
+            _ => None,
+        };
+        let kind = if delivery.event.event_type == EventType::LeadResubmitted {
+            LeadNoticeKind::Resubmitted
+        } else {
+            LeadNoticeKind::New
+        };
+        Ok(lead_text(&LeadNotice {
+            kind,
+            lead_id: lead["id"].as_i64().unwrap_or_default(),
+            studio: context.studio,
+            program: context.program,
+            class_start,
+            name: contact
+                .then(|| lead["name"].as_str().map(str::to_owned))
+                .flatten(),
+            phone: contact
+                .then(|| lead["phone"].as_str().map(str::to_owned))
+                .flatten(),
+            message: None,
+        }))
+    }
+}
+
+fn webhook_id(delivery: &ClaimedDelivery) -> i64 {
+    match delivery.target {
+        DeliveryTarget::Webhook { webhook_id, .. } => webhook_id,
+        DeliveryTarget::Telegram { .. } => 0,
+    }
+}
+
+fn text_of(value: &serde_json::Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// An RFC 3339 instant in a time zone, as messages show it.
+fn local_start(instant: Option<&str>, zone: Option<&str>) -> Option<String> {
+    let start = DateTime::parse_from_rfc3339(instant?).ok()?;
+    let tz = zone?.parse::<chrono_tz::Tz>().ok()?;
+    Some(format_local_start(start.with_timezone(&tz)))
+}
+
+/// How the dispatcher's thread runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopSettings {
+    /// Pause when there was nothing to do.
+    pub poll_interval: Duration,
+    /// How long finished events are kept.
+    pub retention: TimeDelta,
+}
+
+/// How often finished events are pruned and the outbox's gauges refreshed.
+const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
+const STATS_EVERY: Duration = Duration::from_secs(1);
+
+/// The running dispatcher; dropping it stops the thread after the cycle in progress.
+pub struct RunningDispatcher {
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Starts `dispatcher` on a thread of its own.
+pub fn start(dispatcher: Dispatcher, settings: LoopSettings) -> std::io::Result<RunningDispatcher> {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(4)
+        .build()?;
+    let thread = std::thread::Builder::new()
+        .name("outbox-dispatcher".to_owned())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let mut last_prune: Option<Instant> = None;
+                let mut last_stats: Option<Instant> = None;
+                let mut failing = false;
+                while !*stopped.borrow() {
+                    let busy = match dispatcher.run_once().await {
+                        Ok(cycle) => {
+                            if failing {
+                                log::info!("outbox: the dispatcher works again");
+                                failing = false;
+                            }
+                            cycle.routed > 0 || cycle.attempted > 0
+                        }
+                        Err(error) => {
+                            // Once per outage, not once per cycle.
+                            if !failing {
+                                log::warn!("outbox: the dispatcher cannot reach storage: {error}");
+                                failing = true;
+                            }
+                            false
+                        }
+                    };
+                    if last_stats.is_none_or(|at| at.elapsed() >= STATS_EVERY) {
+                        if let Ok(stats) = dispatcher.stats().await {
+                            dispatcher.observer.outbox(stats);
+                        }
+                        last_stats = Some(Instant::now());
+                    }
+                    if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                        match dispatcher.prune(settings.retention).await {
+                            Ok(0) => {}
+                            Ok(n) => log::info!("outbox: pruned {n} delivered events"),
+                            Err(error) => log::warn!("outbox: pruning failed: {error}"),
+                        }
+                        last_prune = Some(Instant::now());
+                    }
+                    if busy {
+                        continue;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(settings.poll_interval) => {}
+                        _ = stopped.changed() => {}
+                    }
+                }
+            });
+        })?;
+    Ok(RunningDispatcher {
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+impl Drop for RunningDispatcher {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            log::error!("the outbox dispatcher panicked");
+        }
+    }
+}
