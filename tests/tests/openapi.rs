@@ -64,6 +64,16 @@ const CONTRACT: &[(&str, &str)] = &[
     ("delete", "/api/v1/admin/timetable-slots/{id}"),
     ("post", "/api/v1/admin/timetable-slots/{id}/apply"),
     ("post", "/api/v1/admin/timetable/generate"),
+    ("get", "/api/v1/admin/webhooks"),
+    ("post", "/api/v1/admin/webhooks"),
+    ("get", "/api/v1/admin/webhooks/{id}"),
+    ("patch", "/api/v1/admin/webhooks/{id}"),
+    ("delete", "/api/v1/admin/webhooks/{id}"),
+    ("get", "/api/v1/admin/webhooks/{id}/deliveries"),
+    (
+        "post",
+        "/api/v1/admin/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+    ),
 ];
 
 async fn served_document() -> serde_json::Value {

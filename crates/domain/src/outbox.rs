@@ -19,7 +19,9 @@ use crate::{LeadEventKind, RepoResult};
 
 /// Defines [`EventType`] with its dotted wire names, written once.
 macro_rules! event_types {
-    ($($(#[$meta:meta])* $variant:ident => $wire:literal),+ $(,)?) => {
+    // `$wire:tt`, not `literal`: the OpenAPI derive does not see a `literal` fragment in
+    // `serde(rename = …)` and would document the variant names instead of the wire names.
+    ($($(#[$meta:meta])* $variant:ident => $wire:tt),+ $(,)?) => {
         /// The type of an outbox event, as webhooks subscribe to it.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

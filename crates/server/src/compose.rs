@@ -75,6 +75,7 @@ pub fn web_settings(settings: &Settings) -> Result<WebSettings, AdminKeyError> {
         public_cache_ttl: std::time::Duration::from_millis(settings.public_cache_ttl_ms),
         queue_timeout: std::time::Duration::from_millis(settings.database.pool_timeout_ms.max(1)),
         calendar_uid_domain: settings.calendar.uid_domain.clone(),
+        webhooks_allow_private_targets: settings.webhooks.allow_private_targets,
     })
 }
 
@@ -125,6 +126,10 @@ pub fn app_state(
         repos.trainers.clone(),
     );
     let audit = Arc::new(cohai_services::AuditServiceImpl::new(repos.audit.clone()));
+    let webhooks = Arc::new(cohai_services::WebhookAdminService::new(
+        repos.webhooks.clone(),
+        web_settings.webhooks_allow_private_targets,
+    ));
     let health = Arc::new(HealthServiceImpl::new(repos.health.clone()));
     let idempotency = Arc::new(cohai_services::IdempotencyServiceImpl::new(
         repos.idempotency.clone(),
@@ -148,6 +153,7 @@ pub fn app_state(
         class_session_admin,
         timetable,
         audit,
+        webhooks,
         health,
         idempotency,
         settings: web_settings,

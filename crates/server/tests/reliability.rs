@@ -17,11 +17,6 @@ use common::{Server, agent};
 use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
 
-const NO_LIMITS: &[(&str, &str)] = &[
-    ("COHAI_LEAD_RATE_PER_MINUTE", "0"),
-    ("COHAI_PUBLIC_CACHE_TTL_MS", "0"),
-];
-
 /// Runs `request`, requires `503 unavailable` in the error shape within `limit`; returns the body.
 fn unavailable_within(
     limit: Duration,
@@ -84,9 +79,25 @@ fn load_until_down(
         .collect()
 }
 
+/// The crash test's settings: no limits, and a webhook receiver on loopback allowed, with a
+/// lease short enough that deliveries cut off by the kill are made again within the test.
+const CRASH_SETTINGS: &[(&str, &str)] = &[
+    ("COHAI_LEAD_RATE_PER_MINUTE", "0"),
+    ("COHAI_PUBLIC_CACHE_TTL_MS", "0"),
+    ("COHAI_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+    ("COHAI_OUTBOX__LEASE_SECS", "11"),
+    ("COHAI_OUTBOX__POLL_INTERVAL_MS", "50"),
+];
+
 fn acknowledged_leads_survive_a_sigkill(backend: Backend) {
     let db = TestDatabase::unmigrated(backend);
-    let mut server = Server::start(&db.url, NO_LIMITS);
+    let mut server = Server::start(&db.url, CRASH_SETTINGS);
+    let receiver = common::Receiver::start();
+    let (status, hook) = server.admin_post(
+        "/api/v1/admin/webhooks",
+        &serde_json::json!({"url": receiver.url, "events": ["lead.created"]}),
+    );
+    assert_eq!(status, 201, "{hook}");
     let acked_so_far = Arc::new(AtomicUsize::new(0));
     let load = std::thread::spawn({
         let (base, acked_so_far) = (server.base.clone(), Arc::clone(&acked_so_far));
@@ -136,10 +147,37 @@ fn acknowledged_leads_survive_a_sigkill(backend: Backend) {
             .expect("integrity check");
         assert_eq!(check[0].integrity_check, "ok");
     }
+    // Every acknowledged lead's `created` event reaches the receiver (at least once; the
+    // deliveries the kill cut off are made again when their lease runs out).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let missing = loop {
+        let delivered: std::collections::HashSet<i64> = receiver
+            .bodies()
+            .iter()
+            .filter(|b| b["type"] == "lead.created")
+            .filter_map(|b| b["data"]["lead"]["id"].as_i64())
+            .collect();
+        let missing: Vec<i64> = acked
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| !delivered.contains(id))
+            .collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged leads never reached the webhook receiver, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
     eprintln!(
-        "{backend:?}: {} leads acknowledged before SIGKILL, {} stored",
+        "{backend:?}: {} leads acknowledged before SIGKILL, {} stored, {} deliveries received",
         acked.len(),
-        leads
+        leads,
+        receiver.bodies().len()
     );
 }
 

@@ -18,6 +18,7 @@ mod openapi;
 mod schedule;
 pub mod timetable;
 pub mod timetable_slots;
+pub mod webhooks;
 
 pub use audit::{AuditService, AuditServiceImpl};
 pub use catalog::{CatalogService, CatalogServiceImpl};
@@ -36,3 +37,6 @@ pub use timetable::{
     ApplyInput, GenerateInput, TimetableService, TimetableServiceImpl, TimetableServices,
 };
 pub use timetable_slots::{TimetableSlotAdmin, TimetableSlotInput};
+pub use webhooks::{
+    CreatedWebhook, WebhookAdmin, WebhookAdminService, WebhookInput, WebhookSecret,
+};

@@ -207,6 +207,25 @@ async fn renewing<T>(
     }
 }
 
+/// Put in a reply's extensions by a handler whose reply holds a secret: the reply kept for
+/// its `Idempotency-Key` (and so a replay) leaves out these top-level fields, so the secret
+/// is never stored (a webhook's `secret`).
+#[derive(Debug, Clone, Copy)]
+pub struct KeepWithout(pub &'static [&'static str]);
+
+/// `text` without the top-level `fields` of its JSON object.
+fn without_fields(text: String, fields: &[&str]) -> String {
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(mut object)) => {
+            for field in fields {
+                object.remove(*field);
+            }
+            serde_json::Value::Object(object).to_string()
+        }
+        _ => text,
+    }
+}
+
 /// After the handler: keeps a 2xx reply, frees the key otherwise; the reply goes out as the
 /// handler made it.
 async fn finish(
@@ -231,12 +250,16 @@ async fn finish(
             return Ok(ServiceResponse::from_err(ApiError::internal(), http_req));
         }
     };
+    let keep_without = head.extensions().get::<KeepWithout>().copied();
     match String::from_utf8(bytes.to_vec()) {
         Ok(text) => {
             let kept = KeptReply {
                 status: head.status().as_u16(),
                 headers: kept_headers(head.headers()),
-                body: text,
+                body: match keep_without {
+                    Some(KeepWithout(fields)) => without_fields(text, fields),
+                    None => text,
+                },
             };
             let service = state.idempotency.clone();
             match blocking(state, move || {
@@ -413,6 +436,13 @@ impl utoipa::Modify for IdempotencyDocs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_reply_leaves_out_the_fields_named_by_the_handler() {
+        let kept = without_fields(r#"{"id":1,"secret":"whsec_x","url":"u"}"#.to_owned(), &["secret"]);
+        assert_eq!(kept, r#"{"id":1,"url":"u"}"#);
+        assert_eq!(without_fields("not json".to_owned(), &["secret"]), "not json");
+    }
 
     #[test]
     fn only_the_listed_headers_are_kept() {

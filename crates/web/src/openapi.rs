@@ -141,6 +141,13 @@ impl Modify for BearerScheme {
         routes::admin::timetable_slots::delete,
         routes::admin::timetable::apply,
         routes::admin::timetable::generate,
+        routes::admin::webhooks::list,
+        routes::admin::webhooks::create,
+        routes::admin::webhooks::get,
+        routes::admin::webhooks::update,
+        routes::admin::webhooks::delete,
+        routes::admin::webhooks::deliveries,
+        routes::admin::webhooks::redeliver,
     ),
     components(schemas(ErrorResponse, ErrorDetail, DateTimeOrDate, LeadSortOrder)),
     modifiers(&BearerScheme, &IdempotencyDocs, &RoleDocs),
@@ -151,6 +158,7 @@ impl Modify for BearerScheme {
         (name = "admin", description = "The leads CRM (admin key required)"),
         (name = "admin-catalog", description = "Catalog administration and its audit log (admin key required)"),
         (name = "admin-timetable", description = "The weekly timetable and the class sessions generated from it (admin key required)"),
+        (name = "admin-webhooks", description = "Webhooks: receivers of lead and class-session events, signed with a secret shown once, and their deliveries logs (admin key required)"),
         (name = "operations", description = "Health, readiness, metrics and documentation"),
     )
 )]

@@ -36,6 +36,9 @@ pub struct WebSettings {
     pub queue_timeout: std::time::Duration,
     /// The part after `@` of the calendar feed's event UIDs.
     pub calendar_uid_domain: String,
+    /// Setting `webhooks.allow_private_targets`: webhook URLs may be `http` and point to
+    /// loopback or private addresses (tests only; it turns off the SSRF protection).
+    pub webhooks_allow_private_targets: bool,
 }
 
 /// Services and settings shared by all workers.
@@ -54,6 +57,8 @@ pub struct AppState {
     pub timetable: cohai_services::TimetableServices,
     /// The audit log.
     pub audit: Arc<dyn AuditService>,
+    /// Webhook administration and deliveries logs.
+    pub webhooks: Arc<dyn cohai_services::WebhookAdmin>,
     /// Readiness and pool state.
     pub health: Arc<dyn HealthService>,
     /// Idempotency keys of `POST` requests (see [`crate::idempotency`]).

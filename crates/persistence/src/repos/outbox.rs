@@ -342,6 +342,13 @@ macro_rules! due_deliveries {
                             .lt(deliveries::outbox_event_id),
                     ),
             )))
+            // Not to a chat that may not have a message now (pacing, a 429's pause): its
+            // waiting messages would fill the batch and hold back what can go.
+            .filter(not(exists(
+                telegram_chats::table
+                    .filter(telegram_chats::chat_id.nullable().eq(deliveries::chat_id))
+                    .filter(telegram_chats::next_send_at.gt($now)),
+            )))
             .order((deliveries::next_attempt_at.asc(), deliveries::id.asc()))
             .limit($limit)
             .select((
@@ -371,10 +378,12 @@ fn pace_telegram(
     candidates: Vec<Candidate>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Candidate>, StoreError> {
+    // In sorted order: two instances claiming at once lock their chats' rows in the same
+    // order, so they cannot deadlock on them (a `HashSet`'s order differs between sets).
     let chats: Vec<String> = candidates
         .iter()
         .filter_map(|c| c.2.clone())
-        .collect::<HashSet<_>>()
+        .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
     let mut open: HashSet<String> = HashSet::new();
@@ -478,6 +487,16 @@ impl OutboxRepository for DieselOutboxRepository {
         now: DateTime<Utc>,
         limit: i64,
     ) -> RepoResult<usize> {
+        // A read first: an idle dispatcher must not take the (SQLite) write lock each poll.
+        let waiting: bool = self.db.run(|c| {
+            Ok(diesel::select(exists(
+                outbox_events::table.filter(outbox_events::routed_at.is_null()),
+            ))
+            .get_result(c)?)
+        })?;
+        if !waiting {
+            return Ok(0);
+        }
         self.db.write(|c| {
             let body = |c: &mut AnyConnection| -> Result<usize, StoreError> {
                 if !lock_routing(c)? {
@@ -557,6 +576,12 @@ impl OutboxRepository for DieselOutboxRepository {
         limit: i64,
     ) -> RepoResult<Vec<ClaimedDelivery>> {
         let lease = chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX);
+        // A read first, as in `route`.
+        let db_now = to_db_time(now);
+        let due: Vec<Candidate> = self.db.run(|c| Ok(due_deliveries!(db_now, 1).load(c)?))?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
         self.db.write(|c| {
             immediate_transaction(c, |c| {
                 let db_now = to_db_time(now);
@@ -710,15 +735,20 @@ impl OutboxRepository for DieselOutboxRepository {
                         ))
                         .execute(c)?,
                 };
-                if let (NextStep::Deactivate, Some(webhook_id)) = (next, webhook_id) {
-                    super::webhook::deactivate(c, webhook_id, now)?;
-                }
+                // Telegram's `retry_after` holds the chat whoever holds the delivery now.
                 if let (Some(pause), DeliveryTarget::Telegram { chat_id }) =
                     (chat_pause, &delivery.target)
                 {
                     set_chat_next_send(c, chat_id, pause)?;
                 }
-                Ok(updated > 0)
+                if updated == 0 {
+                    // Another dispatcher holds it now: what follows is its decision.
+                    return Ok(false);
+                }
+                if let (NextStep::Deactivate, Some(webhook_id)) = (next, webhook_id) {
+                    super::webhook::deactivate(c, webhook_id, now)?;
+                }
+                Ok(true)
             })
         })
     }

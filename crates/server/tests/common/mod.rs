@@ -148,6 +148,21 @@ impl Server {
         )
     }
 
+    /// `POST path` with a JSON body and the admin key.
+    pub fn admin_post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let mut res = agent()
+            .post(&format!("{}{path}", self.base))
+            .header("authorization", &format!("Bearer {ADMIN_KEY}"))
+            .send_json(body)
+            .expect("request");
+        let status = res.status().as_u16();
+        let body = res.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// Sends a signal (`TERM`, `KILL`, …) with `kill`.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
@@ -196,4 +211,76 @@ impl Drop for Server {
 /// An SQLite URL inside `dir`.
 pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("data/cohai.db").display())
+}
+
+/// A webhook receiver on loopback: answers every request `200` after 50 ms (one connection
+/// per request) and keeps each body it was sent.
+pub struct Receiver {
+    /// `http://127.0.0.1:<port>/hook`.
+    pub url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Receiver {
+    /// Starts listening.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&bodies);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let kept = std::sync::Arc::clone(&kept);
+                std::thread::spawn(move || {
+                    if let Some(body) = read_request_body(stream)
+                        && let Ok(json) = serde_json::from_slice(&body)
+                    {
+                        kept.lock().expect("bodies").push(json);
+                    }
+                });
+            }
+        });
+        Self { url, bodies }
+    }
+
+    /// The bodies received so far.
+    pub fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().expect("bodies").clone()
+    }
+}
+
+/// Reads one HTTP/1.1 request, answers `200` and closes; returns the body.
+fn read_request_body(mut stream: TcpStream) -> Option<Vec<u8>> {
+    use std::io::{Read, Write};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let (head_end, length) = loop {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..at]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            break (at + 4, length);
+        }
+    };
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    // A moment's work, so deliveries are in flight when a test kills the server.
+    std::thread::sleep(Duration::from_millis(50));
+    stream
+        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        .ok()?;
+    Some(buf[head_end..head_end + length].to_vec())
 }

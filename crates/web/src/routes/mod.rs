@@ -164,8 +164,8 @@ pub(crate) fn resource(
     ))
 }
 
-/// Registers the admin-only routes inside `/api/v1/admin`: the catalog, the timetable and the
-/// audit log (managers get 403).
+/// Registers the admin-only routes inside `/api/v1/admin`: the catalog, the timetable, the
+/// audit log and the webhooks (managers get 403).
 fn admin_catalog_routes(cfg: &mut web::ServiceConfig) {
     macro_rules! catalog {
         ($($path:literal => $module:ident),+) => {$(
@@ -203,6 +203,24 @@ fn admin_catalog_routes(cfg: &mut web::ServiceConfig) {
     )
     .service(resource("/timetable-slots/{id}/apply").route(web::post().to(admin::timetable::apply)))
     .service(resource("/timetable/generate").route(web::post().to(admin::timetable::generate)));
+    cfg.service(
+        resource("/webhooks")
+            .route(web::get().to(admin::webhooks::list))
+            .route(web::post().to(admin::webhooks::create)),
+    )
+    .service(
+        resource("/webhooks/{id}")
+            .route(web::get().to(admin::webhooks::get))
+            .route(web::patch().to(admin::webhooks::update))
+            .route(web::delete().to(admin::webhooks::delete)),
+    )
+    .service(
+        resource("/webhooks/{id}/deliveries").route(web::get().to(admin::webhooks::deliveries)),
+    )
+    .service(
+        resource("/webhooks/{id}/deliveries/{delivery_id}/redeliver")
+            .route(web::post().to(admin::webhooks::redeliver)),
+    );
 }
 
 /// Registers every route.

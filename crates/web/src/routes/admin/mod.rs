@@ -13,3 +13,4 @@ pub mod program_types;
 pub mod timetable;
 pub mod timetable_slots;
 pub mod trainers;
+pub mod webhooks;
