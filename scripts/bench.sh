@@ -23,9 +23,16 @@
 #   BENCH_KEEP_DB=1    keep the SQLite database of a scale run (about 1 GB) under target/bench
 #   CARGO_TARGET_DIR   where cargo builds (binaries under ${CARGO_TARGET_DIR:-target}/release)
 #   BENCH_NO_BUILD=1   skip `cargo build` (use the binaries already built)
+#   BENCH_WEBHOOK=down register a webhook for every event type at a closed loopback port (the
+#                      receiver is down: every delivery fails and is retried), to measure the
+#                      form and admin calls while notifications fail
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [[ -n ${BENCH_WEBHOOK:-} ]]; then
+    # The dead receiver is on loopback, which the SSRF check refuses by default.
+    export COHAI_WEBHOOKS__ALLOW_PRIVATE_TARGETS=true
+fi
 cd "$ROOT" # relative paths below (and a relative CARGO_TARGET_DIR) are from the repository root
 
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -288,6 +295,16 @@ bench_backend() {
     startup_ms=$(wait_healthy "$t0")
     printf 'first_start_ms\t%s\nstartup_ms\t%s\nport\t%s\n' "$first_ms" "$startup_ms" "$PORT" >>"$meta"
     log "server pid $SERVER_PID on $BASE; start-up ${startup_ms} ms (first start ${first_ms} ms)"
+
+    if [[ ${BENCH_WEBHOOK:-} == down ]]; then
+        local dead_port
+        dead_port=$(free_port)
+        curl -sf -o /dev/null -H "Authorization: Bearer $ADMIN_KEY" -H 'Content-Type: application/json' \
+            -d "{\"url\": \"http://127.0.0.1:$dead_port/hook\", \"events\": [\"lead.created\", \"lead.resubmitted\", \"lead.status_changed\", \"lead.assigned\", \"lead.updated\", \"lead.erased\", \"class_session.cancelled\"]}" \
+            "$BASE/api/v1/admin/webhooks"
+        printf 'webhook\tdown (127.0.0.1:%s)\n' "$dead_port" >>"$meta"
+        log "a webhook for every event at the closed port $dead_port"
+    fi
 
     local location_id
     location_id=$(curl -sf "$BASE/api/v1/locations" | python3 "$REPORT" json-path items.0.id)

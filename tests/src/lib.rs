@@ -16,6 +16,9 @@ pub use cohai_persistence::testing::builders::{self, at};
 pub use cohai_persistence::testing::{Backend, TestDatabase, TestLeads};
 use cohai_web::{AppState, WebSettings};
 
+pub mod fakes;
+pub mod postman;
+
 /// The admin key every test app accepts (named `admin`).
 pub const ADMIN_KEY: &str = "test-admin-key";
 

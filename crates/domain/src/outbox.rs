@@ -321,6 +321,19 @@ pub struct AttemptRecord {
     pub duration: Duration,
 }
 
+/// An attempt to record, with what follows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The delivery, as claimed.
+    pub delivery: ClaimedDelivery,
+    /// What the attempt did.
+    pub attempt: AttemptRecord,
+    /// What follows.
+    pub next: NextStep,
+    /// Hold the Telegram chat until then (a `retry_after`).
+    pub chat_pause: Option<DateTime<Utc>>,
+}
+
 /// What becomes of a delivery after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NextStep {
@@ -388,7 +401,23 @@ pub trait OutboxRepository: Send + Sync {
         next: &NextStep,
         chat_pause: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
-    ) -> RepoResult<bool>;
+    ) -> RepoResult<bool> {
+        let done = [Completion {
+            delivery: delivery.clone(),
+            attempt: attempt.clone(),
+            next: next.clone(),
+            chat_pause,
+        }];
+        Ok(self
+            .complete_all(&done, now)?
+            .first()
+            .copied()
+            .unwrap_or(false))
+    }
+    /// [`OutboxRepository::complete`] for a cycle's attempts at once, in one transaction
+    /// (so a busy dispatcher takes the database's write lock once per cycle, not once per
+    /// delivery); one flag per completion, in order.
+    fn complete_all(&self, done: &[Completion], now: DateTime<Utc>) -> RepoResult<Vec<bool>>;
     /// Deletes events older than `before` that have nothing left to deliver, with their
     /// deliveries and log. Returns how many events.
     fn prune(&self, before: DateTime<Utc>) -> RepoResult<u64>;

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use cohai_domain::outbox::{
-    AttemptRecord, Channel, ClaimedDelivery, DeliveryTarget, EventType, NextStep, OutboxRepository,
-    OutboxStats, TelegramRouting,
+    AttemptRecord, Channel, ClaimedDelivery, Completion, DeliveryTarget, EventType, NextStep,
+    OutboxRepository, OutboxStats, TelegramRouting,
 };
 use cohai_domain::{RepoError, RepoResult};
 
@@ -180,11 +180,29 @@ impl Dispatcher {
         let attempted = claimed.len();
         let results =
             futures_util::future::join_all(claimed.into_iter().map(|d| self.deliver(d))).await;
+        let mut done = Vec::with_capacity(results.len());
         for result in results {
-            if let Err(error) = result {
+            match result {
+                Ok(completion) => done.push(completion),
                 // The lease runs out and the delivery is made again: nothing is lost.
-                log::warn!("outbox: recording a delivery failed: {error}");
+                Err(error) => log::warn!("outbox: preparing a delivery failed: {error}"),
             }
+        }
+        // One transaction for the whole cycle's records.
+        let now = self.clock.now();
+        let outbox = Arc::clone(&self.outbox);
+        let kept = blocking(move || outbox.complete_all(&done, now)).await;
+        match kept {
+            Ok(kept) => {
+                let lost = kept.iter().filter(|k| !**k).count();
+                if lost > 0 {
+                    log::info!(
+                        "outbox: {lost} deliveries' leases had run out before they were recorded"
+                    );
+                }
+            }
+            // Their leases run out and they are made again: at least once, never lost.
+            Err(error) => log::warn!("outbox: recording {attempted} deliveries failed: {error}"),
         }
         Ok(Cycle { routed, attempted })
     }
@@ -202,10 +220,10 @@ impl Dispatcher {
         blocking(move || outbox.prune(before)).await
     }
 
-    /// Makes one delivery and records it.
-    async fn deliver(&self, delivery: ClaimedDelivery) -> RepoResult<()> {
+    /// Makes one delivery; what to record of it.
+    async fn deliver(&self, delivery: ClaimedDelivery) -> RepoResult<Completion> {
         let started = self.clock.now();
-        let (record, next, chat_pause) = match &delivery.target {
+        let (attempt, next, chat_pause) = match &delivery.target {
             DeliveryTarget::Webhook {
                 url, signing_key, ..
             } => self.deliver_webhook(&delivery, url, signing_key).await,
@@ -217,14 +235,12 @@ impl Dispatcher {
             delivery.target.channel(),
             matches!(next, NextStep::Delivered),
         );
-        let now = self.clock.now();
-        let outbox = Arc::clone(&self.outbox);
-        let kept =
-            blocking(move || outbox.complete(&delivery, &record, &next, chat_pause, now)).await?;
-        if !kept {
-            log::info!("outbox: a delivery's lease had run out before it was recorded");
-        }
-        Ok(())
+        Ok(Completion {
+            delivery,
+            attempt,
+            next,
+            chat_pause,
+        })
     }
 
     async fn deliver_webhook(

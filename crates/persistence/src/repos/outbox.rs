@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cohai_domain::outbox::{
-    AttemptRecord, ClaimedDelivery, DeliveryTarget, EventType, NextStep, NoticeContext,
+    AttemptRecord, ClaimedDelivery, Completion, DeliveryTarget, EventType, NextStep, NoticeContext,
     OutboxEvent, OutboxRepository, OutboxStats, TelegramRouting,
 };
 use cohai_domain::{Lead, LeadEventKind, RepoError, RepoResult, WEBSITE_ACTOR};
@@ -29,9 +29,9 @@ use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 
+use super::audit::immediate_transaction;
 use super::lead::LeadEventRecord;
 use super::{Db, from_db_time, to_db_time};
-use super::audit::immediate_transaction;
 use crate::connection::{AnyConnection, with_backend};
 use crate::error::StoreError;
 use crate::schema::{
@@ -273,7 +273,9 @@ fn telegram_chat(
         EventType::LeadCreated if from_website => lead_location(c, &data["lead"])?,
         EventType::LeadResubmitted => lead_location(c, &data["lead"])?,
         EventType::ClassSessionCancelled => {
-            let chosen = data["lead_ids"].as_array().is_some_and(|ids| !ids.is_empty());
+            let chosen = data["lead_ids"]
+                .as_array()
+                .is_some_and(|ids| !ids.is_empty());
             if !chosen {
                 return Ok(None);
             }
@@ -285,7 +287,10 @@ fn telegram_chat(
 }
 
 /// A lead's location: its own, else its chosen session's.
-fn lead_location(c: &mut AnyConnection, lead: &serde_json::Value) -> Result<Option<i64>, StoreError> {
+fn lead_location(
+    c: &mut AnyConnection,
+    lead: &serde_json::Value,
+) -> Result<Option<i64>, StoreError> {
     if let Some(id) = lead["location_id"].as_i64() {
         return Ok(Some(id));
     }
@@ -473,11 +478,89 @@ pub(super) fn parse_signing_key(raw: &str) -> Result<[u8; 32], StoreError> {
         return Err(RepoError::Internal("a webhook's signing key is malformed".to_owned()).into());
     }
     for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&raw[2 * i..2 * i + 2], 16).map_err(|_| {
-            RepoError::Internal("a webhook's signing key is malformed".to_owned())
-        })?;
+        *byte = u8::from_str_radix(&raw[2 * i..2 * i + 2], 16)
+            .map_err(|_| RepoError::Internal("a webhook's signing key is malformed".to_owned()))?;
     }
     Ok(key)
+}
+
+/// Records one attempt and what follows it, inside the caller's transaction (see
+/// [`OutboxRepository::complete`]).
+fn complete_one(
+    c: &mut AnyConnection,
+    delivery: &ClaimedDelivery,
+    attempt: &AttemptRecord,
+    next: &NextStep,
+    chat_pause: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let exists: Option<Option<i64>> = deliveries::table
+        .find(delivery.id)
+        .select(deliveries::webhook_id)
+        .first(c)
+        .optional()?;
+    let Some(webhook_id) = exists else {
+        // Deleted with its webhook meanwhile: nothing to record against.
+        return Ok(false);
+    };
+    let duration_ms = i64::try_from(attempt.duration.as_millis()).unwrap_or(i64::MAX);
+    diesel::insert_into(delivery_attempts::table)
+        .values((
+            delivery_attempts::delivery_id.eq(delivery.id),
+            delivery_attempts::webhook_id.eq(webhook_id),
+            delivery_attempts::attempt.eq(delivery.attempt),
+            delivery_attempts::status_code.eq(attempt.status_code),
+            delivery_attempts::error.eq(attempt.error.as_deref()),
+            delivery_attempts::duration_ms.eq(duration_ms),
+            delivery_attempts::created_at.eq(to_db_time(now)),
+        ))
+        .execute(c)?;
+    let mine = deliveries::table
+        .filter(deliveries::id.eq(delivery.id))
+        .filter(deliveries::lease_token.eq(&delivery.lease_token));
+    let failing_since = to_db_time(delivery.failing_since.unwrap_or(now));
+    let db_now = to_db_time(now);
+    let released = (
+        deliveries::attempts.eq(delivery.attempt),
+        deliveries::leased_until.eq(None::<chrono::NaiveDateTime>),
+        deliveries::lease_token.eq(None::<String>),
+        deliveries::updated_at.eq(db_now),
+    );
+    let updated = match next {
+        NextStep::Delivered => diesel::update(mine)
+            .set((
+                released,
+                deliveries::state.eq("delivered"),
+                deliveries::failing_since.eq(None::<chrono::NaiveDateTime>),
+            ))
+            .execute(c)?,
+        NextStep::RetryAt(at) => diesel::update(mine)
+            .set((
+                released,
+                deliveries::next_attempt_at.eq(to_db_time(*at)),
+                deliveries::failing_since.eq(Some(failing_since)),
+            ))
+            .execute(c)?,
+        NextStep::GiveUp | NextStep::Deactivate => diesel::update(mine)
+            .set((
+                released,
+                deliveries::state.eq("failed"),
+                deliveries::failing_since.eq(Some(failing_since)),
+            ))
+            .execute(c)?,
+    };
+    // Telegram's `retry_after` holds the chat whoever holds the delivery now.
+    if let (Some(pause), DeliveryTarget::Telegram { chat_id }) = (chat_pause, &delivery.target) {
+        set_chat_next_send(c, chat_id, pause)?;
+    }
+    if updated == 0 {
+        // Another dispatcher holds it now: what follows is its decision.
+        return Ok(false);
+    }
+    if let (NextStep::Deactivate, Some(webhook_id)) = (next, webhook_id) {
+        super::webhook::deactivate(c, webhook_id, now)?;
+    }
+    Ok(true)
 }
 
 impl OutboxRepository for DieselOutboxRepository {
@@ -670,85 +753,15 @@ impl OutboxRepository for DieselOutboxRepository {
         })
     }
 
-    fn complete(
-        &self,
-        delivery: &ClaimedDelivery,
-        attempt: &AttemptRecord,
-        next: &NextStep,
-        chat_pause: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> RepoResult<bool> {
+    fn complete_all(&self, done: &[Completion], now: DateTime<Utc>) -> RepoResult<Vec<bool>> {
+        if done.is_empty() {
+            return Ok(Vec::new());
+        }
         self.db.write(|c| {
             immediate_transaction(c, |c| {
-                let exists: Option<Option<i64>> = deliveries::table
-                    .find(delivery.id)
-                    .select(deliveries::webhook_id)
-                    .first(c)
-                    .optional()?;
-                let Some(webhook_id) = exists else {
-                    // Deleted with its webhook meanwhile: nothing to record against.
-                    return Ok(false);
-                };
-                let duration_ms = i64::try_from(attempt.duration.as_millis()).unwrap_or(i64::MAX);
-                diesel::insert_into(delivery_attempts::table)
-                    .values((
-                        delivery_attempts::delivery_id.eq(delivery.id),
-                        delivery_attempts::webhook_id.eq(webhook_id),
-                        delivery_attempts::attempt.eq(delivery.attempt),
-                        delivery_attempts::status_code.eq(attempt.status_code),
-                        delivery_attempts::error.eq(attempt.error.as_deref()),
-                        delivery_attempts::duration_ms.eq(duration_ms),
-                        delivery_attempts::created_at.eq(to_db_time(now)),
-                    ))
-                    .execute(c)?;
-                let mine = deliveries::table
-                    .filter(deliveries::id.eq(delivery.id))
-                    .filter(deliveries::lease_token.eq(&delivery.lease_token));
-                let failing_since = to_db_time(delivery.failing_since.unwrap_or(now));
-                let db_now = to_db_time(now);
-                let released = (
-                    deliveries::attempts.eq(delivery.attempt),
-                    deliveries::leased_until.eq(None::<chrono::NaiveDateTime>),
-                    deliveries::lease_token.eq(None::<String>),
-                    deliveries::updated_at.eq(db_now),
-                );
-                let updated = match next {
-                    NextStep::Delivered => diesel::update(mine)
-                        .set((
-                            released,
-                            deliveries::state.eq("delivered"),
-                            deliveries::failing_since.eq(None::<chrono::NaiveDateTime>),
-                        ))
-                        .execute(c)?,
-                    NextStep::RetryAt(at) => diesel::update(mine)
-                        .set((
-                            released,
-                            deliveries::next_attempt_at.eq(to_db_time(*at)),
-                            deliveries::failing_since.eq(Some(failing_since)),
-                        ))
-                        .execute(c)?,
-                    NextStep::GiveUp | NextStep::Deactivate => diesel::update(mine)
-                        .set((
-                            released,
-                            deliveries::state.eq("failed"),
-                            deliveries::failing_since.eq(Some(failing_since)),
-                        ))
-                        .execute(c)?,
-                };
-                // Telegram's `retry_after` holds the chat whoever holds the delivery now.
-                if let (Some(pause), DeliveryTarget::Telegram { chat_id }) =
-                    (chat_pause, &delivery.target)
-                {
-                    set_chat_next_send(c, chat_id, pause)?;
-                }
-                if updated == 0 {
-                    // Another dispatcher holds it now: what follows is its decision.
-                    return Ok(false);
-                }
-                if let (NextStep::Deactivate, Some(webhook_id)) = (next, webhook_id) {
-                    super::webhook::deactivate(c, webhook_id, now)?;
-                }
-                Ok(true)
+                done.iter()
+                    .map(|d| complete_one(c, &d.delivery, &d.attempt, &d.next, d.chat_pause, now))
+                    .collect()
             })
         })
     }
@@ -787,8 +800,10 @@ impl OutboxRepository for DieselOutboxRepository {
                     )
                     .execute(c)? as u64;
                 }
-                diesel::delete(telegram_chats::table.filter(telegram_chats::next_send_at.lt(before)))
-                    .execute(c)?;
+                diesel::delete(
+                    telegram_chats::table.filter(telegram_chats::next_send_at.lt(before)),
+                )
+                .execute(c)?;
                 Ok(pruned)
             })
         })
@@ -798,12 +813,18 @@ impl OutboxRepository for DieselOutboxRepository {
         self.db.run(|c| {
             let unrouted: (i64, Option<chrono::NaiveDateTime>) = outbox_events::table
                 .filter(outbox_events::routed_at.is_null())
-                .select((diesel::dsl::count_star(), diesel::dsl::min(outbox_events::created_at)))
+                .select((
+                    diesel::dsl::count_star(),
+                    diesel::dsl::min(outbox_events::created_at),
+                ))
                 .first(c)?;
             let pending: (i64, Option<chrono::NaiveDateTime>) = deliveries::table
                 .inner_join(outbox_events::table)
                 .filter(deliveries::state.eq("pending"))
-                .select((diesel::dsl::count_star(), diesel::dsl::min(outbox_events::created_at)))
+                .select((
+                    diesel::dsl::count_star(),
+                    diesel::dsl::min(outbox_events::created_at),
+                ))
                 .first(c)?;
             let oldest = [unrouted.1, pending.1].into_iter().flatten().min();
             Ok(OutboxStats {
