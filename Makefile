@@ -38,6 +38,10 @@ test: ## Run every test on SQLite and PostgreSQL (PostgreSQL must be up: see REA
 test-reliability: ## Crash (SIGKILL mid-load), database outage and overload tests, both backends
 	$(CARGO) nextest run -p cohai-server --test reliability --no-fail-fast
 
+.PHONY: test-browser
+test-browser: ## Swagger UI at /docs in headless chromium (playwright-core): Try it out, Authorize, CSP
+	scripts/test-browser.sh
+
 fuzz: ## Long schemathesis run over every operation of the OpenAPI document (CI runs a short one)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_PROFILE=release scripts/fuzz.sh
 
@@ -65,9 +69,40 @@ check-bootstrap-deps: ## Fail if cohai-bootstrap depends on actix-web (the web s
 openapi: ## Regenerate docs/openapi.json from the code
 	COHAI_UPDATE_OPENAPI=1 $(CARGO) test -p cohai-e2e --test openapi
 
+.PHONY: postman test-postman
+postman: ## Regenerate docs/cohai.postman_collection.json (+ environment) from docs/openapi.json
+	COHAI_UPDATE_POSTMAN=1 $(CARGO) test -p cohai-e2e --test postman
+
+test-postman: ## Run the Postman collection with newman (tools/newman) against a fresh seeded server
+	scripts/newman.sh
+
 docker-check: ## Validate docker/compose.yaml and lint docker/Dockerfile (no engine needed)
 	docker-compose -f docker/compose.yaml config -q
 	hadolint docker/Dockerfile
+
+# The RustSec advisory snapshot (plain files, see ../shared/CRATES.md): ../shared/advisory-db
+# beside this checkout, else /work/shared/advisory-db (CI's clones live elsewhere); or ADVISORY_DB=….
+ADVISORY_DB ?= $(patsubst %/SNAPSHOT,%,$(firstword $(wildcard $(abspath $(CURDIR)/../shared/advisory-db/SNAPSHOT) /work/shared/advisory-db/SNAPSHOT)))
+ADVISORY_DBS := $(abspath $(or $(CARGO_TARGET_DIR),target)/advisory-dbs)
+
+# cargo-deny reads a git checkout and takes the newer of its HEAD commit's date and .git/HEAD's
+# mtime as the database's age: both are set to the snapshot's date, so `maximum-db-staleness`
+# in deny.toml sees its real age. Offline: run `cargo fetch` first when crates are missing.
+.PHONY: deny
+deny: ## cargo-deny offline against the RustSec snapshot: advisories, licences, bans, sources
+	@test -n "$(ADVISORY_DB)" || { echo "no RustSec snapshot in ../shared/advisory-db or /work/shared/advisory-db: set ADVISORY_DB"; exit 1; }
+	@db="$(ADVISORY_DBS)/advisory-db-3157b0e258782691"; when="$$(cut -d' ' -f2 "$(ADVISORY_DB)/SNAPSHOT")T00:00:00Z"; \
+	rm -rf "$$db" && mkdir -p "$$db" && cp -R "$(ADVISORY_DB)/." "$$db/" && cd "$$db" && git init -q && git add -A && \
+	GIT_AUTHOR_DATE="$$when" GIT_COMMITTER_DATE="$$when" git -c user.name=make -c user.email=make@localhost \
+	    -c commit.gpgsign=false commit -qm "RustSec snapshot $$(cat SNAPSHOT)" && touch -d "$$when" .git/HEAD && \
+	echo "advisory database: $(ADVISORY_DB) ($$(cat SNAPSHOT))"
+	COHAI_ADVISORY_DBS="$(ADVISORY_DBS)" $(CARGO) deny --offline check advisories licenses sources
+	@# Duplicate versions are warnings only: without their dependency graphs (pages of them).
+	COHAI_ADVISORY_DBS="$(ADVISORY_DBS)" $(CARGO) deny --offline check --hide-inclusion-graph bans
+
+.PHONY: deploy-check
+deploy-check: ## systemd-analyze verify on deploy/*.service|timer, caddy validate on deploy/Caddyfile
+	deploy/check.sh
 
 bench: ## Load benchmark with wrk (BENCH_SMOKE=1 quick, BENCH_BACKEND=postgres, BENCH_DURATION=…)
 	scripts/bench.sh

@@ -712,7 +712,10 @@ async fn a_replayed_registration_answers_without_the_secret_which_is_never_store
     let replay = call(&app, send()).await;
     assert_eq!(replay.status, 201, "{}", replay.json);
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
-    assert_eq!(replay.json["id"], first.json["id"], "the same webhook, not a second");
+    assert_eq!(
+        replay.json["id"], first.json["id"],
+        "the same webhook, not a second"
+    );
     assert!(replay.json.get("secret").is_none(), "{}", replay.json);
     let kept = cohai_persistence::testing::count(
         &t.db.db,

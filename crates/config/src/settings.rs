@@ -17,6 +17,7 @@ const NOT_SETTINGS: &[&str] = &[
     "COHAI_CONFIG",
     "COHAI_TEST_POSTGRES_URL",
     "COHAI_UPDATE_OPENAPI",
+    "COHAI_UPDATE_POSTMAN",
     "COHAI_GIT_COMMIT",
 ];
 const NOT_SETTINGS_PREFIXES: &[&str] = &["COHAI_BENCH_"];
@@ -134,7 +135,14 @@ impl std::fmt::Debug for TelegramSettings {
     /// Never prints the token.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TelegramSettings")
-            .field("bot_token", &if self.bot_token.is_empty() { "" } else { "<redacted>" })
+            .field(
+                "bot_token",
+                &if self.bot_token.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
             .field("chat_id", &self.chat_id)
             .field("location_chats", &self.location_chats)
             .field("api_base", &self.api_base)
@@ -464,13 +472,29 @@ mod tests {
             "[telegram]\nbot_token = \"123:abc\"\nlocation_chats = {1 = \"-1002\", 7 = \"@studio\"}\n",
         );
         let s = Settings::load_from(Some(&file)).expect("valid");
-        assert_eq!(s.telegram.location_chats.get(&1).map(String::as_str), Some("-1002"));
-        assert_eq!(s.telegram.location_chats.get(&7).map(String::as_str), Some("@studio"));
+        assert_eq!(
+            s.telegram.location_chats.get(&1).map(String::as_str),
+            Some("-1002")
+        );
+        assert_eq!(
+            s.telegram.location_chats.get(&7).map(String::as_str),
+            Some("@studio")
+        );
         let shown = format!("{:?}", s.telegram);
-        assert!(!shown.contains("123:abc"), "the token is never printed: {shown}");
+        assert!(
+            !shown.contains("123:abc"),
+            "the token is never printed: {shown}"
+        );
 
-        let bad = write(dir.path(), "b.toml", "[telegram]\nlocation_chats = {x = \"-1\"}\n");
-        assert!(Settings::load_from(Some(&bad)).is_err(), "a location id is a number");
+        let bad = write(
+            dir.path(),
+            "b.toml",
+            "[telegram]\nlocation_chats = {x = \"-1\"}\n",
+        );
+        assert!(
+            Settings::load_from(Some(&bad)).is_err(),
+            "a location id is a number"
+        );
     }
 
     #[test]

@@ -226,7 +226,9 @@ pub struct ErrorDetail {
     /// `internal` or `unavailable`.
     #[schema(example = "not_found")]
     pub code: String,
-    /// Human-readable; never contains internals.
+    /// Human-readable; never contains internals. In English, or in Russian when
+    /// `Accept-Language` prefers `ru` (as are the messages in `fields`; `Content-Language`
+    /// says which).
     #[schema(example = "location 999 not found")]
     pub message: String,
     /// The request's id (also in the `X-Request-Id` header).

@@ -439,9 +439,15 @@ mod tests {
 
     #[test]
     fn a_kept_reply_leaves_out_the_fields_named_by_the_handler() {
-        let kept = without_fields(r#"{"id":1,"secret":"whsec_x","url":"u"}"#.to_owned(), &["secret"]);
+        let kept = without_fields(
+            r#"{"id":1,"secret":"whsec_x","url":"u"}"#.to_owned(),
+            &["secret"],
+        );
         assert_eq!(kept, r#"{"id":1,"url":"u"}"#);
-        assert_eq!(without_fields("not json".to_owned(), &["secret"]), "not json");
+        assert_eq!(
+            without_fields("not json".to_owned(), &["secret"]),
+            "not json"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod body;
 pub mod caching;
 pub mod error;
+pub mod i18n;
 pub mod ics;
 pub mod idempotency;
 pub mod lead_csv;

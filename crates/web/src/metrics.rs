@@ -234,11 +234,15 @@ impl Metrics {
     }
 
     /// Sets the outbox gauges from `stats`, read at `now` (the dispatcher does, every second).
-    pub fn outbox(&self, stats: cohai_domain::outbox::OutboxStats, now: chrono::DateTime<chrono::Utc>) {
+    pub fn outbox(
+        &self,
+        stats: cohai_domain::outbox::OutboxStats,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
         self.outbox_pending.set(stats.pending);
-        let age = stats
-            .oldest_pending
-            .map_or(0.0, |at| (now - at).num_milliseconds().max(0) as f64 / 1000.0);
+        let age = stats.oldest_pending.map_or(0.0, |at| {
+            (now - at).num_milliseconds().max(0) as f64 / 1000.0
+        });
         self.outbox_oldest_seconds.set(age);
     }
 

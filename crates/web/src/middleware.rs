@@ -14,6 +14,7 @@ use futures_util::FutureExt;
 
 use crate::body::UnreadBody;
 use crate::error::ApiError;
+use crate::i18n::{self, Language};
 use crate::params::QueryParams;
 use crate::state::AppState;
 
@@ -114,6 +115,32 @@ fn allow_head_with_get(headers: &mut actix_web::http::header::HeaderMap) {
     }
 }
 
+/// Adds `Accept-Language` to `Vary` (keeping what is there, e.g. CORS's `Origin`): an error
+/// body's language depends on it.
+fn vary_on_language(headers: &mut actix_web::http::header::HeaderMap) {
+    let present: Vec<String> = headers
+        .get_all(header::VARY)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if present
+        .iter()
+        .any(|v| v == "*" || v.eq_ignore_ascii_case("accept-language"))
+    {
+        return;
+    }
+    let value = present
+        .into_iter()
+        .chain(["Accept-Language".to_owned()])
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(header::VARY, value);
+    }
+}
+
 /// Content-Security-Policy for JSON responses: nothing may be loaded or framed.
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 /// Content-Security-Policy for the Swagger UI, which is served from this origin only.
@@ -175,6 +202,11 @@ pub async fn request_context(
             .unwrap_or_else(|| ApiError::for_status(status));
         status = error.status;
         *res.response_mut().status_mut() = status;
+        // The message in the client's language (API.md §1, issue 16). It is chosen here, as
+        // the body is written, so nothing cached before this point (no error is) can carry
+        // another client's language; `Vary` tells HTTP caches the body depends on it.
+        let language = Language::of_headers(res.request().headers());
+        let error = i18n::localise(&error, language);
         // Strings and string-keyed maps only: serialising cannot fail, but if it ever did the
         // client still gets the contract's shape and the log says why.
         let body = serde_json::to_string(&error.body(&request_id)).unwrap_or_else(|e| {
@@ -189,6 +221,11 @@ pub async fn request_context(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
+            head.headers_mut().insert(
+                header::CONTENT_LANGUAGE,
+                HeaderValue::from_static(language.tag()),
+            );
+            vary_on_language(head.headers_mut());
             match unread {
                 Some(unread) => BoxBody::new(HoldingBody {
                     bytes: Some(body.into()),

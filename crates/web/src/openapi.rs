@@ -73,6 +73,97 @@ impl Modify for BearerScheme {
     }
 }
 
+/// Documents the language of error messages (API.md §1, issue 16) on every operation that
+/// can fail: the `Accept-Language` request header, and `Content-Language` and `Vary` (shared
+/// header components) on every error reply.
+struct LanguageDocs;
+
+impl Modify for LanguageDocs {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{HeaderBuilder, Ref, Required};
+
+        let accept_language = ParameterBuilder::new()
+            .name("Accept-Language")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "The language of error messages: `ru` (any region, e.g. `ru-RU`) for Russian, \
+                 else English; weights as RFC 9110 §12.5.4 says (`en;q=0.5, ru;q=0.9` → Russian, \
+                 `ru;q=0` → English, `*` = every language not named)",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(1024))
+                    .pattern(Some(r"^[A-Za-z0-9*,;=. \t-]*$"))
+                    .examples(["ru-RU,ru;q=0.9,en;q=0.8"]),
+            ))
+            .build();
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.headers.insert(
+            "Content-Language".to_owned(),
+            RefOr::T(
+                HeaderBuilder::new()
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some(["en", "ru"])),
+                    ))
+                    .description(Some(
+                        "The language of the error's `message` and of every message in \
+                         `error.fields`, as chosen from `Accept-Language` (English by \
+                         default). Codes, field names and the shape do not depend on it.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.headers.insert(
+            "Vary".to_owned(),
+            RefOr::T(
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .description(Some(
+                        "Includes `Accept-Language`: an error's messages depend on it, so a \
+                         cache keeps one copy per language",
+                    ))
+                    .build(),
+            ),
+        );
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.patch.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                let mut has_errors = false;
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    if let (false, RefOr::T(response)) =
+                        (status.starts_with(['1', '2', '3']), response)
+                    {
+                        has_errors = true;
+                        for name in ["Content-Language", "Vary"] {
+                            response.headers.insert(
+                                name.to_owned(),
+                                RefOr::Ref(Ref::new(format!("#/components/headers/{name}"))),
+                            );
+                        }
+                    }
+                }
+                if has_errors {
+                    operation
+                        .parameters
+                        .get_or_insert_with(Vec::new)
+                        .push(RefOr::T(accept_language.clone()));
+                }
+            }
+        }
+    }
+}
+
 /// The API's OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
@@ -80,7 +171,8 @@ impl Modify for BearerScheme {
         title = "Cohai Stretching API",
         description = "Studio locations, classes, trainers, membership plans and the class schedule; \
             the website's sign-up form; the managers' leads CRM. Every error has the shape of `ErrorResponse`; \
-            every response carries `X-Request-Id`.",
+            every response carries `X-Request-Id`. Error messages are in English, or in Russian for a client \
+            whose `Accept-Language` prefers `ru`; an error reply says which in `Content-Language`.",
         license(name = "Proprietary")
     ),
     paths(
@@ -150,7 +242,7 @@ impl Modify for BearerScheme {
         routes::admin::webhooks::redeliver,
     ),
     components(schemas(ErrorResponse, ErrorDetail, DateTimeOrDate, LeadSortOrder)),
-    modifiers(&BearerScheme, &IdempotencyDocs, &RoleDocs),
+    modifiers(&BearerScheme, &IdempotencyDocs, &RoleDocs, &LanguageDocs),
     tags(
         (name = "catalog", description = "Locations, program types, trainers and membership plans"),
         (name = "schedule", description = "The class timetable"),

@@ -13,11 +13,11 @@ use diesel::prelude::*;
 
 use super::audit::{Written, write_audited};
 use super::outbox::{LeadEventWrite, OutboxRecord, RecordEvent};
-use cohai_domain::outbox::EventType;
 use super::{Db, IntoDomain, from_db_time, parse_stored, to_db_time, to_domain_vec};
 use crate::connection::{AnyConnection, write_transaction};
 use crate::error::StoreError;
 use crate::schema::{class_sessions, leads, locations, program_types, trainers};
+use cohai_domain::outbox::EventType;
 
 type Backend = <AnyConnection as Connection>::Backend;
 

@@ -272,7 +272,8 @@ fn first_events<'a>(
 ) -> impl Iterator<Item = LeadEventRecord<'a>> + use<'a> {
     let at = new.created_at;
     let data: Vec<_> = first_event_data(new).collect();
-    data.into_iter().map(move |(kind, data)| LeadEventRecord::new(id, kind, actor, &data, at))
+    data.into_iter()
+        .map(move |(kind, data)| LeadEventRecord::new(id, kind, actor, &data, at))
 }
 
 /// Implements [`LeadWrites`] for the concrete connections: the bodies compile once per backend.

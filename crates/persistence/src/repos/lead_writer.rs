@@ -390,8 +390,8 @@ impl_submit_one!(PgConnection => Postgres, SqliteConnection => Sqlite);
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::lead::LeadEventRecord;
+    use super::*;
     use crate::schema::lead_events;
     use crate::testing::builders::lead;
     use crate::testing::{Backend, DEDUP_WINDOW, TestDatabase, lead_of};
