@@ -111,12 +111,28 @@ pub struct TelegramSettings {
     pub bot_token: String,
     /// The default chat.
     pub chat_id: String,
-    /// Chats by location id, e.g. `{1 = "-1002"}`.
+    /// Chats by location id, e.g. `{1 = "-1002"}` (TOML keys are strings: read as numbers).
+    #[serde(deserialize_with = "location_keys")]
     pub location_chats: std::collections::BTreeMap<i64, String>,
     /// The Bot API's base URL (tests point it at a fake server).
     pub api_base: String,
     /// Whether messages carry the person's name and phone.
     pub include_contact: bool,
+}
+
+/// A table keyed by location id: TOML (and the environment) give the keys as strings.
+fn location_keys<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::collections::BTreeMap<i64, String>, D::Error> {
+    let raw = std::collections::BTreeMap::<String, String>::deserialize(deserializer)?;
+    raw.into_iter()
+        .map(|(key, chat)| match key.trim().parse::<i64>() {
+            Ok(id) if id > 0 => Ok((id, chat)),
+            _ => Err(serde::de::Error::custom(format!(
+                "location id {key:?} is not a positive integer"
+            ))),
+        })
+        .collect()
 }
 
 impl Default for TelegramSettings {
@@ -212,6 +228,9 @@ pub struct DatabaseSettings {
     pub pool_max_size: u32,
     /// Wait for a free connection, milliseconds.
     pub pool_timeout_ms: u64,
+    /// Longest `GET /ready` takes to answer, milliseconds: its own short check, under the 1 s
+    /// that probes wait by default, instead of the pool's wait.
+    pub ready_timeout_ms: u64,
     /// SQLite lock wait, milliseconds.
     pub busy_timeout_ms: u64,
     /// Page cache of each SQLite connection, KiB.
@@ -278,6 +297,7 @@ impl Default for DatabaseSettings {
         Self {
             pool_max_size: 8,
             pool_timeout_ms: 3000,
+            ready_timeout_ms: 800,
             busy_timeout_ms: 5000,
             // Small: pages not cached come from the OS's file cache (SQLite's own default is
             // 2000 KiB); bulk loads (`cohai-bootstrap generate`) raise it.
@@ -346,6 +366,7 @@ impl Settings {
             connection_timeout: std::time::Duration::from_millis(
                 self.database.pool_timeout_ms.max(1),
             ),
+            ready_timeout: std::time::Duration::from_millis(self.database.ready_timeout_ms.max(1)),
             busy_timeout: std::time::Duration::from_millis(self.database.busy_timeout_ms),
             sqlite_cache_kib: self.database.sqlite_cache_kib,
         }

@@ -283,8 +283,13 @@ pub struct PoolStats {
 
 /// Whether the database answers and its schema is current.
 pub trait DatabaseHealth: Send + Sync {
-    /// `Ok` when a trivial query succeeds and no migration is pending.
+    /// `Ok` when a trivial query succeeds and no migration is pending. It waits for a
+    /// connection and for the database at most about [`DatabaseHealth::ready_timeout`]; only
+    /// a connection that hangs in the driver can hold it longer, so callers that must answer in
+    /// time also stop waiting after it.
     fn check_ready(&self) -> RepoResult<()>;
+    /// The longest a readiness check should take.
+    fn ready_timeout(&self) -> std::time::Duration;
     /// Connection pool occupancy (no database access).
     fn pool_stats(&self) -> PoolStats;
 }

@@ -44,6 +44,9 @@ pub struct PoolSettings {
     pub max_size: u32,
     /// How long a request waits for a free connection before the database counts as unavailable.
     pub connection_timeout: Duration,
+    /// Longest a readiness check ([`DatabaseHealth::check_ready`]) takes, its own check-out
+    /// wait included; normally shorter than `connection_timeout`, to fit a probe's time-out.
+    pub ready_timeout: Duration,
     /// How long an SQLite statement waits for a lock held by another connection.
     pub busy_timeout: Duration,
     /// Page cache of each SQLite connection, KiB. Small by default: reads of pages not
@@ -59,6 +62,7 @@ impl Default for PoolSettings {
         Self {
             max_size: 8,
             connection_timeout: Duration::from_secs(3),
+            ready_timeout: Duration::from_millis(800),
             busy_timeout: Duration::from_secs(5),
             sqlite_cache_kib: 512,
         }
@@ -85,6 +89,7 @@ pub struct Database {
     pool: DbPool,
     url: DatabaseUrl,
     counters: std::sync::Arc<pool_events::PoolCounters>,
+    ready_timeout: Duration,
 }
 
 impl std::fmt::Debug for Database {
@@ -137,6 +142,7 @@ impl Database {
             pool,
             url,
             counters,
+            ready_timeout: settings.ready_timeout,
         })
     }
 
@@ -184,7 +190,7 @@ impl Database {
             idempotency: Arc::new(repos::DieselIdempotencyRepository::new(db.clone())),
             outbox: Arc::new(repos::DieselOutboxRepository::new(db.clone())),
             webhooks: Arc::new(repos::DieselWebhookRepository::new(db.clone())),
-            health: Arc::new(repos::DieselDatabaseHealth::new(db)),
+            health: Arc::new(repos::DieselDatabaseHealth::new(db, self.ready_timeout)),
         }
     }
 }

@@ -192,10 +192,12 @@ fn postgres_acknowledged_leads_survive_a_sigkill() {
 }
 
 /// A TCP proxy to PostgreSQL that can be cut and restored, to simulate an outage without
-/// stopping the shared server.
+/// stopping the shared server; or paused and resumed, to simulate a server that hangs (bytes
+/// are held, connections stay open).
 struct Proxy {
     port: u16,
     up: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
 }
 
@@ -204,8 +206,9 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let up = Arc::new(AtomicBool::new(true));
+        let paused = Arc::new(AtomicBool::new(false));
         let open = Arc::new(Mutex::new(Vec::new()));
-        let (up2, open2) = (up.clone(), open.clone());
+        let (up2, paused2, open2) = (up.clone(), paused.clone(), open.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 if !up2.load(Ordering::SeqCst) {
@@ -221,10 +224,15 @@ impl Proxy {
                     open.push(c2);
                     open.push(s2);
                 }
-                pump(client, server);
+                pump(client, server, &paused2);
             }
         });
-        Self { port, up, open }
+        Self {
+            port,
+            up,
+            paused,
+            open,
+        }
     }
 
     fn cut(&self) {
@@ -239,12 +247,24 @@ impl Proxy {
     fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
     }
+
+    /// The database stops answering: nothing is forwarded until [`Proxy::resume`].
+    fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+    }
+
+    fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
+    }
 }
 
-fn pump(a: TcpStream, b: TcpStream) {
-    fn copy(mut from: TcpStream, mut to: TcpStream) {
+fn pump(a: TcpStream, b: TcpStream, paused: &Arc<AtomicBool>) {
+    fn copy(mut from: TcpStream, mut to: TcpStream, paused: &AtomicBool) {
         let mut buf = [0u8; 16 * 1024];
         while let Ok(n) = from.read(&mut buf) {
+            while paused.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             if n == 0 || to.write_all(&buf[..n]).is_err() {
                 break;
             }
@@ -252,8 +272,9 @@ fn pump(a: TcpStream, b: TcpStream) {
         let _ = to.shutdown(Shutdown::Both);
     }
     if let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) {
-        std::thread::spawn(move || copy(a, b2));
-        std::thread::spawn(move || copy(b, a2));
+        let (p1, p2) = (paused.clone(), paused.clone());
+        std::thread::spawn(move || copy(a, b2, &p1));
+        std::thread::spawn(move || copy(b, a2, &p2));
     }
 }
 
@@ -299,6 +320,68 @@ fn a_database_outage_gives_503s_and_the_server_recovers_by_itself() {
     assert_eq!(server.post("/api/v1/leads", &lead("+79160000002")).0, 201);
     let stored = count(&db.db, "SELECT COUNT(*) AS n FROM leads");
     assert_eq!(stored, 1, "only the lead submitted after the outage");
+}
+
+/// `GET /ready` with its duration; a failed request (no answer within the agent's 20 s) is
+/// status 0.
+fn timed_ready(server: &Server) -> (u16, Duration) {
+    let started = Instant::now();
+    let status = agent()
+        .get(&format!("{}/ready", server.base))
+        .call()
+        .map_or(0, |r| r.status().as_u16());
+    (status, started.elapsed())
+}
+
+/// Load balancers and Kubernetes give a readiness probe 1 s by default: `/ready` answers
+/// within its own bound (`database.ready_timeout_ms`), not the pool's 3 s check-out time-out,
+/// both when the database refuses connections and when it stops answering; and 200 again once
+/// the database is back, without a restart.
+#[test]
+fn in_an_outage_ready_answers_503_within_its_own_bound_not_the_pool_timeout() {
+    let bound = Duration::from_millis(cohai_config::Settings::default().database.ready_timeout_ms);
+    assert!(
+        bound < Duration::from_secs(1),
+        "the default bound {bound:?} fits a 1 s probe time-out"
+    );
+    // Measured from outside, with slack for a loaded machine.
+    let limit = Duration::from_millis(1500);
+    let db = TestDatabase::new(Backend::Postgres);
+    let name = db.url.rsplit('/').next().expect("db name").to_owned();
+    let proxy = Proxy::start("127.0.0.1:5432");
+    let via_proxy = replace_database(
+        &postgres_admin_url().replace(":5432", &format!(":{}", proxy.port)),
+        &name,
+    );
+    let server = Server::start(&via_proxy, &[("COHAI_DATABASE__POOL_TIMEOUT_MS", "3000")]);
+    assert_eq!(timed_ready(&server).0, 200);
+
+    for (outage, start, end) in [
+        (
+            "refused",
+            Proxy::cut as fn(&Proxy),
+            Proxy::restore as fn(&Proxy),
+        ),
+        ("hung", Proxy::pause, Proxy::resume),
+    ] {
+        start(&proxy);
+        for probe in 0..3 {
+            let (status, took) = timed_ready(&server);
+            eprintln!("{outage} database, probe {probe}: /ready {status} in {took:?}");
+            assert_eq!(status, 503, "{outage} database, probe {probe}");
+            assert!(
+                took < limit,
+                "{outage} database, probe {probe}: 503 in {took:?}, over {limit:?}"
+            );
+        }
+        assert_eq!(server.get("/health").0, 200);
+        end(&proxy);
+        assert!(
+            server.wait_for_status("/ready", 200, Duration::from_secs(10)),
+            "ready again after the {outage} database is back"
+        );
+    }
+    assert_eq!(server.get("/api/v1/locations").0, 200);
 }
 
 #[test]

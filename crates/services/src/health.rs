@@ -1,6 +1,7 @@
 //! Readiness of the service's dependencies.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cohai_domain::ports::{DatabaseHealth, PoolStats};
 
@@ -10,6 +11,9 @@ use crate::ServiceResult;
 pub trait HealthService: Send + Sync {
     /// `Ok` when the database answers and its migrations are applied.
     fn readiness(&self) -> ServiceResult<()>;
+    /// The longest [`HealthService::readiness`] should take; a caller that must answer in time
+    /// stops waiting after it (a connection that hangs in the driver can hold the check longer).
+    fn ready_timeout(&self) -> Duration;
     /// Database connection pool occupancy, for metrics.
     fn pool_stats(&self) -> PoolStats;
 }
@@ -29,6 +33,10 @@ impl HealthServiceImpl {
 impl HealthService for HealthServiceImpl {
     fn readiness(&self) -> ServiceResult<()> {
         Ok(self.database.check_ready()?)
+    }
+
+    fn ready_timeout(&self) -> Duration {
+        self.database.ready_timeout()
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -60,7 +60,28 @@ impl Server {
         Self::spawn(cwd, database_url, env, free_port())
     }
 
+    /// Like [`Server::start`], without waiting for it to listen (see [`Server::wait_ready`]),
+    /// so that several servers can start at the same moment.
+    pub fn launch(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::spawn_unwaited(workspace_root(), database_url, env, free_port())
+    }
+
     fn spawn(cwd: &Path, database_url: &str, env: Vec<(String, String)>, port: u16) -> Self {
+        let server = Self::spawn_unwaited(cwd, database_url, env, port);
+        server.wait_until_up();
+        server
+    }
+
+    fn spawn_unwaited(
+        cwd: &Path,
+        database_url: &str,
+        env: Vec<(String, String)>,
+        port: u16,
+    ) -> Self {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(cwd)
             .env("DATABASE_URL", database_url)
@@ -74,16 +95,14 @@ impl Server {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn cohai-server");
-        let server = Self {
+        Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
             database_url: database_url.to_owned(),
             env,
             port,
             cwd: cwd.to_owned(),
-        };
-        server.wait_until_up();
-        server
+        }
     }
 
     /// Starts a new process with the same database, settings and port.
@@ -103,6 +122,42 @@ impl Server {
             std::thread::sleep(Duration::from_millis(25));
         }
         panic!("cohai-server did not start listening on {}", self.base);
+    }
+
+    /// Waits until `/ready` answers `200`; panics if the process exits first or `within` passes.
+    pub fn wait_ready(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                panic!(
+                    "cohai-server on {} exited before it was ready: {status}",
+                    self.base
+                );
+            }
+            let ready = agent()
+                .get(&format!("{}/ready", self.base))
+                .call()
+                .is_ok_and(|res| res.status().as_u16() == 200);
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cohai-server on {} was not ready within {within:?}",
+                self.base
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// `GET path` → status and body text.
+    pub fn get_text(&self, path: &str) -> (u16, String) {
+        let mut res = agent()
+            .get(&format!("{}{path}", self.base))
+            .call()
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.body_mut().read_to_string().unwrap_or_default())
     }
 
     /// `GET path` → status and JSON body.
@@ -152,6 +207,22 @@ impl Server {
     pub fn admin_post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         let mut res = agent()
             .post(&format!("{}{path}", self.base))
+            .header("authorization", &format!("Bearer {ADMIN_KEY}"))
+            .send_json(body)
+            .expect("request");
+        let status = res.status().as_u16();
+        let body = res.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// `PATCH path` with a JSON body and the admin key (no `If-Match`: the change applies to
+    /// the row as it is).
+    pub fn admin_patch(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let mut res = agent()
+            .patch(&format!("{}{path}", self.base))
             .header("authorization", &format!("Bearer {ADMIN_KEY}"))
             .send_json(body)
             .expect("request");

@@ -3,10 +3,11 @@
 use std::sync::OnceLock;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use cohai_services::ServiceError;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::blocking::blocking;
+use crate::blocking::blocking_within;
 use crate::caching::{etag_of, json_with_etag};
 use crate::error::ApiError;
 use crate::openapi::{ApiDoc, ErrorResponse};
@@ -33,8 +34,22 @@ pub async fn health() -> HttpResponse {
         (status = 503, description = "The database is unreachable or not migrated", body = ErrorResponse),
     ))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    // Answered within `database.ready_timeout_ms`, under a probe's time-out: not the queue's
+    // or the pool's waits (3 s by default), and not a connection that hangs in the driver
+    // (that check is left to finish on its thread, which holds that connection only).
     let health = state.health.clone();
-    blocking(&state, move || health.readiness()).await?;
+    let bound = health.ready_timeout();
+    let check = blocking_within(bound, move || health.readiness());
+    match actix_web::rt::time::timeout(bound, check).await {
+        Ok(checked) => checked?,
+        Err(_) => {
+            return Err(ServiceError::Unavailable(format!(
+                "the readiness check took over {} ms",
+                bound.as_millis()
+            ))
+            .into());
+        }
+    }
     Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }
 
