@@ -111,7 +111,7 @@ impl Default for DispatchSettings {
         Self {
             lease: Duration::from_secs(60),
             batch: 32,
-            route_batch: 500,
+            route_batch: 200,
         }
     }
 }
@@ -453,6 +453,9 @@ pub struct LoopSettings {
 /// How often finished events are pruned and the outbox's gauges refreshed.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 const STATS_EVERY: Duration = Duration::from_secs(1);
+/// Pause between cycles while there is work: bounds how often the dispatcher takes the
+/// database's write lock (on SQLite the lead form's writer waits for it meanwhile).
+const BUSY_PAUSE: Duration = Duration::from_millis(50);
 
 /// The running dispatcher; dropping it stops the thread after the cycle in progress.
 pub struct RunningDispatcher {
@@ -507,6 +510,12 @@ pub fn start(dispatcher: Dispatcher, settings: LoopSettings) -> std::io::Result<
                         last_prune = Some(Instant::now());
                     }
                     if busy {
+                        // A short breath even with work waiting: on SQLite every cycle takes
+                        // the single write lock, which the lead form needs too.
+                        tokio::select! {
+                            () = tokio::time::sleep(BUSY_PAUSE) => {}
+                            _ = stopped.changed() => {}
+                        }
                         continue;
                     }
                     tokio::select! {

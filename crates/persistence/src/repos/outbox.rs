@@ -96,17 +96,24 @@ impl LeadEventWrite<'_> {
         let Some(event_type) = EventType::of_lead_event(self.kind) else {
             return Ok(None);
         };
-        let data = match self.lead {
-            Some(lead) => serde_json::json!({ "lead": lead }),
-            None => serde_json::json!({ "lead_id": self.lead_id }),
-        };
-        Ok(Some(OutboxRecord::new(
-            event_type,
-            Some(self.lead_id),
-            self.actor == WEBSITE_ACTOR,
-            &data,
-            self.at,
-        )))
+        // Serialised straight to text (no intermediate `Value`): this runs for every sign-up.
+        #[derive(serde::Serialize)]
+        struct LeadData<'l> {
+            lead: &'l Lead,
+        }
+        let payload = match self.lead {
+            Some(lead) => serde_json::to_string(&LeadData { lead }),
+            None => Ok(serde_json::json!({ "lead_id": self.lead_id }).to_string()),
+        }
+        .map_err(|e| RepoError::Internal(format!("cannot serialise an outbox event: {e}")))?;
+        Ok(Some(OutboxRecord {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_type: event_type.as_str(),
+            lead_id: Some(self.lead_id),
+            from_website: self.actor == WEBSITE_ACTOR,
+            payload,
+            created_at: to_db_time(self.at),
+        }))
     }
 }
 
