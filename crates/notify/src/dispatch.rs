@@ -111,7 +111,7 @@ impl Default for DispatchSettings {
         Self {
             lease: Duration::from_secs(60),
             batch: 32,
-            route_batch: 200,
+            route_batch: 100,
         }
     }
 }
@@ -455,7 +455,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 const STATS_EVERY: Duration = Duration::from_secs(1);
 /// Pause between cycles while there is work: bounds how often the dispatcher takes the
 /// database's write lock (on SQLite the lead form's writer waits for it meanwhile).
-const BUSY_PAUSE: Duration = Duration::from_millis(50);
+const BUSY_PAUSE: Duration = Duration::from_millis(100);
 
 /// The running dispatcher; dropping it stops the thread after the cycle in progress.
 pub struct RunningDispatcher {
