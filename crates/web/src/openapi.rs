@@ -90,13 +90,13 @@ impl Modify for LanguageDocs {
             .description(Some(
                 "The language of error messages: `ru` (any region, e.g. `ru-RU`) for Russian, \
                  else English; weights as RFC 9110 §12.5.4 says (`en;q=0.5, ru;q=0.9` → Russian, \
-                 `ru;q=0` → English, `*` = every language not named)",
+                 `ru;q=0` → English, `*` = every language not named). Any value is accepted: \
+                 what the server cannot read is ignored, as RFC 9110 allows, never refused",
             ))
             .schema(Some(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .max_length(Some(1024))
-                    .pattern(Some(r"^[A-Za-z0-9*,;=. \t-]*$"))
+                    .pattern(Some(r"^[\s\S]*$"))
                     .examples(["ru-RU,ru;q=0.9,en;q=0.8"]),
             ))
             .build();
