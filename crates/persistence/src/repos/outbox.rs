@@ -219,21 +219,26 @@ struct NewDelivery {
 }
 
 impl NewDelivery {
-    fn new(event: &UnroutedEvent, target: &DeliveryTarget, now: DateTime<Utc>) -> Self {
-        let (channel, webhook_id, chat_id, key) = match target {
-            DeliveryTarget::Webhook { webhook_id, .. } => (
-                "webhook",
-                Some(*webhook_id),
-                None,
-                format!("webhook:{webhook_id}"),
-            ),
-            DeliveryTarget::Telegram { chat_id } => (
-                "telegram",
-                None,
-                Some(chat_id.clone()),
-                format!("telegram:{chat_id}"),
-            ),
-        };
+    /// A pending delivery of `event` to webhook `webhook_id`.
+    fn webhook(event: &UnroutedEvent, webhook_id: i64, now: DateTime<Utc>) -> Self {
+        let key = format!("webhook:{webhook_id}");
+        Self::new(event, "webhook", Some(webhook_id), None, key, now)
+    }
+
+    /// A pending delivery of `event` to Telegram chat `chat_id`.
+    fn telegram(event: &UnroutedEvent, chat_id: String, now: DateTime<Utc>) -> Self {
+        let key = format!("telegram:{chat_id}");
+        Self::new(event, "telegram", None, Some(chat_id), key, now)
+    }
+
+    fn new(
+        event: &UnroutedEvent,
+        channel: &'static str,
+        webhook_id: Option<i64>,
+        chat_id: Option<String>,
+        key: String,
+        now: DateTime<Utc>,
+    ) -> Self {
         let now = to_db_time(now);
         Self {
             outbox_event_id: event.id,
@@ -626,12 +631,7 @@ impl OutboxRepository for DieselOutboxRepository {
                     let happened = from_db_time(event.created_at);
                     for hook in &subscribers {
                         if hook.events.contains(&event_type) && hook.active_since <= happened {
-                            let target = DeliveryTarget::Webhook {
-                                webhook_id: hook.id,
-                                url: String::new(),
-                                signing_key: [0; 32],
-                            };
-                            new.push(NewDelivery::new(event, &target, now));
+                            new.push(NewDelivery::webhook(event, hook.id, now));
                         }
                     }
                     if let Some(routing) = telegram {
@@ -639,8 +639,7 @@ impl OutboxRepository for DieselOutboxRepository {
                         if let Some(chat_id) =
                             telegram_chat(c, routing, event_type, event.from_website, &data)?
                         {
-                            let target = DeliveryTarget::Telegram { chat_id };
-                            new.push(NewDelivery::new(event, &target, now));
+                            new.push(NewDelivery::telegram(event, chat_id, now));
                         }
                     }
                 }
