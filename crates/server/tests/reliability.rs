@@ -218,12 +218,20 @@ impl Proxy {
                 let Ok(server) = TcpStream::connect(target) else {
                     continue;
                 };
-                if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone())
-                    && let Ok(mut open) = open2.lock()
-                {
+                // `up` is read again under the lock `cut` holds: a connection accepted while
+                // the proxy was being cut is closed here, not left open behind `cut`'s back
+                // (the pool opening one just then served a request through the "outage").
+                let Ok(mut open) = open2.lock() else { continue };
+                if !up2.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    let _ = server.shutdown(Shutdown::Both);
+                    continue;
+                }
+                if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) {
                     open.push(c2);
                     open.push(s2);
                 }
+                drop(open);
                 pump(client, server, &paused2);
             }
         });
@@ -236,11 +244,10 @@ impl Proxy {
     }
 
     fn cut(&self) {
+        let mut open = self.open.lock().expect("proxy's connection list");
         self.up.store(false, Ordering::SeqCst);
-        if let Ok(mut open) = self.open.lock() {
-            for stream in open.drain(..) {
-                let _ = stream.shutdown(Shutdown::Both);
-            }
+        for stream in open.drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
         }
     }
 
