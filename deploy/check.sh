@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Offline checks of deploy/ (`make deploy-check`, CI): `systemd-analyze verify` on the units,
 # failing on any warning too (it exits 0 on unknown keys and bad values), and `caddy validate`
-# on the Caddyfile. verify looks for every Exec*= program; it runs against a scratch root holding
+# on the Caddyfiles (deploy/ and docker/). verify looks for every Exec*= program; it runs against a scratch root holding
 # the units, systemd's own units and empty stand-ins for those programs, so that the binaries
 # need not be installed here.
 set -euo pipefail
@@ -31,5 +31,9 @@ fi
 echo "systemd-analyze verify: ${units[*]} OK"
 systemd-analyze security --offline=yes cohai.service 2>&1 | tail -n 1
 
-caddy validate --config Caddyfile --adapter caddyfile 2>&1 | grep -v '"level":"info"'
-caddy fmt Caddyfile | diff -u Caddyfile - || { echo "Caddyfile: not formatted (caddy fmt --overwrite)"; exit 1; }
+# deploy/Caddyfile (TLS in front of one host) and docker/Caddyfile (the compose file's load
+# balancer in front of two instances).
+for caddyfile in Caddyfile ../docker/Caddyfile; do
+    caddy validate --config "$caddyfile" --adapter caddyfile 2>&1 | grep -v '"level":"info"'
+    caddy fmt "$caddyfile" | diff -u "$caddyfile" - || { echo "$caddyfile: not formatted (caddy fmt --overwrite)"; exit 1; }
+done

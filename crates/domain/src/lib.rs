@@ -14,6 +14,7 @@ pub mod lead_stats;
 pub mod outbox;
 pub mod phone;
 pub mod ports;
+pub mod rate_limit;
 pub mod schedule;
 pub mod text;
 pub mod time;

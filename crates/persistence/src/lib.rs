@@ -190,6 +190,8 @@ impl Database {
             idempotency: Arc::new(repos::DieselIdempotencyRepository::new(db.clone())),
             outbox: Arc::new(repos::DieselOutboxRepository::new(db.clone())),
             webhooks: Arc::new(repos::DieselWebhookRepository::new(db.clone())),
+            rate_limits: Arc::new(repos::DieselRateLimitRepository::new(db.clone())),
+            shared_by_instances: !db.is_sqlite(),
             health: Arc::new(repos::DieselDatabaseHealth::new(db, self.ready_timeout)),
         }
     }
@@ -224,6 +226,13 @@ pub struct Repositories {
     pub outbox: Arc<dyn cohai_domain::outbox::OutboxRepository>,
     /// Webhooks and their deliveries log, as the admin API changes and reads them.
     pub webhooks: Arc<dyn cohai_domain::outbox::WebhookRepository>,
+    /// Whether several server instances may share this database (PostgreSQL; an SQLite file
+    /// has one process): what they must agree on, such as the lead form's rate limit, is
+    /// then kept in it.
+    pub shared_by_instances: bool,
+    /// The lead form's rate limit as kept in the database (used when
+    /// [`Repositories::shared_by_instances`]).
+    pub rate_limits: Arc<dyn cohai_domain::rate_limit::RateLimitRepository>,
     /// Readiness.
     pub health: Arc<dyn DatabaseHealth>,
 }

@@ -230,6 +230,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rate_limits (client) {
+        client -> Text,
+        tat_us -> BigInt,
+    }
+}
+
 diesel::joinable!(membership_plans -> locations (location_id));
 diesel::joinable!(class_sessions -> locations (location_id));
 diesel::joinable!(class_sessions -> program_types (program_type_id));
@@ -348,6 +355,8 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("audit_log", "actor", Text),
         ("audit_log", "changes", Text),
         ("audit_log", "created_at", Timestamp),
+        ("rate_limits", "client", Text),
+        ("rate_limits", "tat_us", BigInt),
         ("timetable_slots", "id", BigInt),
         ("timetable_slots", "location_id", BigInt),
         ("timetable_slots", "program_type_id", BigInt),
@@ -522,6 +531,10 @@ mod tests {
             (
                 "telegram_chats",
                 selected_columns(telegram_chats::table.select(telegram_chats::all_columns)),
+            ),
+            (
+                "rate_limits",
+                selected_columns(rate_limits::table.select(rate_limits::all_columns)),
             ),
         ];
         let mut total = 0;

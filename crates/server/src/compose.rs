@@ -79,6 +79,23 @@ pub fn web_settings(settings: &Settings) -> Result<WebSettings, AdminKeyError> {
     })
 }
 
+/// The lead form's rate limit of `per_minute` (`None`: off): kept in the database when several
+/// instances may share it (PostgreSQL), so that they count together; else in memory.
+fn lead_rate_limit(
+    repos: &Repositories,
+    per_minute: u32,
+) -> Option<Arc<dyn cohai_services::LeadRateLimit>> {
+    let quota = cohai_domain::rate_limit::RateQuota::per_minute(per_minute)?;
+    Some(if repos.shared_by_instances {
+        Arc::new(cohai_services::SharedRateLimit::new(
+            quota,
+            repos.rate_limits.clone(),
+        ))
+    } else {
+        Arc::new(cohai_services::InMemoryRateLimit::new(quota))
+    })
+}
+
 /// The services over `repos`, and the state every HTTP worker shares.
 pub fn app_state(
     repos: &Repositories,
@@ -141,10 +158,7 @@ pub fn app_state(
     let metrics = Metrics::new(VERSION, GIT_COMMIT, pool_stats)
         .map_err(|e| prometheus_error::Error(e.to_string()))?;
     let cache = ResponseCache::new(web_settings.public_cache_ttl);
-    let lead_rate_limit = cohai_web::rate_limit::lead_rate_limit(
-        web_settings.lead_rate_per_minute,
-        web_settings.trusted_proxies.clone(),
-    );
+    let lead_rate_limit = lead_rate_limit(repos, web_settings.lead_rate_per_minute);
     Ok(web::Data::new(AppState {
         catalog,
         schedule,

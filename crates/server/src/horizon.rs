@@ -5,9 +5,8 @@
 //!
 //! Several instances on one PostgreSQL database may all run it: a run that finds another
 //! one in progress does nothing (a transaction-scoped advisory lock), and the occurrence key
-//! makes a duplicate session impossible anyway. (The idempotency purge,
-//! [`crate::idempotency_purge`], has the same shape; a third such job should share one
-//! helper with them.)
+//! makes a duplicate session impossible anyway. (The purges, [`crate::purge`],
+//! have the same shape.)
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};

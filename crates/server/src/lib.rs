@@ -3,8 +3,8 @@
 
 pub mod compose;
 pub mod horizon;
-pub mod idempotency_purge;
 pub mod notifications;
+pub mod purge;
 pub mod server;
 
 pub use cohai_config::Settings;

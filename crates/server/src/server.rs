@@ -28,6 +28,23 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// The housekeeping purges: expired idempotency keys, and the rate limit's clients whose
+/// allowance is whole again.
+fn purge_jobs(state: &cohai_web::AppState) -> Vec<crate::purge::Job> {
+    let keys = state.idempotency.clone();
+    let mut jobs = vec![crate::purge::Job {
+        what: "expired idempotency keys",
+        run: Box::new(move || keys.purge_expired(chrono::Utc::now())),
+    }];
+    if let Some(limit) = state.lead_rate_limit.clone() {
+        jobs.push(crate::purge::Job {
+            what: "rate-limit entries of clients with their whole allowance",
+            run: Box::new(move || limit.purge()),
+        });
+    }
+    jobs
+}
+
 /// Opens and migrates the database, then serves until a stop signal.
 pub async fn run(settings: Settings) -> Result<(), ServeError> {
     let started = Instant::now();
@@ -64,10 +81,7 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
         repositories.outbox.clone(),
         state.metrics.clone(),
     )?;
-    let purge = crate::idempotency_purge::start(
-        state.idempotency.clone(),
-        crate::idempotency_purge::EVERY,
-    )?;
+    let purge = crate::purge::start(purge_jobs(&state), crate::purge::EVERY)?;
     let horizon = {
         let cache_of = state.clone();
         crate::horizon::start(

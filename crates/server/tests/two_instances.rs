@@ -1,8 +1,9 @@
 //! Two `cohai-server` processes on one PostgreSQL database, as behind a load balancer
 //! (issue 17, item 2): migrations at a simultaneous start run once; what is written through
 //! one instance is read through the other (at once where nothing is cached, within the
-//! cache's TTL where it is); the outbox dispatchers of both deliver each event once. The
-//! timetable horizon job of two instances is tested in `horizon.rs`.
+//! cache's TTL where it is); the outbox dispatchers of both deliver each event once; the lead
+//! form's rate limit counts a client's submissions through both together. The timetable
+//! horizon job of two instances is tested in `horizon.rs`.
 
 mod common;
 
@@ -179,6 +180,35 @@ fn a_lead_submitted_through_one_instance_is_listed_by_the_other() {
     let (status, lead) = a.admin_get(&format!("/api/v1/admin/leads/{other}"));
     assert_eq!(status, 200, "{lead}");
     assert_eq!(lead["phone"], "+79160000002");
+}
+
+/// Issue 17's "done when": 10 a minute means 10 in total, whichever instance a submission
+/// reaches — a burst of 11 from one address, alternating between the two, gets one 429.
+#[test]
+fn a_burst_of_eleven_from_one_address_over_two_instances_gets_exactly_one_429() {
+    let db = TestDatabase::unmigrated(Backend::Postgres);
+    let (a, b) = two_servers(&db, &[("COHAI_LEAD_RATE_PER_MINUTE", "10")]);
+    let statuses: Vec<u16> = (0..11)
+        .map(|n| {
+            let server = if n % 2 == 0 { &a } else { &b };
+            let (status, body) = server.post("/api/v1/leads", &lead_form(n));
+            if status == 429 {
+                assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+            }
+            status
+        })
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[10], 429, "the eleventh, {statuses:?}");
+    assert_eq!(count(&db.db, "SELECT COUNT(*) AS n FROM leads"), 10);
+    // Another address has its own allowance on either instance (the servers believe the
+    // loopback peer's X-Forwarded-For only when configured to: here they are not, so this is
+    // the same client and is refused too).
+    assert_eq!(b.post("/api/v1/leads", &lead_form(11)).0, 429);
 }
 
 #[test]

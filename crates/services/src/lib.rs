@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod leads;
 #[cfg(feature = "openapi")]
 mod openapi;
+pub mod rate_limit;
 mod schedule;
 pub mod timetable;
 pub mod timetable_slots;
@@ -30,6 +31,7 @@ pub use idempotency::{IdempotencyService, IdempotencyServiceImpl};
 pub use leads::{
     AdminLeadForm, LeadForm, LeadPatch, LeadService, LeadServiceImpl, PersonalData, SubmitOutcome,
 };
+pub use rate_limit::{InMemoryRateLimit, LeadRateLimit, SharedRateLimit};
 pub use schedule::{
     CalendarEntry, CalendarQuery, ScheduleQuery, ScheduleService, ScheduleServiceImpl,
 };

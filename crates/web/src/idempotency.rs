@@ -169,10 +169,8 @@ fn client_of(clients: Clients, req: &ServiceRequest, state: &AppState) -> Option
             })
         }
         Clients::Public => {
-            use actix_governor::KeyExtractor as _;
-            let ip = crate::rate_limit::ClientIp::new(state.settings.trusted_proxies.clone())
-                .extract(req)
-                .ok()?;
+            let ip =
+                crate::rate_limit::ClientIp::new(state.settings.trusted_proxies.clone()).of(req);
             Some(format!("ip:{ip}"))
         }
     }

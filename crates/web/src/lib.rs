@@ -49,11 +49,10 @@ pub fn app(
 > {
     let body_limit = state.settings.body_limit;
     let cors = cors(&state.settings.cors_origins);
-    let routes_state = state.clone();
     App::new()
         .app_data(state)
         .app_data(web::PayloadConfig::new(body_limit))
-        .configure(move |cfg| routes::configure(cfg, &routes_state))
+        .configure(routes::configure)
         .service(web::resource("/docs").route(web::get().to(|| async {
             HttpResponse::PermanentRedirect()
                 .insert_header((header::LOCATION, "/docs/"))

@@ -1,19 +1,19 @@
-//! Per-client-IP rate limiting of the lead form (actix-governor), with the client IP taken
-//! from `X-Forwarded-For` only when the direct peer is a trusted proxy.
+//! The lead form's per-client-IP rate limit, with the client IP taken from `X-Forwarded-For`
+//! only when the direct peer is a trusted proxy. What counts (in this process, or in the
+//! database shared by every instance) is the service's [`cohai_services::LeadRateLimit`].
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
 
-use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
-use actix_governor::governor::middleware::NoOpMiddleware;
-use actix_governor::{
-    GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError,
-};
-use actix_web::dev::ServiceRequest;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, HttpResponseBuilder};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError, web};
 
+use crate::blocking::blocking;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Keys requests by the client's IP address.
 #[derive(Debug, Clone)]
@@ -45,54 +45,61 @@ impl ClientIp {
     }
 }
 
-impl KeyExtractor for ClientIp {
-    type Key = IpAddr;
-    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
-
-    fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
+impl ClientIp {
+    /// The client's address of `req`; without a peer address (not over TCP) all such
+    /// requests share one: `0.0.0.0`.
+    pub fn of(&self, req: &ServiceRequest) -> IpAddr {
         let forwarded = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok());
-        // Without a peer address (not over TCP) all such requests share one bucket.
-        Ok(self
-            .client_ip(req.peer_addr().map(|a| a.ip()), forwarded)
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
-    }
-
-    fn exceed_rate_limit_response(
-        &self,
-        negative: &actix_governor::governor::NotUntil<QuantaInstant>,
-        _response: HttpResponseBuilder,
-    ) -> HttpResponse {
-        // Round up: "Retry-After: 0" would invite an immediate retry that fails again.
-        let wait = negative.wait_time_from(DefaultClock::default().now());
-        let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-        let mut response = HttpResponse::from_error(ApiError::rate_limited());
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        response
+        self.client_ip(req.peer_addr().map(|a| a.ip()), forwarded)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
 }
 
-/// A lead-form rate limiter: one per process, shared by every worker (its configuration holds
-/// the limiter's state behind an `Arc`), so a client gets one allowance whichever worker or
-/// connection its requests land on.
-pub type LeadRateLimit = GovernorConfig<ClientIp, NoOpMiddleware<QuantaInstant>>;
-
-/// The governor configuration for `per_minute` requests a minute per client, all of which
-/// may come at once; `None` when `per_minute` is 0 (limiting off).
-pub fn lead_rate_limit(per_minute: u32, trusted_proxies: Vec<IpAddr>) -> Option<LeadRateLimit> {
-    if per_minute == 0 {
-        return None;
+/// Middleware for the lead form's resource: counts each `POST` against the client's allowance
+/// and answers 429 with `Retry-After` (whole seconds, at least 1) when it is used up. Without
+/// a limiter in the state (limiting off) it only passes requests on.
+///
+/// A limiter that cannot answer (the database is down) lets the submission through: the form
+/// then fails or succeeds on its own, and a customer is never refused for a counter's sake.
+pub async fn limit_lead_submissions(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let limiter = req
+        .app_data::<web::Data<AppState>>()
+        .filter(|_| req.method() == Method::POST)
+        .and_then(|state| Some((state.clone(), state.lead_rate_limit.clone()?)));
+    let Some((state, limiter)) = limiter else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let client = ClientIp::new(state.settings.trusted_proxies.clone()).of(&req);
+    let decision = if limiter.blocks() {
+        let limiter = limiter.clone();
+        blocking(&state, move || limiter.acquire(client))
+            .await
+            .map_err(|e| e.to_string())
+    } else {
+        limiter.acquire(client).map_err(|e| e.to_string())
+    };
+    match decision {
+        Ok(None) => {}
+        Ok(Some(wait)) => return Ok(req.into_response(too_many(wait))),
+        Err(error) => log::warn!("the lead rate limit cannot count a submission: {error}"),
     }
-    let period = Duration::from_secs(60) / per_minute;
-    GovernorConfigBuilder::default()
-        .period(period.max(Duration::from_millis(1)))
-        .burst_size(per_minute)
-        .key_extractor(ClientIp::new(trusted_proxies))
-        .finish()
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// The 429 reply: `Retry-After` rounded up, since "0" would invite a retry that fails again.
+fn too_many(wait: std::time::Duration) -> HttpResponse {
+    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let mut response = ApiError::rate_limited().error_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 #[cfg(test)]
@@ -129,8 +136,15 @@ mod tests {
     }
 
     #[test]
-    fn zero_turns_limiting_off() {
-        assert!(lead_rate_limit(0, vec![]).is_none());
-        assert!(lead_rate_limit(10, vec![]).is_some());
+    fn retry_after_is_whole_seconds_rounded_up_and_never_zero() {
+        let header = |ms: u64| {
+            too_many(std::time::Duration::from_millis(ms))
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok().map(str::to_owned))
+        };
+        assert_eq!(header(3_500).as_deref(), Some("4"));
+        assert_eq!(header(6_000).as_deref(), Some("6"));
+        assert_eq!(header(0).as_deref(), Some("1"));
     }
 }

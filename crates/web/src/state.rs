@@ -71,7 +71,7 @@ pub struct AppState {
     pub cache: crate::response_cache::ResponseCache,
     /// Serialised admin lead-list pages.
     pub lead_list: crate::lead_list_cache::LeadListCache,
-    /// The lead form's rate limiter, shared by all workers; `None` when limiting is off.
-    /// Build it with [`crate::rate_limit::lead_rate_limit`] once per process.
-    pub lead_rate_limit: Option<crate::rate_limit::LeadRateLimit>,
+    /// The lead form's rate limit, shared by all workers (and, when it is kept in the
+    /// database, by all instances); `None` when limiting is off.
+    pub lead_rate_limit: Option<Arc<dyn cohai_services::LeadRateLimit>>,
 }

@@ -10,6 +10,7 @@ mod lead_query;
 mod lead_stats;
 pub(crate) mod lead_writer;
 mod outbox;
+mod rate_limit;
 mod timetable;
 mod timetable_slot;
 mod webhook;
@@ -29,6 +30,7 @@ pub(crate) use health::DieselDatabaseHealth;
 pub(crate) use idempotency::DieselIdempotencyRepository;
 pub(crate) use lead::DieselLeadRepository;
 pub(crate) use outbox::DieselOutboxRepository;
+pub(crate) use rate_limit::DieselRateLimitRepository;
 pub(crate) use timetable::DieselTimetableRepository;
 #[cfg(feature = "test-support")]
 pub(crate) use timetable::GENERATION_LOCK;

@@ -1,7 +1,6 @@
 //! `POST /api/v1/leads`: the website's sign-up form.
 
 use actix_web::http::StatusCode;
-use actix_web::middleware::Condition;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, SubsecRound, Utc};
 use cohai_domain::{Lead, LeadStatus};
@@ -35,22 +34,15 @@ impl LeadReceipt {
     }
 }
 
-/// Wraps the lead form's resource in the process's rate limiter, if one is configured.
-pub fn rate_limited_resource(state: &AppState) -> impl actix_web::dev::HttpServiceFactory + use<> {
-    let enabled = state.lead_rate_limit.is_some();
-    let config = state.lead_rate_limit.clone().unwrap_or_else(|| {
-        // Never consulted when disabled; any valid configuration will do.
-        crate::rate_limit::lead_rate_limit(1, Vec::new())
-            .unwrap_or_else(|| unreachable!("1 per minute is a valid quota"))
-    });
-    // The rate limiter outside the idempotency keys: replays count towards the limit.
+/// The lead form's resource, behind its rate limit (when one is configured).
+pub fn rate_limited_resource() -> impl actix_web::dev::HttpServiceFactory {
+    // The rate limit outside the idempotency keys: replays count towards the limit.
     super::resource("/api/v1/leads")
         .wrap(actix_web::middleware::from_fn(|req, next| {
             crate::idempotency::idempotent(crate::idempotency::Clients::Public, req, next)
         }))
-        .wrap(Condition::new(
-            enabled,
-            actix_governor::Governor::new(&config),
+        .wrap(actix_web::middleware::from_fn(
+            crate::rate_limit::limit_lead_submissions,
         ))
         .route(web::post().to(submit))
 }

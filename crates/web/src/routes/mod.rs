@@ -224,8 +224,8 @@ fn admin_catalog_routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Registers every route.
-pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
-    cfg.service(leads::rate_limited_resource(state))
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(leads::rate_limited_resource())
         .service(resource("/health").route(web::get().to(ops::health)))
         .service(resource("/ready").route(web::get().to(ops::ready)))
         .service(resource("/metrics").route(web::get().to(ops::metrics)))

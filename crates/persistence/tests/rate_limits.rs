@@ -1,0 +1,139 @@
+//! The lead form's rate limit kept in the database (used on PostgreSQL by every instance):
+//! exactly the quota gets through, also from many threads at once; a refusal says how long to
+//! wait and uses no allowance; allowance comes back with time; purging forgets only clients
+//! whose allowance is whole — on both backends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use cohai_domain::rate_limit::{RateDecision, RateQuota};
+use cohai_persistence::backend_tests;
+use cohai_persistence::testing::builders::at;
+use cohai_persistence::testing::{Backend, TestDatabase, count};
+
+fn ten_a_minute() -> RateQuota {
+    RateQuota::per_minute(10).expect("a quota")
+}
+
+fn noon() -> DateTime<Utc> {
+    at("2026-12-01T12:00:00Z")
+}
+
+fn allowed(decision: RateDecision) -> bool {
+    matches!(decision, RateDecision::Allowed { .. })
+}
+
+fn exactly_the_quota_gets_through_then_a_refusal_says_how_long_to_wait(backend: Backend) {
+    let t = TestDatabase::new(backend);
+    let limits = t.db.repositories().rate_limits;
+    for n in 0..10 {
+        let decision = limits
+            .acquire("lead:203.0.113.9", ten_a_minute(), noon())
+            .expect("acquire");
+        assert!(allowed(decision), "request {n}: {decision:?}");
+    }
+    let later = noon() + TimeDelta::milliseconds(2_500);
+    assert_eq!(
+        limits
+            .acquire("lead:203.0.113.9", ten_a_minute(), later)
+            .expect("acquire"),
+        RateDecision::Limited {
+            retry_after: Duration::from_millis(3_500)
+        }
+    );
+    // Another client has its own allowance.
+    assert!(allowed(
+        limits
+            .acquire("lead:198.51.100.7", ten_a_minute(), later)
+            .expect("acquire")
+    ));
+}
+
+fn allowance_comes_back_with_time_and_refusals_use_none(backend: Backend) {
+    let t = TestDatabase::new(backend);
+    let limits = t.db.repositories().rate_limits;
+    let client = "lead:2001:db8::1";
+    let tries = |at: DateTime<Utc>, times: usize| {
+        (0..times)
+            .filter(|_| allowed(limits.acquire(client, ten_a_minute(), at).expect("acquire")))
+            .count()
+    };
+    assert_eq!(tries(noon(), 30), 10);
+    assert_eq!(tries(noon() + TimeDelta::milliseconds(5_999), 5), 0);
+    assert_eq!(
+        tries(noon() + TimeDelta::seconds(6), 5),
+        1,
+        "one back in 6 s"
+    );
+    assert_eq!(tries(noon() + TimeDelta::minutes(5), 30), 10, "whole again");
+}
+
+fn concurrent_requests_of_one_client_are_counted_exactly(backend: Backend) {
+    let t = TestDatabase::new(backend);
+    let limits = t.db.repositories().rate_limits;
+    let quota = RateQuota::per_minute(25).expect("a quota");
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let limits = Arc::clone(&limits);
+            std::thread::spawn(move || {
+                (0..10)
+                    .filter(|_| {
+                        allowed(
+                            limits
+                                .acquire("lead:203.0.113.50", quota, noon())
+                                .expect("acquire"),
+                        )
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let through: usize = threads
+        .into_iter()
+        .map(|t| t.join().expect("a thread"))
+        .sum();
+    assert_eq!(through, 25, "80 requests at once, a quota of 25");
+}
+
+fn purging_forgets_only_clients_whose_allowance_is_whole(backend: Backend) {
+    let t = TestDatabase::new(backend);
+    let limits = t.db.repositories().rate_limits;
+    limits
+        .acquire("lead:a", ten_a_minute(), noon())
+        .expect("acquire");
+    for _ in 0..10 {
+        limits
+            .acquire("lead:b", ten_a_minute(), noon())
+            .expect("acquire");
+    }
+    // a's allowance is whole 6 s after its one request, b's a minute after its ten.
+    let purged = limits
+        .purge(noon() + TimeDelta::seconds(30))
+        .expect("purge");
+    assert_eq!(purged, 1);
+    assert_eq!(count(&t.db, "SELECT COUNT(*) AS n FROM rate_limits"), 1);
+    // b kept its state: half a minute gave it back half its allowance, not all of it.
+    let half_a_minute_on = (0..10)
+        .filter(|_| {
+            allowed(
+                limits
+                    .acquire("lead:b", ten_a_minute(), noon() + TimeDelta::seconds(30))
+                    .expect("acquire"),
+            )
+        })
+        .count();
+    assert_eq!(half_a_minute_on, 5);
+    assert_eq!(
+        limits.purge(noon() + TimeDelta::minutes(2)).expect("purge"),
+        1
+    );
+    assert_eq!(count(&t.db, "SELECT COUNT(*) AS n FROM rate_limits"), 0);
+}
+
+backend_tests!(
+    exactly_the_quota_gets_through_then_a_refusal_says_how_long_to_wait,
+    allowance_comes_back_with_time_and_refusals_use_none,
+    concurrent_requests_of_one_client_are_counted_exactly,
+    purging_forgets_only_clients_whose_allowance_is_whole,
+);

@@ -1,0 +1,206 @@
+//! The lead form's per-client-IP rate limit (API.md §3: `n` a minute, all of which may come at
+//! once), counted where the deployment needs it:
+//!
+//! - [`InMemoryRateLimit`]: in the process (the `governor` crate's keyed GCRA). Right for
+//!   SQLite, which one process serves.
+//! - [`SharedRateLimit`]: in the database ([`RateLimitRepository`]), so that every instance on
+//!   one PostgreSQL database counts a client's submissions together: with two instances, 10 a
+//!   minute means 10 in total. It costs one upsert per submission.
+//!
+//! Both count the same way (GCRA, [`cohai_domain::rate_limit`]).
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use cohai_domain::rate_limit::{RateDecision, RateLimitRepository, RateQuota};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+
+use crate::ServiceResult;
+
+/// What the lead form asks before each submission.
+pub trait LeadRateLimit: Send + Sync {
+    /// Counts a submission from `client` now: `Ok(None)` to go ahead, `Ok(Some(wait))` when it
+    /// is refused and the client may try again after `wait`.
+    fn acquire(&self, client: IpAddr) -> ServiceResult<Option<Duration>>;
+    /// Whether [`LeadRateLimit::acquire`] blocks (on the database): then callers on an async
+    /// runtime run it on a blocking thread; otherwise it is a few atomic operations.
+    fn blocks(&self) -> bool;
+    /// Forgets the clients whose allowance is whole again (as if never seen); how many.
+    fn purge(&self) -> ServiceResult<u64>;
+}
+
+/// The limit's key of a client (one namespace in the shared table).
+fn client_key(client: IpAddr) -> String {
+    format!("lead:{client}")
+}
+
+/// The GCRA of `governor`, keyed by client address, in this process's memory.
+pub struct InMemoryRateLimit<C: Clock = DefaultClock> {
+    limiter:
+        governor::RateLimiter<IpAddr, DashMapStateStore<IpAddr>, C, NoOpMiddleware<C::Instant>>,
+    clock: C,
+}
+
+impl InMemoryRateLimit {
+    /// `quota` on the system's clock.
+    pub fn new(quota: RateQuota) -> Self {
+        Self::with_clock(quota, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> InMemoryRateLimit<C> {
+    /// `quota` on `clock` (tests move a fake one).
+    pub fn with_clock(quota: RateQuota, clock: C) -> Self {
+        let per_minute = NonZeroU32::new(quota.requests()).unwrap_or(NonZeroU32::MIN);
+        let quota = governor::Quota::per_minute(per_minute);
+        let limiter = governor::RateLimiter::dashmap_with_clock(quota, clock.clone());
+        Self { limiter, clock }
+    }
+}
+
+impl<C> LeadRateLimit for InMemoryRateLimit<C>
+where
+    C: Clock + Send + Sync,
+    C::Instant: Send + Sync,
+{
+    fn acquire(&self, client: IpAddr) -> ServiceResult<Option<Duration>> {
+        Ok(self
+            .limiter
+            .check_key(&client)
+            .err()
+            .map(|refused| refused.wait_time_from(self.clock.now())))
+    }
+
+    fn blocks(&self) -> bool {
+        false
+    }
+
+    fn purge(&self) -> ServiceResult<u64> {
+        let before = self.limiter.len();
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+        Ok(before.saturating_sub(self.limiter.len()) as u64)
+    }
+}
+
+/// The limit kept in the database, shared by every instance on it.
+pub struct SharedRateLimit {
+    quota: RateQuota,
+    store: Arc<dyn RateLimitRepository>,
+}
+
+impl SharedRateLimit {
+    /// `quota` counted in `store`.
+    pub fn new(quota: RateQuota, store: Arc<dyn RateLimitRepository>) -> Self {
+        Self { quota, store }
+    }
+}
+
+impl LeadRateLimit for SharedRateLimit {
+    fn acquire(&self, client: IpAddr) -> ServiceResult<Option<Duration>> {
+        Ok(
+            match self
+                .store
+                .acquire(&client_key(client), self.quota, Utc::now())?
+            {
+                RateDecision::Allowed { .. } => None,
+                RateDecision::Limited { retry_after } => Some(retry_after),
+            },
+        )
+    }
+
+    fn blocks(&self) -> bool {
+        true
+    }
+
+    fn purge(&self) -> ServiceResult<u64> {
+        Ok(self.store.purge(Utc::now())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use governor::clock::FakeRelativeClock;
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an address")
+    }
+
+    fn ten_a_minute() -> RateQuota {
+        RateQuota::per_minute(10).expect("a quota")
+    }
+
+    #[test]
+    fn in_memory_all_of_the_allowance_may_come_at_once_then_it_says_how_long_to_wait() {
+        let clock = FakeRelativeClock::default();
+        let limit = InMemoryRateLimit::with_clock(ten_a_minute(), clock.clone());
+        for _ in 0..10 {
+            assert_eq!(limit.acquire(ip("203.0.113.9")).expect("acquire"), None);
+        }
+        clock.advance(Duration::from_millis(2_500));
+        assert_eq!(
+            limit.acquire(ip("203.0.113.9")).expect("acquire"),
+            Some(Duration::from_millis(3_500))
+        );
+        assert_eq!(limit.acquire(ip("198.51.100.7")).expect("acquire"), None);
+        assert!(!limit.blocks());
+    }
+
+    #[test]
+    fn in_memory_purge_forgets_clients_whose_allowance_is_whole() {
+        let clock = FakeRelativeClock::default();
+        let limit = InMemoryRateLimit::with_clock(ten_a_minute(), clock.clone());
+        limit.acquire(ip("203.0.113.9")).expect("acquire");
+        assert_eq!(limit.purge().expect("purge"), 0, "not yet whole");
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(limit.purge().expect("purge"), 1);
+    }
+
+    /// A store that counts the GCRA in a mutex, as the database would.
+    #[derive(Default)]
+    struct FakeStore {
+        tats: Mutex<std::collections::HashMap<String, i64>>,
+    }
+
+    impl RateLimitRepository for FakeStore {
+        fn acquire(
+            &self,
+            client: &str,
+            quota: RateQuota,
+            now: chrono::DateTime<Utc>,
+        ) -> cohai_domain::RepoResult<RateDecision> {
+            let mut tats = self.tats.lock().expect("lock");
+            let decision = quota.decide(tats.get(client).copied(), now.timestamp_micros());
+            if let RateDecision::Allowed { tat_micros } = decision {
+                tats.insert(client.to_owned(), tat_micros);
+            }
+            Ok(decision)
+        }
+
+        fn purge(&self, _now: chrono::DateTime<Utc>) -> cohai_domain::RepoResult<u64> {
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn shared_keys_clients_by_address_and_blocks() {
+        let store = Arc::new(FakeStore::default());
+        let limit = SharedRateLimit::new(ten_a_minute(), store.clone());
+        for _ in 0..10 {
+            assert_eq!(limit.acquire(ip("2001:db8::1")).expect("acquire"), None);
+        }
+        assert!(limit.acquire(ip("2001:db8::1")).expect("acquire").is_some());
+        assert!(limit.blocks());
+        let keys: Vec<String> = store.tats.lock().expect("lock").keys().cloned().collect();
+        assert_eq!(keys, ["lead:2001:db8::1"]);
+    }
+}
