@@ -26,10 +26,29 @@
 #   BENCH_WEBHOOK=down register a webhook for every event type at a closed loopback port (the
 #                      receiver is down: every delivery fails and is retried), to measure the
 #                      form and admin calls while notifications fail
+#   BENCH_INSTANCES=2  (PostgreSQL only) run that many cohai-server processes (1..4, default 1)
+#                      on the one database, each on its own port. Each endpoint is driven by one
+#                      wrk per instance, started together for the same duration, each with
+#                      BENCH_THREADS/N threads and BENCH_CONNECTIONS/N connections (both must
+#                      divide evenly). req/s and counts are summed; each latency percentile is
+#                      the worse of the instances' (see merge_runs in scripts/bench/report.py).
+#                      The first start (migrations) is one server as with one instance; the
+#                      start-up reported is until every instance answers /health
+#   BENCH_CACHE=off    start the servers with COHAI_PUBLIC_CACHE_TTL_MS=0 and
+#                      COHAI_ADMIN_LIST_CACHE_TTL_MS=0 (no response caches: the cold path);
+#                      default on (the servers' own defaults)
+#   BENCH_RATE_LIMIT=N COHAI_LEAD_RATE_PER_MINUTE for the servers (default 0 = limiter off);
+#                      a huge N (1000000000) measures the limiter's cost per POST without it
+#                      refusing anything. It applies to the 200 prefill leads too (a small N
+#                      makes them 429). Every request comes from 127.0.0.1, so all share one
+#                      limiter key (on PostgreSQL one row of rate_limits, over every instance):
+#                      the most contended case, not many clients' cost
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [[ -n ${BENCH_WEBHOOK:-} ]]; then
+WEBHOOK=${BENCH_WEBHOOK:-}
+[[ -z $WEBHOOK || $WEBHOOK == down ]] || { echo "bench: BENCH_WEBHOOK must be empty or 'down'" >&2; exit 2; }
+if [[ -n $WEBHOOK ]]; then
     # The dead receiver is on loopback, which the SSRF check refuses by default.
     export COHAI_WEBHOOKS__ALLOW_PRIVATE_TARGETS=true
 fi
@@ -66,6 +85,9 @@ SCALE_LOCATIONS=${BENCH_SCALE_LOCATIONS:-50}
 SCALE_SESSIONS=${BENCH_SCALE_SESSIONS:-1000000}
 SCALE_LEADS=${BENCH_SCALE_LEADS:-1000000}
 PREFILL_LEADS=200
+INSTANCES=${BENCH_INSTANCES:-1}
+CACHE=${BENCH_CACHE:-on}
+RATE_LIMIT=${BENCH_RATE_LIMIT:-0}
 
 MODE=full
 [[ $SCALE == 1 ]] && MODE=scale
@@ -74,12 +96,30 @@ MODE=full
 for b in $BACKENDS; do
     [[ $b == sqlite || $b == postgres ]] || { echo "bench: unknown backend '$b' (sqlite | postgres)" >&2; exit 2; }
 done
-for n in "$THREADS" "$CONNECTIONS" "$DURATION" "$WARMUP"; do
+for n in "$THREADS" "$CONNECTIONS" "$DURATION" "$WARMUP" "$INSTANCES" "$RATE_LIMIT"; do
     [[ $n =~ ^[0-9]+$ ]] || { echo "bench: '$n' is not a whole number" >&2; exit 2; }
 done
 ((THREADS >= 1 && THREADS <= 10)) || { echo "bench: BENCH_THREADS must be 1..10" >&2; exit 2; }
 ((CONNECTIONS >= THREADS)) || { echo "bench: BENCH_CONNECTIONS must be >= BENCH_THREADS" >&2; exit 2; }
 ((DURATION >= 1)) || { echo "bench: BENCH_DURATION must be >= 1" >&2; exit 2; }
+((INSTANCES >= 1 && INSTANCES <= 4)) || { echo "bench: BENCH_INSTANCES must be 1..4" >&2; exit 2; }
+if ((INSTANCES > 1)); then
+    if [[ " $BACKENDS " == *" sqlite "* ]]; then
+        echo "bench: BENCH_INSTANCES=$INSTANCES is for PostgreSQL only (one SQLite file is not shared" \
+            "by several servers); use BENCH_BACKEND=postgres" >&2
+        exit 2
+    fi
+    ((THREADS % INSTANCES == 0 && CONNECTIONS % INSTANCES == 0)) || {
+        echo "bench: BENCH_THREADS ($THREADS) and BENCH_CONNECTIONS ($CONNECTIONS) must be multiples of" \
+            "BENCH_INSTANCES ($INSTANCES): each instance gets an equal share" >&2
+        exit 2
+    }
+fi
+[[ $CACHE == on || $CACHE == off ]] || { echo "bench: BENCH_CACHE must be 'on' or 'off'" >&2; exit 2; }
+# The setting is a u32: larger values would make the server refuse to start.
+((${#RATE_LIMIT} <= 10 && 10#$RATE_LIMIT <= 4294967295)) ||
+    { echo "bench: BENCH_RATE_LIMIT must be at most 4294967295" >&2; exit 2; }
+RATE_LIMIT=$((10#$RATE_LIMIT))
 
 log() { printf '%s\n' "$*" >&2; }
 now_ms() { date +%s%3N; }
@@ -99,23 +139,47 @@ if [[ " $BACKENDS " == *" postgres "* ]]; then
 fi
 
 # --- state and cleanup ----------------------------------------------------------------------
-SERVER_PID=
+SERVER_PIDS=() # every cohai-server started and not yet stopped
+WRK_PIDS=()    # wrk processes running in the background (run_load)
 PG_CREATED=0
-stop_server() {
-    if [[ -n $SERVER_PID ]]; then
-        if kill -0 "$SERVER_PID" 2>/dev/null; then
-            kill -TERM "$SERVER_PID" 2>/dev/null || true
-            # The server finishes requests in flight; give it 15 s before SIGKILL.
-            local i
-            for ((i = 0; i < 150; i++)); do
-                kill -0 "$SERVER_PID" 2>/dev/null || break
-                sleep 0.1
-            done
-            kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null
+any_alive() {
+    local pid
+    for pid in "$@"; do
+        if kill -0 "$pid" 2>/dev/null; then return 0; fi
+    done
+    return 1
+}
+# Stops every started server: SIGTERM to all, then SIGKILL to those still running after 15 s
+# (a server finishes the requests in flight first).
+stop_servers() {
+    ((${#SERVER_PIDS[@]} > 0)) || return 0
+    local pid i
+    for pid in "${SERVER_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for ((i = 0; i < 150; i++)); do
+        any_alive "${SERVER_PIDS[@]}" || break
+        sleep 0.1
+    done
+    for pid in "${SERVER_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            log "bench: server $pid still running after 15 s; SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
         fi
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
+        wait "$pid" 2>/dev/null || true
+    done
+    SERVER_PIDS=()
+}
+stop_wrk() {
+    ((${#WRK_PIDS[@]} > 0)) || return 0
+    local pid
+    for pid in "${WRK_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true # background jobs ignore SIGINT
+    done
+    for pid in "${WRK_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    WRK_PIDS=()
 }
 drop_pg() {
     if [[ $PG_CREATED == 1 ]]; then
@@ -127,7 +191,8 @@ drop_pg() {
 }
 cleanup() {
     local rc=$?
-    stop_server
+    stop_wrk
+    stop_servers
     drop_pg
     exit "$rc"
 }
@@ -157,6 +222,10 @@ PHONE_OFFSET=$((10#$(date +%H) * 3600 + 10#$(date +%M) * 60 + 10#$(date +%S)))
     printf 'timestamp\t%s\n' "$TIMESTAMP"
     printf 'mode\t%s\n' "$MODE"
     printf 'backends\t%s\n' "$BACKENDS"
+    printf 'instances\t%s\n' "$INSTANCES"
+    printf 'cache\t%s\n' "$CACHE"
+    printf 'rate_limit_per_minute\t%s\n' "$RATE_LIMIT"
+    printf 'webhook\t%s\n' "${WEBHOOK:-none}"
     printf 'threads\t%s\n' "$THREADS"
     printf 'connections\t%s\n' "$CONNECTIONS"
     printf 'duration_s\t%s\n' "$DURATION"
@@ -171,34 +240,56 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Starts the server in the background with the current DATABASE_URL; sets SERVER_PID, PORT.
-# Picks a free port for the next start (outside the timed start-up: it runs python3).
-pick_port() {
-    PORT=$(free_port)
-    BASE=http://127.0.0.1:$PORT
+# Picks $1 distinct free ports (all bound at once) for the next start, outside the timed
+# start-up (it runs python3); sets PORTS and BASES (instance i at ${BASES[i]}) and BASE, the
+# first instance's, for the set-up calls.
+pick_ports() {
+    read -r -a PORTS <<<"$(python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()' "$1")"
+    BASES=()
+    local port
+    for port in "${PORTS[@]}"; do
+        BASES+=("http://127.0.0.1:$port")
+    done
+    BASE=${BASES[0]}
 }
 
+# The environment of every server, from the knobs (the cache TTLs are left to the server's
+# defaults when BENCH_CACHE is on).
+SERVER_ENV=(COHAI_ADMIN_API_KEY="$ADMIN_KEY" COHAI_LEAD_RATE_PER_MINUTE="$RATE_LIMIT" RUST_LOG=warn)
+if [[ $CACHE == off ]]; then
+    SERVER_ENV+=(COHAI_PUBLIC_CACHE_TTL_MS=0 COHAI_ADMIN_LIST_CACHE_TTL_MS=0)
+fi
+
+# Starts instance $1 (0-based) in the background on ${PORTS[$1]} with the current DATABASE_URL,
+# logging to ${SERVER_LOGS[$1]}; adds its pid to SERVER_PIDS (so SERVER_PIDS[$1] is its pid
+# when the instances are started in order after stop_servers).
 start_server() {
-    COHAI_BIND=127.0.0.1:$PORT \
-        COHAI_ADMIN_API_KEY=$ADMIN_KEY \
-        COHAI_LEAD_RATE_PER_MINUTE=0 \
-        RUST_LOG=warn \
-        "$BIN/cohai-server" >>"$SERVER_LOG" 2>&1 &
-    SERVER_PID=$!
+    local i=$1
+    env "${SERVER_ENV[@]}" COHAI_BIND="127.0.0.1:${PORTS[i]}" \
+        "$BIN/cohai-server" >>"${SERVER_LOGS[i]}" 2>&1 &
+    SERVER_PIDS+=($!)
 }
 
-# Polls /health until 200; prints the milliseconds since $1 (epoch ms). Fails after 60 s.
+# Polls instance $2's /health until 200; prints the milliseconds since $1 (epoch ms). Fails
+# after 60 s.
 wait_healthy() {
-    local t0=$1 code
+    local t0=$1 i=$2 code
     while :; do
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE/health" 2>/dev/null || true)
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "${BASES[i]}/health" 2>/dev/null || true)
         if [[ $code == 200 ]]; then
             echo $(($(now_ms) - t0))
             return 0
         fi
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            log "bench: the server exited; its log ($SERVER_LOG):"
-            tail -n 30 "$SERVER_LOG" >&2
+        if ! kill -0 "${SERVER_PIDS[i]}" 2>/dev/null; then
+            log "bench: server $((i + 1)) exited; its log (${SERVER_LOGS[i]}):"
+            tail -n 30 "${SERVER_LOGS[i]}" >&2
             return 1
         fi
         if (($(now_ms) - t0 > 60000)); then
@@ -208,31 +299,74 @@ wait_healthy() {
     done
 }
 
+# The lead count, from the first instance. With several instances its cached list page is
+# still fresh: the admin list cache is per instance and is invalidated by changes made through
+# that instance only, but every wrk run of the POST endpoint (warm-up and measured) also sends
+# leads through the first instance.
 admin_total() {
     curl -sf -H "Authorization: Bearer $ADMIN_KEY" "$BASE/api/v1/admin/leads?limit=1" |
         python3 "$REPORT" json-path total
 }
 
-# Runs wrk; output to file $1, the rest are wrk arguments.
-run_wrk() {
-    local out=$1
-    shift
-    if ! wrk "$@" >"$out" 2>&1; then
-        log "bench: wrk failed:"
-        cat "$out" >&2
-        return 1
-    fi
+# run_load OUT SECONDS PATH PREFIX [WRK ARGS…]: one wrk per instance against its own
+# ${BASES[i]}PATH, all started together (background jobs, then waited for), each with
+# THREADS/INSTANCES threads and CONNECTIONS/INSTANCES connections for SECONDS. PREFIX, when
+# not empty, is passed to post_lead.lua with the phone offset and the instance's first thread
+# number (so the instances' phones differ). Output of instance i to OUT (one instance) or
+# OUT.<i+1>; sets LOAD_FILES to those files.
+run_load() {
+    local out=$1 seconds=$2 path=$3 prefix=$4
+    shift 4
+    local t=$((THREADS / INSTANCES)) c=$((CONNECTIONS / INSTANCES)) i f
+    local files=()
+    WRK_PIDS=()
+    for ((i = 0; i < INSTANCES; i++)); do
+        f=$out
+        ((INSTANCES > 1)) && f=$out.$((i + 1))
+        local lua_args=()
+        [[ -n $prefix ]] && lua_args=(-- "$prefix" "$PHONE_OFFSET" $((i * t)))
+        wrk -t"$t" -c"$c" -d"${seconds}s" "$@" "${BASES[i]}$path" "${lua_args[@]}" >"$f" 2>&1 &
+        WRK_PIDS+=($!)
+        files+=("$f")
+    done
+    local failed=0
+    for ((i = 0; i < INSTANCES; i++)); do
+        if ! wait "${WRK_PIDS[i]}"; then
+            log "bench: wrk failed (${files[i]}):"
+            cat "${files[i]}" >&2
+            failed=1
+        fi
+    done
+    WRK_PIDS=()
+    LOAD_FILES=("${files[@]}")
+    # A server that died during the run would leave its share of the numbers meaningless.
+    for ((i = 0; i < INSTANCES; i++)); do
+        if ! kill -0 "${SERVER_PIDS[i]}" 2>/dev/null; then
+            log "bench: server $((i + 1)) exited during the run; its log (${SERVER_LOGS[i]}):"
+            tail -n 30 "${SERVER_LOGS[i]}" >&2
+            failed=1
+        fi
+    done
+    return "$failed"
 }
 
 bench_backend() {
     local backend=$1 dir=$RUN_DIR/$1
     mkdir -p "$dir"
-    SERVER_LOG=$dir/server.log
-    : >"$SERVER_LOG"
+    # One log per instance: server.log, then server-2.log, … (the first start logs to server.log).
+    SERVER_LOGS=("$dir/server.log")
+    local i
+    for ((i = 2; i <= INSTANCES; i++)); do
+        SERVER_LOGS+=("$dir/server-$i.log")
+    done
+    for i in "${!SERVER_LOGS[@]}"; do
+        : >"${SERVER_LOGS[i]}"
+    done
     : >"$dir/endpoints.tsv"
     local meta=$dir/meta.tsv
     : >"$meta"
     printf 'connections\t%s\n' "$CONNECTIONS" >>"$meta"
+    printf 'instances\t%s\n' "$INSTANCES" >>"$meta"
 
     log ""
     log "=== $backend ==="
@@ -280,23 +414,35 @@ bench_backend() {
         fi
     fi
 
-    # First start: applies pending migrations (none after seed, normally), then stop.
-    pick_port
+    # First start: one server applies pending migrations (none after seed, normally), then stop.
+    pick_ports 1
     t0=$(now_ms)
-    start_server
+    start_server 0
     local first_ms
-    first_ms=$(wait_healthy "$t0")
-    stop_server
-    # Second start on the existing database: this is the start-up time reported.
-    pick_port
+    first_ms=$(wait_healthy "$t0" 0)
+    stop_servers
+    # Second start on the existing database, every instance at once: the start-up time
+    # reported is until the last of them answers /health (each is polled in turn).
+    pick_ports "$INSTANCES"
     t0=$(now_ms)
-    start_server
-    local startup_ms
-    startup_ms=$(wait_healthy "$t0")
-    printf 'first_start_ms\t%s\nstartup_ms\t%s\nport\t%s\n' "$first_ms" "$startup_ms" "$PORT" >>"$meta"
-    log "server pid $SERVER_PID on $BASE; start-up ${startup_ms} ms (first start ${first_ms} ms)"
+    for ((i = 0; i < INSTANCES; i++)); do
+        start_server "$i"
+    done
+    local startup_ms each=()
+    for ((i = 0; i < INSTANCES; i++)); do
+        startup_ms=$(wait_healthy "$t0" "$i")
+        each+=("$startup_ms")
+    done
+    printf 'first_start_ms\t%s\nstartup_ms\t%s\nport\t%s\n' "$first_ms" "$startup_ms" "${PORTS[*]}" >>"$meta"
+    if ((INSTANCES > 1)); then
+        printf 'startup_ms_each\t%s\n' "${each[*]}" >>"$meta"
+        log "server pids ${SERVER_PIDS[*]} on ${BASES[*]}; start-up ${startup_ms} ms for all" \
+            "(each answered /health after ${each[*]} ms; first start ${first_ms} ms)"
+    else
+        log "server pid ${SERVER_PIDS[0]} on $BASE; start-up ${startup_ms} ms (first start ${first_ms} ms)"
+    fi
 
-    if [[ ${BENCH_WEBHOOK:-} == down ]]; then
+    if [[ $WEBHOOK == down ]]; then
         local dead_port
         dead_port=$(free_port)
         curl -sf -o /dev/null -H "Authorization: Bearer $ADMIN_KEY" -H 'Content-Type: application/json' \
@@ -350,39 +496,46 @@ bench_backend() {
         admin) extra=(-H "$auth") ;;
         post) extra=(-s "$POST_LUA") ;;
         esac
-        local warm_args=() run_args=()
+        local warm_prefix= run_prefix=
         if [[ $kind == post ]]; then
             # Distinct mobile codes for the warm-up and the measured run.
-            warm_args=(-- 911 "$PHONE_OFFSET")
-            run_args=(-- 913 "$PHONE_OFFSET")
+            warm_prefix=911
+            run_prefix=913
         fi
         local file=$dir/$(printf '%02d' "$n")-$(echo "$name" | tr -c 'a-zA-Z0-9\n' '_' | sed 's/^_*//').txt
         if ((WARMUP > 0)); then
-            run_wrk "$file.warmup" -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" \
-                "${extra[@]}" "$BASE$path" "${warm_args[@]}"
+            run_load "$file.warmup" "$WARMUP" "$path" "$warm_prefix" "${extra[@]}"
         fi
         if [[ $kind == post ]]; then
             local before after
             sleep 1 # requests in flight when the warm-up stopped
             before=$(admin_total)
-            run_wrk "$file" -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
-                "${extra[@]}" "$BASE$path" "${run_args[@]}"
+            run_load "$file" "$DURATION" "$path" "$run_prefix" --latency "${extra[@]}"
             # Let requests still in flight at wrk's stop finish before counting.
             sleep 1
             after=$(admin_total)
             printf 'leads_before\t%s\nleads_after\t%s\n' "$before" "$after" >>"$meta"
         else
-            run_wrk "$file" -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
-                "${extra[@]}" "$BASE$path"
+            run_load "$file" "$DURATION" "$path" "" --latency "${extra[@]}"
         fi
-        printf '%s\t%s\t%s\t%s\n' "$name" "$method" "$path" "$file" >>"$dir/endpoints.tsv"
-        python3 "$REPORT" line "$file" >&2
+        # One wrk output file per instance, after the name, method and path.
+        {
+            printf '%s\t%s\t%s' "$name" "$method" "$path"
+            printf '\t%s' "${LOAD_FILES[@]}"
+            printf '\n'
+        } >>"$dir/endpoints.tsv"
+        python3 "$REPORT" line "${LOAD_FILES[@]}" >&2
     done
 
-    local hwm
-    hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status")
+    # Peak RSS of each instance; the table shows the largest.
+    local hwm rss=() pid
+    for pid in "${SERVER_PIDS[@]}"; do
+        rss+=("$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")")
+    done
+    hwm=$(printf '%s\n' "${rss[@]}" | sort -g | tail -n1)
     printf 'peak_rss_mib\t%s\n' "$hwm" >>"$meta"
-    stop_server
+    ((INSTANCES > 1)) && printf 'peak_rss_mib_each\t%s\n' "${rss[*]}" >>"$meta"
+    stop_servers
     if [[ $backend == sqlite ]]; then
         printf 'db_size_after_mib\t%s\n' "$(du -m "$db" | cut -f1)" >>"$meta"
         # The scale database is about a gigabyte: keep it only when asked to.
@@ -390,10 +543,12 @@ bench_backend() {
             rm -f "$db" "$db-wal" "$db-shm"
         fi
     fi
-    if grep -qiE ' (ERROR|WARN) ' "$SERVER_LOG"; then
-        printf 'server_log_warnings\t%s\n' "$(grep -ciE ' (ERROR|WARN) ' "$SERVER_LOG")" >>"$meta"
-        log "server log has warnings/errors (first 5, full log $SERVER_LOG):"
-        grep -iE ' (ERROR|WARN) ' "$SERVER_LOG" | head -n 5 >&2 || true # SIGPIPE under pipefail
+    local warnings
+    warnings=$(cat "${SERVER_LOGS[@]}" | grep -ciE ' (ERROR|WARN) ' || true)
+    if ((warnings > 0)); then
+        printf 'server_log_warnings\t%s\n' "$warnings" >>"$meta"
+        log "server logs have warnings/errors (first 5, full logs ${SERVER_LOGS[*]}):"
+        grep -iE ' (ERROR|WARN) ' "${SERVER_LOGS[@]}" | head -n 5 >&2 || true # SIGPIPE under pipefail
     fi
     [[ $backend == postgres ]] && drop_pg
     unset DATABASE_URL

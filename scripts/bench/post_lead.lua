@@ -9,7 +9,11 @@
 --              `cohai-bootstrap generate` does not use and a different one per wrk run.
 --   2. offset  per-run offset (scripts/bench.sh passes one derived from the time of day), so
 --              two runs against the same database do not reuse numbers.
--- Phone of thread i (0-based, at most 10 threads), request k:
+--   3. first   number of this wrk's first thread (default 0). With BENCH_INSTANCES > 1 one wrk
+--              runs per server, all at once on one database; each gets the numbers after the
+--              threads of the wrk before it, so their phones differ too.
+-- Phone of thread i (0-based, counting from `first`; at most 10 threads over all the wrk
+-- processes), request k:
 --   "+7" .. prefix .. %07d(i * 1000000 + (offset + k) % 1000000)
 -- distinct across threads, and within a thread for its first million requests.
 --
@@ -34,6 +38,8 @@ counter = 0
 function init(args)
    prefix = args[1] or "913"
    offset = tonumber(args[2] or "0")
+   -- setup() has set `index` (0-based within this wrk) before init runs in the thread.
+   index = index + tonumber(args[3] or "0")
    stride = 1000000
    counter = 0
    statuses = {}

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Helpers of scripts/bench.sh: parse wrk output, print the result tables, write the JSON.
 
-    report.py parse-wrk FILE          one wrk run's numbers as JSON (for a quick look)
-    report.py line FILE               one wrk run in one line (progress output)
+    report.py parse-wrk FILE...       one wrk run's numbers as JSON (for a quick look; several
+                                      files: the runs of the instances, merged)
+    report.py line FILE...            one wrk run (or the merged runs of the instances) in one
+                                      line (progress output)
     report.py json-path PATH          read JSON on stdin, print the value at PATH (a.b.0.c)
     report.py report RUN_DIR OUT...   print the tables of a run, write its JSON to each OUT
 
 A run directory (made by bench.sh) holds `run.tsv` (key, value) and one folder per backend
-with `meta.tsv` (key, value) and `endpoints.tsv` (name, method, path, wrk output file).
+with `meta.tsv` (key, value) and `endpoints.tsv` (name, method, path, then one wrk output file
+per server instance: with BENCH_INSTANCES > 1 one wrk drove each instance at the same time).
 """
 
 import json
@@ -91,6 +94,52 @@ def parse_wrk(text):
     return out
 
 
+_PERCENTILES = ("p50_ms", "p75_ms", "p90_ms", "p99_ms")
+
+
+def merge_runs(runs):
+    """The wrk runs made at the same time against the instances of one backend, as one run.
+
+    Counts (requests, non-2xx, socket errors, statuses, requests sent) and req/s are summed;
+    the duration is the longest. Latency: wrk keeps each run's histogram to itself, and its
+    text output gives only percentiles, which cannot be combined exactly. A percentile of the
+    combined requests lies between the instances' values of that percentile (at x below the
+    least of them every instance, so also the whole, has fewer than p % of its requests under
+    x; at the largest, every one has at least p %), so each percentile reported is the worse
+    (largest) of the instances' — an upper bound, never an average that would hide a slow
+    instance. Each instance's own numbers are kept under "per_instance".
+    """
+    if len(runs) == 1:
+        return runs[0]
+    out = {
+        "requests": sum(r["requests"] for r in runs),
+        "duration_s": max(r["duration_s"] for r in runs),
+        "rps": round(sum(r["rps"] for r in runs), 2),
+    }
+    for key in _PERCENTILES:
+        values = [r[key] for r in runs if r[key] is not None]
+        out[key] = max(values) if values else None
+    out["latency_merge"] = "max"
+    out["non2xx"] = sum(r["non2xx"] for r in runs)
+    out["socket_errors"] = {
+        k: sum(r["socket_errors"][k] for r in runs) for k in runs[0]["socket_errors"]
+    }
+    statuses = {}
+    for r in runs:
+        for code, n in r["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + n
+    out["statuses"] = statuses
+    sent = [r["sent"] for r in runs]
+    out["sent"] = None if None in sent else sum(sent)
+    out["socket_errors_total"] = sum(out["socket_errors"].values())
+    out["per_instance"] = runs
+    return out
+
+
+def parse_wrk_files(paths):
+    return merge_runs([parse_wrk(Path(p).read_text(encoding="utf-8")) for p in paths])
+
+
 def _read_tsv(path):
     rows = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
@@ -124,8 +173,8 @@ def _fmt_ms(v):
 def load_backend(folder):
     meta = {k: _value(v) for k, v in _read_tsv(folder / "meta.tsv")}
     endpoints = []
-    for name, method, path, wrk_file in _read_tsv(folder / "endpoints.tsv"):
-        numbers = parse_wrk(Path(wrk_file).read_text(encoding="utf-8"))
+    for name, method, path, *wrk_files in _read_tsv(folder / "endpoints.tsv"):
+        numbers = parse_wrk_files(wrk_files)
         endpoints.append({"name": name, "method": method, "path": path, **numbers})
     health = next((e["rps"] for e in endpoints if e["name"] == "/health"), None)
     for e in endpoints:
@@ -159,15 +208,35 @@ def load_backend(folder):
     return result
 
 
+def _run_mode(run):
+    """Which knobs were set, for the headers: instances, caches, rate limit, webhook."""
+    instances = run.get("instances") or 1
+    rate = run.get("rate_limit_per_minute") or 0
+    webhook = run.get("webhook") or "none"
+    return ", ".join(
+        (
+            f"{instances} instance{'s' if instances != 1 else ''}",
+            f"cache {run.get('cache') or 'on'}",
+            f"rate limit {rate}/min" if rate else "rate limit off",
+            "webhook none" if webhook == "none" else f"webhook {webhook}",
+        )
+    )
+
+
 def print_backend(b):
-    title = f"== {b['backend']}"
+    instances = b.get("instances") or 1
+    title = f"== {b['backend']}" + (f" × {instances} instances" if instances > 1 else "")
     extras = []
     if b.get("seed_s") is not None:
         extras.append(f"seed {b['seed_s']:.2f} s")
     if b.get("generate_s") is not None:
         extras.append(f"generate {b['generate_s']:.1f} s")
-    extras.append(f"start-up {b['startup_ms']} ms")
-    extras.append(f"peak RSS {b['peak_rss_mib']:.1f} MiB")
+    if instances > 1:
+        extras.append(f"start-up {b['startup_ms']} ms until all answer")
+        extras.append(f"peak RSS {b['peak_rss_mib']:.1f} MiB (largest instance)")
+    else:
+        extras.append(f"start-up {b['startup_ms']} ms")
+        extras.append(f"peak RSS {b['peak_rss_mib']:.1f} MiB")
     print(f"{title} ({', '.join(extras)})")
     headers = ("endpoint", "req/s", "p50 ms", "p99 ms", "non-2xx", "sock err", "vs /health")
     rows = []
@@ -192,6 +261,12 @@ def print_backend(b):
         print("  " + "  ".join(cells))
         if i == 0:
             print("  " + "  ".join("-" * w for w in widths))
+    if instances > 1:
+        print(
+            f"  {instances} instances on one database, one wrk each, started together: req/s,"
+            " non-2xx and socket errors\n  are summed; p50 / p99 are the worse of the instances'"
+            " (wrk cannot merge histograms;\n  the true combined percentile is at most that)."
+        )
     pc = b.get("post_check")
     if pc:
         if pc["match"]:
@@ -233,7 +308,7 @@ def summary_line(run, backends):
         errs = sum(e["non2xx"] + e["socket_errors_total"] for e in b["endpoints"])
         bits.append(f"{errs} errors")
         parts.append(f"{b['backend']}: " + ", ".join(bits))
-    return f"bench [{run.get('mode')}] " + " | ".join(parts)
+    return f"bench [{run.get('mode')}; {_run_mode(run)}] " + " | ".join(parts)
 
 
 def report(run_dir, outputs):
@@ -249,6 +324,7 @@ def report(run_dir, outputs):
         f"{run.get('warmup_s')} s warm-up + {run.get('duration_s')} s per endpoint, "
         f"{run.get('cpus')} CPUs, commit {run.get('git_commit')}"
     )
+    print(f"Backend{'s' if len(order) != 1 else ''} {' '.join(order)}; {_run_mode(run)}")
     for b in backends:
         print()
         print_backend(b)
@@ -268,11 +344,16 @@ def json_path(path):
 
 def main(argv):
     if len(argv) >= 2 and argv[0] == "parse-wrk":
-        print(json.dumps(parse_wrk(Path(argv[1]).read_text(encoding="utf-8")), indent=2))
+        print(json.dumps(parse_wrk_files(argv[1:]), indent=2))
         return 0
-    if len(argv) == 2 and argv[0] == "line":
-        r = parse_wrk(Path(argv[1]).read_text(encoding="utf-8"))
+    if len(argv) >= 2 and argv[0] == "line":
+        r = parse_wrk_files(argv[1:])
         text = f"      {_fmt_rps(r['rps'])} req/s, p50 {_fmt_ms(r['p50_ms'])} ms, p99 {_fmt_ms(r['p99_ms'])} ms"
+        if "per_instance" in r:
+            # req/s summed, percentiles the worse instance's (merge_runs); then each instance.
+            text += " [sum / worst of " + "; ".join(
+                f"{_fmt_rps(i['rps'])} req/s, p99 {_fmt_ms(i['p99_ms'])} ms" for i in r["per_instance"]
+            ) + "]"
         if r["non2xx"] or r["socket_errors_total"]:
             text += f", {r['non2xx']} non-2xx, {r['socket_errors_total']} socket errors"
         if r["statuses"]:
