@@ -31,9 +31,29 @@ pub enum Backend {
     Postgres,
 }
 
-/// The administrative PostgreSQL URL for tests.
+/// The administrative PostgreSQL URL for tests, with `sslmode=disable` unless it names an
+/// `sslmode`.
+///
+/// The test server is on loopback without TLS, and libpq's default (`prefer`) sets up OpenSSL
+/// for every connection it opens. A test binary that exits while the pool is still opening
+/// one (r2d2 connects on threads of its own) then crashes with SIGSEGV inside OpenSSL, whose
+/// globals the exit has already freed (`CRYPTO_THREAD_write_lock` on a null lock: seen once
+/// in ~40 runs of the rate-limit concurrency test). Without TLS, OpenSSL is never touched.
 pub fn postgres_admin_url() -> String {
-    std::env::var("COHAI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+    let url = std::env::var("COHAI_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+    without_tls(url)
+}
+
+/// `url` with `sslmode=disable` added when it names no `sslmode`.
+fn without_tls(url: String) -> String {
+    if url.contains("sslmode=") {
+        url
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
+    }
 }
 
 /// A database that exists for the lifetime of this value.
@@ -231,6 +251,23 @@ macro_rules! backend_tests {
 #[cfg(test)]
 mod tests {
     use super::replace_database;
+
+    #[test]
+    fn test_urls_turn_tls_off_unless_they_choose() {
+        use super::without_tls;
+        assert_eq!(
+            without_tls("postgres://u@h/p".to_owned()),
+            "postgres://u@h/p?sslmode=disable"
+        );
+        assert_eq!(
+            without_tls("postgres://u@h/p?application_name=t".to_owned()),
+            "postgres://u@h/p?application_name=t&sslmode=disable"
+        );
+        assert_eq!(
+            without_tls("postgres://u@h/p?sslmode=require".to_owned()),
+            "postgres://u@h/p?sslmode=require"
+        );
+    }
 
     #[test]
     fn replaces_the_database_name_keeping_the_query() {
