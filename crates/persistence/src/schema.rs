@@ -355,8 +355,6 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("audit_log", "actor", Text),
         ("audit_log", "changes", Text),
         ("audit_log", "created_at", Timestamp),
-        ("rate_limits", "client", Text),
-        ("rate_limits", "tat_us", BigInt),
         ("timetable_slots", "id", BigInt),
         ("timetable_slots", "location_id", BigInt),
         ("timetable_slots", "program_type_id", BigInt),
@@ -424,6 +422,8 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("delivery_attempts", "created_at", Timestamp),
         ("telegram_chats", "chat_id", Text),
         ("telegram_chats", "next_send_at", Timestamp),
+        ("rate_limits", "client", Text),
+        ("rate_limits", "tat_us", BigInt),
     ]
 };
 

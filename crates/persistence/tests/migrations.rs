@@ -102,6 +102,7 @@ fn check_reports_every_table_missing_on_an_empty_database(backend: Backend) {
         "deliveries",
         "delivery_attempts",
         "telegram_chats",
+        "rate_limits",
     ]
     .into_iter()
     .map(str::to_owned)
