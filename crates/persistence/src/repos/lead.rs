@@ -24,7 +24,8 @@ use crate::schema::{lead_events, leads};
 /// Rows per INSERT statement in batch inserts (21 binds each, under both backends' limits).
 const INSERT_CHUNK: usize = 1000;
 
-#[derive(Queryable)]
+#[derive(Queryable, QueryableByName)]
+#[diesel(table_name = leads)]
 pub(super) struct LeadRow {
     pub(super) id: i64,
     name: String,
@@ -243,7 +244,7 @@ pub(crate) struct DieselLeadRepository {
 
 impl DieselLeadRepository {
     pub(crate) fn new(db: Db) -> Self {
-        let writer = LeadWriter::new(db.clone(), Vec::new());
+        let writer = LeadWriter::new(db.clone());
         Self { db, writer }
     }
 }
@@ -256,7 +257,9 @@ pub(super) trait LeadWrites {
 }
 
 /// The events a new lead starts with: `created`, and `assigned` when it has an owner.
-fn first_event_data(new: &NewLead) -> impl Iterator<Item = (LeadEventKind, serde_json::Value)> {
+pub(super) fn first_event_data(
+    new: &NewLead,
+) -> impl Iterator<Item = (LeadEventKind, serde_json::Value)> {
     let created = (LeadEventKind::Created, new.created_event_data());
     let assigned = new
         .assigned_event_data()

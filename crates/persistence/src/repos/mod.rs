@@ -6,6 +6,7 @@ mod class_session;
 mod health;
 mod idempotency;
 mod lead;
+mod lead_batch;
 mod lead_query;
 mod lead_stats;
 pub(crate) mod lead_writer;

@@ -117,6 +117,35 @@ impl LeadEventWrite<'_> {
     }
 }
 
+/// Stores lead events and their outbox rows in two multi-row inserts, in the order given (so
+/// their ids follow it): the set-based form of [`RecordEvent::record_lead_event`] for the lead
+/// writer's batches on PostgreSQL (`lead_batch.rs`).
+pub(super) fn record_lead_events_postgres(
+    c: &mut PgConnection,
+    events: &[LeadEventWrite<'_>],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let records: Vec<LeadEventRecord<'_>> = events
+        .iter()
+        .map(|e| LeadEventRecord::new(e.lead_id, e.kind, e.actor, e.data, e.at))
+        .collect();
+    diesel::insert_into(lead_events::table)
+        .values(&records)
+        .execute(c)?;
+    let mut outbox = Vec::with_capacity(events.len());
+    for event in events {
+        outbox.extend(event.outbox_record()?);
+    }
+    if !outbox.is_empty() {
+        diesel::insert_into(outbox_events::table)
+            .values(&outbox)
+            .execute(c)?;
+    }
+    Ok(())
+}
+
 /// Event writes inside a transaction, on any connection type.
 pub(super) trait RecordEvent {
     /// Stores a lead event and its outbox row.
