@@ -37,6 +37,9 @@
 #   BENCH_CACHE=off    start the servers with COHAI_PUBLIC_CACHE_TTL_MS=0 and
 #                      COHAI_ADMIN_LIST_CACHE_TTL_MS=0 (no response caches: the cold path);
 #                      default on (the servers' own defaults)
+#   BENCH_CLIENTS      one (default): every POST from 127.0.0.1, one client; many: each POST
+#                      from an address of its own (X-Forwarded-For, believed from loopback), so
+#                      a rate limit keeps one entry per client as with real visitors
 #   BENCH_RATE_LIMIT=N COHAI_LEAD_RATE_PER_MINUTE for the servers (default 0 = limiter off);
 #                      a huge N (1000000000) measures the limiter's cost per POST without it
 #                      refusing anything. It applies to the 200 prefill leads too (a small N
@@ -88,6 +91,9 @@ PREFILL_LEADS=200
 INSTANCES=${BENCH_INSTANCES:-1}
 CACHE=${BENCH_CACHE:-on}
 RATE_LIMIT=${BENCH_RATE_LIMIT:-0}
+CLIENTS=${BENCH_CLIENTS:-one}
+[[ $CLIENTS == one || $CLIENTS == many ]] ||
+    { echo "bench: BENCH_CLIENTS must be 'one' or 'many'" >&2; exit 2; }
 
 MODE=full
 [[ $SCALE == 1 ]] && MODE=scale
@@ -263,6 +269,8 @@ for s in socks:
 # The environment of every server, from the knobs (the cache TTLs are left to the server's
 # defaults when BENCH_CACHE is on).
 SERVER_ENV=(COHAI_ADMIN_API_KEY="$ADMIN_KEY" COHAI_LEAD_RATE_PER_MINUTE="$RATE_LIMIT" RUST_LOG=warn)
+# Many clients: the POSTs' X-Forwarded-For is believed from wrk on loopback.
+[[ $CLIENTS == many ]] && SERVER_ENV+=(COHAI_TRUSTED_PROXIES='["127.0.0.1"]')
 if [[ $CACHE == off ]]; then
     SERVER_ENV+=(COHAI_PUBLIC_CACHE_TTL_MS=0 COHAI_ADMIN_LIST_CACHE_TTL_MS=0)
 fi
@@ -324,7 +332,7 @@ run_load() {
         f=$out
         ((INSTANCES > 1)) && f=$out.$((i + 1))
         local lua_args=()
-        [[ -n $prefix ]] && lua_args=(-- "$prefix" "$PHONE_OFFSET" $((i * t)))
+        [[ -n $prefix ]] && lua_args=(-- "$prefix" "$PHONE_OFFSET" $((i * t)) "$CLIENTS")
         wrk -t"$t" -c"$c" -d"${seconds}s" "$@" "${BASES[i]}$path" "${lua_args[@]}" >"$f" 2>&1 &
         WRK_PIDS+=($!)
         files+=("$f")

@@ -12,6 +12,10 @@
 --   3. first   number of this wrk's first thread (default 0). With BENCH_INSTANCES > 1 one wrk
 --              runs per server, all at once on one database; each gets the numbers after the
 --              threads of the wrk before it, so their phones differ too.
+--   4. clients "many": each request says it comes from an address of its own
+--              (`X-Forwarded-For: 10.<thread>.<n>.<n>`, which the server believes from loopback
+--              when BENCH_CLIENTS=many sets trusted_proxies), so a rate limit keeps one entry per
+--              client as with real visitors; anything else: no header, one client.
 -- Phone of thread i (0-based, counting from `first`; at most 10 threads over all the wrk
 -- processes), request k:
 --   "+7" .. prefix .. %07d(i * 1000000 + (offset + k) % 1000000)
@@ -41,6 +45,7 @@ function init(args)
    -- setup() has set `index` (0-based within this wrk) before init runs in the thread.
    index = index + tonumber(args[3] or "0")
    stride = 1000000
+   many_clients = args[4] == "many"
    counter = 0
    statuses = {}
    wrk.method = "POST"
@@ -52,6 +57,10 @@ function request()
    counter = counter + 1
    local body = '{"name":"Bench","phone":"+7' .. prefix .. string.format("%07d", n)
       .. '","consent":true}'
+   if many_clients then
+      wrk.headers["X-Forwarded-For"] = string.format("10.%d.%d.%d", index % 256,
+         math.floor(counter / 256) % 256, counter % 256)
+   end
    return wrk.format(nil, nil, nil, body)
 end
 
