@@ -824,6 +824,28 @@ async fn the_form_answers_only_post(backend: Backend) {
     assert!(r.header("x-request-id").is_some());
 }
 
+/// On PostgreSQL the limit is counted in the database, shared by every instance. When it
+/// cannot count (here its table is gone), submissions go through: a customer is not refused
+/// for the counter's sake.
+#[actix_web::test]
+async fn postgres_a_rate_limit_that_cannot_count_lets_submissions_through() {
+    let t = TestApp::with(Backend::Postgres, |s| s.lead_rate_per_minute = 1);
+    let app = t.service().await;
+    assert_receipt(
+        &call(&app, from_ip(&form_with_phone(0), "203.0.113.5")).await,
+        201,
+    );
+    call(&app, from_ip(&form_with_phone(1), "203.0.113.5"))
+        .await
+        .assert_error(429, "rate_limited");
+    cohai_persistence::testing::execute(&t.db.db, "DROP TABLE rate_limits");
+    assert_receipt(
+        &call(&app, from_ip(&form_with_phone(2), "203.0.113.5")).await,
+        201,
+    );
+    assert_eq!(total(&app, "").await, 2);
+}
+
 e2e_tests!(
     a_valid_submission_is_stored_normalised_with_a_receipt_and_a_created_event,
     unknown_fields_are_ignored_and_blank_optionals_are_absent,

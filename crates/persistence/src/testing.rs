@@ -234,6 +234,12 @@ pub fn count(db: &Database, sql: &str) -> i64 {
     rows.first().map(|r| r.n).expect("one row")
 }
 
+/// Runs raw SQL (one or more statements) on `db`; panics when it fails.
+pub fn execute(db: &Database, sql: &str) {
+    let mut conn = db.pool().get().expect("raw connection");
+    conn.batch_execute(sql).expect(sql);
+}
+
 /// Declares `sqlite` and `postgres` test modules running each named test function
 /// (`fn(Backend)`) on that backend.
 #[macro_export]
