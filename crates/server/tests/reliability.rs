@@ -191,6 +191,12 @@ fn postgres_acknowledged_leads_survive_a_sigkill() {
     acknowledged_leads_survive_a_sigkill(Backend::Postgres);
 }
 
+/// The database name of a PostgreSQL URL (`…/name?query`).
+fn database_name(url: &str) -> String {
+    let path = url.split('?').next().unwrap_or(url);
+    path.rsplit('/').next().expect("a database name").to_owned()
+}
+
 /// A TCP proxy to PostgreSQL that can be cut and restored, to simulate an outage without
 /// stopping the shared server; or paused and resumed, to simulate a server that hangs (bytes
 /// are held, connections stay open).
@@ -288,7 +294,7 @@ fn pump(a: TcpStream, b: TcpStream, paused: &Arc<AtomicBool>) {
 #[test]
 fn a_database_outage_gives_503s_and_the_server_recovers_by_itself() {
     let db = TestDatabase::new(Backend::Postgres);
-    let name = db.url.rsplit('/').next().expect("db name").to_owned();
+    let name = database_name(&db.url);
     let proxy = Proxy::start("127.0.0.1:5432");
     let via_proxy = replace_database(
         &postgres_admin_url().replace(":5432", &format!(":{}", proxy.port)),
@@ -354,7 +360,7 @@ fn in_an_outage_ready_answers_503_within_its_own_bound_not_the_pool_timeout() {
     // Measured from outside, with slack for a loaded machine.
     let limit = Duration::from_millis(1500);
     let db = TestDatabase::new(Backend::Postgres);
-    let name = db.url.rsplit('/').next().expect("db name").to_owned();
+    let name = database_name(&db.url);
     let proxy = Proxy::start("127.0.0.1:5432");
     let via_proxy = replace_database(
         &postgres_admin_url().replace(":5432", &format!(":{}", proxy.port)),
