@@ -43,9 +43,7 @@ impl ClientIp {
             .find(|ip| !self.trusted_proxies.contains(ip))
             .or(Some(peer))
     }
-}
 
-impl ClientIp {
     /// The client's address of `req`; without a peer address (not over TCP) all such
     /// requests share one: `0.0.0.0`.
     pub fn of(&self, req: &ServiceRequest) -> IpAddr {
