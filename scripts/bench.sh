@@ -5,7 +5,10 @@
 # `generate --locations 50 --sessions 1000000 --leads 1000000`), a first server start (applies
 # any pending migrations) and stop, then a timed second start on the existing database, 200
 # leads submitted with curl, then wrk against each endpoint: a warm-up run (discarded) and a
-# measured run. Prints one table per backend and writes target/bench/bench-<timestamp>.json
+# measured run. With BENCH_SCALE=1, before the timed start, a "scale paths" phase on a server of
+# its own (response caches off: the cold path) times single curl requests of the heavy admin
+# and feed paths (CSV export, stats, class-session list, ICS) and samples its VmHWM around the
+# export; see scale_paths below. Prints one table per backend and writes target/bench/bench-<timestamp>.json
 # and target/bench/latest.json.
 #
 # Environment:
@@ -20,6 +23,7 @@
 #   BENCH_PG_URL       PostgreSQL server (default postgres://postgres@127.0.0.1:5432); a fresh
 #                      database cohai_bench_<pid> is created there and dropped at the end
 #   BENCH_SCALE_LOCATIONS / BENCH_SCALE_SESSIONS / BENCH_SCALE_LEADS  generate sizes
+#   BENCH_SCALE_REPS   repetitions of each single-request timing of the scale paths (default 3)
 #   BENCH_KEEP_DB=1    keep the SQLite database of a scale run (about 1 GB) under target/bench
 #   CARGO_TARGET_DIR   where cargo builds (binaries under ${CARGO_TARGET_DIR:-target}/release)
 #   BENCH_NO_BUILD=1   skip `cargo build` (use the binaries already built)
@@ -87,6 +91,7 @@ PG_DB=cohai_bench_$$
 SCALE_LOCATIONS=${BENCH_SCALE_LOCATIONS:-50}
 SCALE_SESSIONS=${BENCH_SCALE_SESSIONS:-1000000}
 SCALE_LEADS=${BENCH_SCALE_LEADS:-1000000}
+SCALE_REPS=${BENCH_SCALE_REPS:-3}
 PREFILL_LEADS=200
 INSTANCES=${BENCH_INSTANCES:-1}
 CACHE=${BENCH_CACHE:-on}
@@ -102,12 +107,13 @@ MODE=full
 for b in $BACKENDS; do
     [[ $b == sqlite || $b == postgres ]] || { echo "bench: unknown backend '$b' (sqlite | postgres)" >&2; exit 2; }
 done
-for n in "$THREADS" "$CONNECTIONS" "$DURATION" "$WARMUP" "$INSTANCES" "$RATE_LIMIT"; do
+for n in "$THREADS" "$CONNECTIONS" "$DURATION" "$WARMUP" "$INSTANCES" "$RATE_LIMIT" "$SCALE_REPS"; do
     [[ $n =~ ^[0-9]+$ ]] || { echo "bench: '$n' is not a whole number" >&2; exit 2; }
 done
 ((THREADS >= 1 && THREADS <= 10)) || { echo "bench: BENCH_THREADS must be 1..10" >&2; exit 2; }
 ((CONNECTIONS >= THREADS)) || { echo "bench: BENCH_CONNECTIONS must be >= BENCH_THREADS" >&2; exit 2; }
 ((DURATION >= 1)) || { echo "bench: BENCH_DURATION must be >= 1" >&2; exit 2; }
+((SCALE_REPS >= 1)) || { echo "bench: BENCH_SCALE_REPS must be >= 1" >&2; exit 2; }
 ((INSTANCES >= 1 && INSTANCES <= 4)) || { echo "bench: BENCH_INSTANCES must be 1..4" >&2; exit 2; }
 if ((INSTANCES > 1)); then
     if [[ " $BACKENDS " == *" sqlite "* ]]; then
@@ -358,6 +364,96 @@ run_load() {
     return "$failed"
 }
 
+# VmRSS / VmHWM (MiB, one decimal) of process $2; $1 is the field (VmRSS or VmHWM).
+proc_mib() {
+    awk -v f="$1:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$2/status"
+}
+
+# scale_paths DIR: the heavy single requests at scale, against one server of its own started
+# with the response caches off (COHAI_PUBLIC_CACHE_TTL_MS=0, COHAI_ADMIN_LIST_CACHE_TTL_MS=0:
+# every repetition takes the cold path, as the first request after a change does) and stopped
+# at the end. Each path is fetched BENCH_SCALE_REPS times in a row with curl (a new connection
+# each); DIR/scale_paths.tsv gets one line per path: key, path, target seconds, HTTP codes,
+# bytes, times (seconds, comma-separated), the server's VmHWM (MiB) after that path (the peak
+# only grows: a jump names the path that raised it). DIR/scale_meta.tsv gets the server's VmRSS/VmHWM at
+# start, before and after the exports, and at the end. report.py turns them into the table.
+scale_paths() {
+    local dir=$1 out=$1/scale_paths.tsv sm=$1/scale_meta.tsv
+    : >"$out"
+    : >"$sm"
+    local saved_env=("${SERVER_ENV[@]}")
+    SERVER_ENV+=(COHAI_PUBLIC_CACHE_TTL_MS=0 COHAI_ADMIN_LIST_CACHE_TTL_MS=0)
+    pick_ports 1
+    local t0 pid
+    t0=$(now_ms)
+    start_server 0
+    SERVER_ENV=("${saved_env[@]}")
+    wait_healthy "$t0" 0 >/dev/null
+    pid=${SERVER_PIDS[0]}
+    local auth="Authorization: Bearer $ADMIN_KEY"
+    # A generated studio (the seed's own has only the demo timetable).
+    local loc
+    loc=$(curl -sf "$BASE/api/v1/locations" | python3 -c '
+import json, sys
+items = json.load(sys.stdin)["items"]
+bench = [l for l in items if l["name"].startswith("Bench studio")]
+print((bench or items)[0]["id"])')
+    local today week_end d90
+    today=$(date -u +%F)
+    week_end=$(date -u -d "$today + 6 days" +%F) # "to" as a date includes that whole day
+    d90=$(date -u -d "$today - 90 days" +%F)
+    printf 'location_id\t%s\nreps\t%s\n' "$loc" "$SCALE_REPS" >>"$sm"
+    printf 'rss_start_mib\t%s\nhwm_start_mib\t%s\n' "$(proc_mib VmRSS "$pid")" "$(proc_mib VmHWM "$pid")" >>"$sm"
+    log "scale paths (server pid $pid, caches off, $SCALE_REPS repetitions each, studio $loc):"
+
+    # key | path | target seconds | admin?
+    local paths=(
+        "export_csv|/api/v1/admin/leads/export.csv|30|admin"
+        "stats_all|/api/v1/admin/leads/stats|10|admin"
+        "stats_90d|/api/v1/admin/leads/stats?created_from=$d90|3|admin"
+        "sessions_filtered|/api/v1/admin/class-sessions?location_id=$loc&from=$today&to=$week_end&limit=50|0.1|admin"
+        "sessions_first_page|/api/v1/admin/class-sessions?limit=50|0.1|admin"
+        "ics_all|/api/v1/schedule.ics|1|"
+        "ics_location|/api/v1/schedule.ics?location_id=$loc|1|"
+    )
+    local entry key path target kind r w codes times bytes code size secs hwm
+    for entry in "${paths[@]}"; do
+        IFS='|' read -r key path target kind <<<"$entry"
+        local hdr=()
+        [[ $kind == admin ]] && hdr=(-H "$auth")
+        if [[ $key == export_csv ]]; then
+            printf 'rss_before_export_mib\t%s\nhwm_before_export_mib\t%s\n' \
+                "$(proc_mib VmRSS "$pid")" "$(proc_mib VmHWM "$pid")" >>"$sm"
+        fi
+        codes=() times=() bytes=0
+        for ((r = 0; r < SCALE_REPS; r++)); do
+            w=$(curl -s -o /dev/null --max-time 600 "${hdr[@]}" \
+                -w '%{http_code} %{size_download} %{time_total}' "$BASE$path" || true)
+            read -r code size secs <<<"$w"
+            codes+=("${code:-000}")
+            times+=("${secs:-0}")
+            bytes=${size:-0}
+        done
+        if [[ $key == export_csv ]]; then
+            printf 'rss_after_export_mib\t%s\nhwm_after_export_mib\t%s\n' \
+                "$(proc_mib VmRSS "$pid")" "$(proc_mib VmHWM "$pid")" >>"$sm"
+        fi
+        local IFS_save=$IFS
+        IFS=,
+        hwm=$(proc_mib VmHWM "$pid")
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$path" "$target" "${codes[*]}" "$bytes" "${times[*]}" \
+            "$hwm" >>"$out"
+        log "  $key: codes ${codes[*]}, $bytes bytes, ${times[*]} s, VmHWM $hwm MiB"
+        IFS=$IFS_save
+    done
+    printf 'rss_end_mib\t%s\nhwm_end_mib\t%s\n' "$(proc_mib VmRSS "$pid")" "$(proc_mib VmHWM "$pid")" >>"$sm"
+    if ! kill -0 "$pid" 2>/dev/null; then
+        log "bench: the scale-paths server exited; its log (${SERVER_LOGS[0]}):"
+        tail -n 30 "${SERVER_LOGS[0]}" >&2
+    fi
+    stop_servers
+}
+
 bench_backend() {
     local backend=$1 dir=$RUN_DIR/$1
     mkdir -p "$dir"
@@ -429,6 +525,9 @@ bench_backend() {
     local first_ms
     first_ms=$(wait_healthy "$t0" 0)
     stop_servers
+    if [[ $SCALE == 1 ]]; then
+        scale_paths "$dir"
+    fi
     # Second start on the existing database, every instance at once: the start-up time
     # reported is until the last of them answers /health (each is polled in turn).
     pick_ports "$INSTANCES"

@@ -11,6 +11,10 @@
 A run directory (made by bench.sh) holds `run.tsv` (key, value) and one folder per backend
 with `meta.tsv` (key, value) and `endpoints.tsv` (name, method, path, then one wrk output file
 per server instance: with BENCH_INSTANCES > 1 one wrk drove each instance at the same time).
+A scale run (BENCH_SCALE=1) adds `scale_paths.tsv` (key, path, target seconds, HTTP codes,
+bytes, times in seconds, the server's VmHWM in MiB after the path; codes and times
+comma-separated per repetition) and `scale_meta.tsv`
+(the scale-paths server's VmRSS / VmHWM), shown as the "scale paths" table.
 """
 
 import json
@@ -170,6 +174,118 @@ def _fmt_ms(v):
     return f"{v:.2f}" if v < 100 else f"{v:.0f}"
 
 
+# The scale paths, in the order of the table: label and how the memory target reads.
+SCALE_LABELS = {
+    "export_csv": "export.csv, all leads",
+    "stats_all": "stats, whole window",
+    "stats_90d": "stats, 90 days",
+    "sessions_filtered": "class sessions, 1 studio 1 week",
+    "sessions_first_page": "class sessions, first page",
+    "ics_all": "schedule.ics, all studios",
+    "ics_location": "schedule.ics, 1 studio",
+}
+# Growth of the server's peak RSS (VmHWM) over the exports that still meets the target.
+EXPORT_RSS_GROWTH_MIB = 50
+
+
+def _median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def load_scale(folder):
+    """The scale-paths phase of one backend (None when it did not run)."""
+    tsv = folder / "scale_paths.tsv"
+    if not tsv.is_file():
+        return None
+    meta_file = folder / "scale_meta.tsv"
+    meta = {k: _value(v) for k, v in _read_tsv(meta_file)} if meta_file.is_file() else {}
+    paths = []
+    for key, path, target, codes, size, times, *rest in _read_tsv(tsv):
+        secs = [float(t) for t in times.split(",") if t]
+        codes = [c for c in codes.split(",") if c]
+        ok = bool(codes) and all(c == "200" for c in codes)
+        target_s = float(target)
+        entry = {
+            "key": key,
+            "label": SCALE_LABELS.get(key, key),
+            "path": path,
+            "codes": codes,
+            "bytes": int(size),
+            "times_s": secs,
+            "median_s": round(_median(secs), 4) if secs else None,
+            "max_s": round(max(secs), 4) if secs else None,
+            "target_s": target_s,
+            "hwm_after_mib": _value(rest[0]) if rest else None,
+            # Met: every repetition answered 200 within the target (the worst one counts).
+            "met": ok and bool(secs) and max(secs) <= target_s,
+        }
+        if key == "export_csv" and "hwm_after_export_mib" in meta:
+            growth = round(meta["hwm_after_export_mib"] - meta["hwm_before_export_mib"], 1)
+            entry["rss_before_mib"] = meta["rss_before_export_mib"]
+            entry["hwm_before_mib"] = meta["hwm_before_export_mib"]
+            entry["hwm_after_mib"] = meta["hwm_after_export_mib"]
+            entry["hwm_growth_mib"] = growth
+            entry["rss_target_growth_mib"] = EXPORT_RSS_GROWTH_MIB
+            entry["time_met"] = entry["met"]
+            entry["rss_met"] = growth < EXPORT_RSS_GROWTH_MIB
+            entry["met"] = entry["time_met"] and entry["rss_met"]
+        paths.append(entry)
+    return {"caches": "off", **meta, "paths": paths}
+
+
+def _fmt_s(v):
+    if v is None:
+        return "-"
+    return f"{v * 1000:.1f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def _fmt_target(v):
+    return f"< {v * 1000:.0f} ms" if v < 1 else f"< {v:g} s"
+
+
+def print_scale(sc):
+    print(
+        f"  scale paths (one request at a time, {sc.get('reps')} repetitions, caches off,"
+        f" studio {sc.get('location_id')}; peak RSS = the server's VmHWM after the path;"
+        " met = every\n    repetition 200 and within the target):"
+    )
+    headers = ("path", "median", "max", "size", "peak RSS", "target", "met")
+    rows = []
+    for p in sc["paths"]:
+        size = p["bytes"]
+        size = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
+        target = _fmt_target(p["target_s"])
+        if "rss_target_growth_mib" in p:
+            target += f", RSS +{p['rss_target_growth_mib']} MiB"
+        codes = set(p["codes"])
+        met = "met" if p["met"] else "NOT MET"
+        if codes != {"200"}:
+            met += f" (HTTP {','.join(p['codes'])})"
+        hwm = p.get("hwm_after_mib")
+        hwm = "-" if hwm is None else f"{hwm:.1f} MiB"
+        rows.append(
+            (p["label"], _fmt_s(p["median_s"]), _fmt_s(p["max_s"]), size, hwm, target, met)
+        )
+    widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
+    for i, r in enumerate([headers] + rows):
+        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:-1], widths[1:-1])]
+        cells.append(r[-1])
+        print("    " + "  ".join(cells))
+        if i == 0:
+            print("    " + "  ".join("-" * w for w in widths))
+    exp = next((p for p in sc["paths"] if "hwm_growth_mib" in p), None)
+    if exp:
+        print(
+            f"    export RSS: {exp['rss_before_mib']:.1f} MiB resident before, peak (VmHWM)"
+            f" {exp['hwm_before_mib']:.1f} → {exp['hwm_after_mib']:.1f} MiB"
+            f" (+{exp['hwm_growth_mib']:.1f}, target < +{exp['rss_target_growth_mib']} MiB:"
+            f" {'met' if exp['rss_met'] else 'NOT MET'}); server peak at the end"
+            f" {sc.get('hwm_end_mib')} MiB"
+        )
+
+
 def load_backend(folder):
     meta = {k: _value(v) for k, v in _read_tsv(folder / "meta.tsv")}
     endpoints = []
@@ -180,6 +296,9 @@ def load_backend(folder):
     for e in endpoints:
         e["ratio_to_health"] = round(e["rps"] / health, 3) if health else None
     result = {"backend": folder.name, **meta, "endpoints": endpoints}
+    scale = load_scale(folder)
+    if scale is not None:
+        result["scale_paths"] = scale
     post = next((e for e in endpoints if e["method"] == "POST"), None)
     if post is not None and meta.get("leads_before") is not None:
         statuses = post["statuses"]
@@ -267,6 +386,8 @@ def print_backend(b):
             " non-2xx and socket errors\n  are summed; p50 / p99 are the worse of the instances'"
             " (wrk cannot merge histograms;\n  the true combined percentile is at most that)."
         )
+    if b.get("scale_paths"):
+        print_scale(b["scale_paths"])
     pc = b.get("post_check")
     if pc:
         if pc["match"]:
@@ -307,6 +428,10 @@ def summary_line(run, backends):
             )
         errs = sum(e["non2xx"] + e["socket_errors_total"] for e in b["endpoints"])
         bits.append(f"{errs} errors")
+        sc = b.get("scale_paths")
+        if sc:
+            met = sum(1 for p in sc["paths"] if p["met"])
+            bits.append(f"scale paths {met}/{len(sc['paths'])} targets met")
         parts.append(f"{b['backend']}: " + ", ".join(bits))
     return f"bench [{run.get('mode')}; {_run_mode(run)}] " + " | ".join(parts)
 
