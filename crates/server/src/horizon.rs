@@ -5,28 +5,21 @@
 //!
 //! Several instances on one PostgreSQL database may all run it: a run that finds another
 //! one in progress does nothing (a transaction-scoped advisory lock), and the occurrence key
-//! makes a duplicate session impossible anyway. (The purges, [`crate::purge`],
-//! have the same shape.)
+//! makes a duplicate session impossible anyway. It runs as a [`Periodic`] job, like the purges.
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::Utc;
 use cohai_services::TimetableService;
+
+use crate::periodic::Periodic;
 
 /// How often the horizon is kept.
 pub const EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// Called after a run that created sessions (the server clears its public response cache).
 pub type OnCreated = Box<dyn Fn() + Send + 'static>;
-
-/// The running job; dropping it stops the thread (after a run in progress).
-pub struct Horizon {
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
 
 /// Starts keeping `days` of sessions generated now and every `every`; `None` (and nothing
 /// runs) when `days` is 0.
@@ -35,27 +28,15 @@ pub fn start(
     days: u32,
     every: Duration,
     on_created: OnCreated,
-) -> std::io::Result<Option<Horizon>> {
+) -> std::io::Result<Option<Periodic>> {
     if days == 0 {
         log::info!("timetable horizon: off (schedule_horizon_days = 0)");
         return Ok(None);
     }
-    let (stop, stopped) = mpsc::channel::<()>();
-    let thread = std::thread::Builder::new()
-        .name("timetable-horizon".to_owned())
-        .spawn(move || {
-            loop {
-                run_once(&*service, days, &on_created);
-                match stopped.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-                }
-            }
-        })?;
-    Ok(Some(Horizon {
-        stop: Some(stop),
-        thread: Some(thread),
-    }))
+    Periodic::start("timetable-horizon", every, move || {
+        run_once(&*service, days, &on_created);
+    })
+    .map(Some)
 }
 
 /// One run, logged in one line.
@@ -76,17 +57,6 @@ fn run_once(service: &dyn TimetableService, days: u32, on_created: &OnCreated) {
             "timetable horizon ({days} days): another run is in progress (another instance?); nothing to do"
         ),
         Err(error) => log::warn!("timetable horizon ({days} days): failed: {error}"),
-    }
-}
-
-impl Drop for Horizon {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            log::error!("the timetable horizon job panicked");
-        }
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod compose;
 pub mod horizon;
 pub mod notifications;
+pub mod periodic;
 pub mod purge;
 pub mod server;
 

@@ -1,14 +1,14 @@
 //! Housekeeping purges: expired idempotency keys (API.md §3.2 keeps a reply 24 hours) and the
 //! lead form's rate-limit entries of clients whose allowance is whole again — at start and
-//! then every [`EVERY`], on a thread of its own (the purges block on the database, so never
+//! then every [`EVERY`], on a thread of its own ([`Periodic`]) (the purges block on the database, so never
 //! on the async executor). Several instances sharing a database may all purge: deleting what
 //! expired is the same work whoever does it.
 
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use cohai_services::ServiceResult;
+
+use crate::periodic::Periodic;
 
 /// How often the purges run.
 pub const EVERY: Duration = Duration::from_secs(60 * 60);
@@ -21,31 +21,12 @@ pub struct Job {
     pub run: Box<dyn Fn() -> ServiceResult<u64> + Send>,
 }
 
-/// The running purges; dropping it stops the thread (after a purge in progress).
-pub struct Purge {
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-/// Starts running `jobs` now and every `every`.
-pub fn start(jobs: Vec<Job>, every: Duration) -> std::io::Result<Purge> {
-    let (stop, stopped) = mpsc::channel::<()>();
-    let thread = std::thread::Builder::new()
-        .name("purge".to_owned())
-        .spawn(move || {
-            loop {
-                for job in &jobs {
-                    run_once(job);
-                }
-                match stopped.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-                }
-            }
-        })?;
-    Ok(Purge {
-        stop: Some(stop),
-        thread: Some(thread),
+/// Starts running `jobs` now and every `every`, on one thread; dropping the answer stops it.
+pub fn start(jobs: Vec<Job>, every: Duration) -> std::io::Result<Periodic> {
+    Periodic::start("purge", every, move || {
+        for job in &jobs {
+            run_once(job);
+        }
     })
 }
 
@@ -54,17 +35,6 @@ fn run_once(job: &Job) {
     match (job.run)() {
         Ok(purged) => log::info!("purged {purged} {}", job.what),
         Err(error) => log::warn!("cannot purge {}: {error}", job.what),
-    }
-}
-
-impl Drop for Purge {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            log::error!("a purge panicked");
-        }
     }
 }
 

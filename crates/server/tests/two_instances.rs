@@ -205,9 +205,7 @@ fn a_burst_of_eleven_from_one_address_over_two_instances_gets_exactly_one_429() 
     );
     assert_eq!(statuses[10], 429, "the eleventh, {statuses:?}");
     assert_eq!(count(&db.db, "SELECT COUNT(*) AS n FROM leads"), 10);
-    // Another address has its own allowance on either instance (the servers believe the
-    // loopback peer's X-Forwarded-For only when configured to: here they are not, so this is
-    // the same client and is refused too).
+    // The refusal holds on both instances, not only on the one that refused.
     assert_eq!(b.post("/api/v1/leads", &lead_form(11)).0, 429);
 }
 

@@ -43,7 +43,6 @@ fn client_key(client: IpAddr) -> String {
 pub struct InMemoryRateLimit<C: Clock = DefaultClock> {
     limiter:
         governor::RateLimiter<IpAddr, DashMapStateStore<IpAddr>, C, NoOpMiddleware<C::Instant>>,
-    clock: C,
 }
 
 impl InMemoryRateLimit {
@@ -53,13 +52,14 @@ impl InMemoryRateLimit {
     }
 }
 
-impl<C: Clock + Clone> InMemoryRateLimit<C> {
+impl<C: Clock> InMemoryRateLimit<C> {
     /// `quota` on `clock` (tests move a fake one).
     pub fn with_clock(quota: RateQuota, clock: C) -> Self {
         let per_minute = NonZeroU32::new(quota.requests()).unwrap_or(NonZeroU32::MIN);
         let quota = governor::Quota::per_minute(per_minute);
-        let limiter = governor::RateLimiter::dashmap_with_clock(quota, clock.clone());
-        Self { limiter, clock }
+        Self {
+            limiter: governor::RateLimiter::dashmap_with_clock(quota, clock),
+        }
     }
 }
 
@@ -73,7 +73,7 @@ where
             .limiter
             .check_key(&client)
             .err()
-            .map(|refused| refused.wait_time_from(self.clock.now())))
+            .map(|refused| refused.wait_time_from(self.limiter.clock().now())))
     }
 
     fn blocks(&self) -> bool {

@@ -91,10 +91,65 @@ pub(super) fn store_batch_postgres(
         open_leads(c, &phones, batch)?
     };
 
-    // Plan in arrival order, as one by one would go: a submission joins the newest open lead
-    // of its phone created within its own window (by creation time, then id: a lead this batch
-    // creates has a higher id than any stored one, and a later creation a higher id than an
-    // earlier one), else it creates one.
+    let plans = plan(batch, missing, &stored);
+    let created = insert_leads(c, batch, &plans)?;
+    let lead_of = |plan: &Plan, i: usize| -> Option<&Lead> {
+        match *plan {
+            Plan::Missing(_) => None,
+            Plan::Create => created.get(&i),
+            Plan::JoinStored(s) => stored.get(s),
+            Plan::JoinCreated(first) => created.get(&first),
+        }
+    };
+
+    // Events in arrival order: a lead's `created` comes before the `resubmitted` of a later
+    // submission, in id order as one by one would number them.
+    let mut event_data: Vec<(usize, LeadEventKind, serde_json::Value)> = Vec::new();
+    for (i, (q, plan)) in batch.iter().zip(&plans).enumerate() {
+        match plan {
+            Plan::Missing(_) => {}
+            Plan::Create => {
+                event_data.extend(first_event_data(q.new).map(|(kind, data)| (i, kind, data)))
+            }
+            Plan::JoinStored(_) | Plan::JoinCreated(_) => event_data.push((
+                i,
+                LeadEventKind::Resubmitted,
+                q.new.resubmission_event_data(),
+            )),
+        }
+    }
+    let mut writes = Vec::with_capacity(event_data.len());
+    for (i, kind, data) in &event_data {
+        let lead = lead_of(&plans[*i], *i).ok_or_else(|| StoreError::from(not_stored()))?;
+        writes.push(LeadEventWrite {
+            lead_id: lead.id,
+            lead: Some(lead),
+            kind: *kind,
+            actor: WEBSITE_ACTOR,
+            data,
+            at: batch[*i].new.created_at,
+        });
+    }
+    record_lead_events_postgres(c, &writes)?;
+
+    Ok(plans
+        .iter()
+        .enumerate()
+        .map(|(i, plan)| match (plan, lead_of(plan, i)) {
+            (Plan::Missing(reference), _) => Err(SubmitError::MissingReference(*reference)),
+            (Plan::Create, Some(lead)) => Ok(Submission::Created(lead.clone())),
+            (_, Some(lead)) => Ok(Submission::Resubmitted(lead.clone())),
+            (_, None) => Err(SubmitError::Repo(not_stored())),
+        })
+        .collect())
+}
+
+/// What each submission of `batch` comes to, in arrival order as one by one would go: a
+/// submission joins the newest open lead of its phone created within its own window (by
+/// creation time, then id: a lead this batch creates has a higher id than any stored one, and
+/// a later creation a higher id than an earlier one), else it creates one. `stored` are the
+/// phones' newest open leads found before the batch.
+fn plan(batch: &[Queued<'_>], missing: Vec<Option<LeadReference>>, stored: &[Lead]) -> Vec<Plan> {
     let mut joinable: HashMap<&str, Vec<Joinable>> = HashMap::new();
     for (s, lead) in stored.iter().enumerate() {
         joinable
@@ -105,7 +160,7 @@ pub(super) fn store_batch_postgres(
                 source: Source::Stored(s),
             });
     }
-    let plans: Vec<Plan> = batch
+    batch
         .iter()
         .zip(missing)
         .enumerate()
@@ -136,64 +191,12 @@ pub(super) fn store_batch_postgres(
                 }
             }
         })
-        .collect();
+        .collect()
+}
 
-    let created = insert_leads(c, batch, &plans)?;
-    let lead_of = |plan: &Plan, i: usize| -> Option<&Lead> {
-        match *plan {
-            Plan::Missing(_) => None,
-            Plan::Create => created.get(&i),
-            Plan::JoinStored(s) => stored.get(s),
-            Plan::JoinCreated(first) => created.get(&first),
-        }
-    };
-
-    // Events in arrival order: a lead's `created` comes before the `resubmitted` of a later
-    // submission, in id order as one by one would number them.
-    let mut event_data: Vec<(usize, LeadEventKind, serde_json::Value)> = Vec::new();
-    for (i, (q, plan)) in batch.iter().zip(&plans).enumerate() {
-        match plan {
-            Plan::Missing(_) => {}
-            Plan::Create => {
-                event_data.extend(first_event_data(q.new).map(|(kind, data)| (i, kind, data)))
-            }
-            Plan::JoinStored(_) | Plan::JoinCreated(_) => event_data.push((
-                i,
-                LeadEventKind::Resubmitted,
-                q.new.resubmission_event_data(),
-            )),
-        }
-    }
-    let mut writes = Vec::with_capacity(event_data.len());
-    for (i, kind, data) in &event_data {
-        let lead = lead_of(&plans[*i], *i).ok_or_else(|| {
-            StoreError::from(cohai_domain::RepoError::Internal(
-                "a planned lead was not stored".to_owned(),
-            ))
-        })?;
-        writes.push(LeadEventWrite {
-            lead_id: lead.id,
-            lead: Some(lead),
-            kind: *kind,
-            actor: WEBSITE_ACTOR,
-            data,
-            at: batch[*i].new.created_at,
-        });
-    }
-    record_lead_events_postgres(c, &writes)?;
-
-    Ok(plans
-        .iter()
-        .enumerate()
-        .map(|(i, plan)| match (plan, lead_of(plan, i)) {
-            (Plan::Missing(reference), _) => Err(SubmitError::MissingReference(*reference)),
-            (Plan::Create, Some(lead)) => Ok(Submission::Created(lead.clone())),
-            (_, Some(lead)) => Ok(Submission::Resubmitted(lead.clone())),
-            (_, None) => Err(SubmitError::Repo(cohai_domain::RepoError::Internal(
-                "a planned lead was not stored".to_owned(),
-            ))),
-        })
-        .collect())
+/// A plan that names a lead the batch did not store (a bug, never expected).
+fn not_stored() -> cohai_domain::RepoError {
+    cohai_domain::RepoError::Internal("a planned lead was not stored".to_owned())
 }
 
 /// For each submission, the first reference it names that does not exist (location, then
