@@ -41,6 +41,9 @@ pub struct Settings {
     pub admin_api_key: String,
     /// More admin keys, by SHA-256 digest.
     pub admin_keys: Vec<AdminKeySetting>,
+    /// How long a session of the managers' console lasts from its sign-in, minutes; at
+    /// least 1 (0 counts as 1).
+    pub console_session_minutes: u32,
     /// Whether `/api/v1/test-error` answers.
     pub test_error_enabled: bool,
     /// `max-age` of public responses, seconds.
@@ -269,6 +272,7 @@ impl Default for Settings {
             max_connections: 4096,
             admin_api_key: String::new(),
             admin_keys: Vec::new(),
+            console_session_minutes: 12 * 60,
             test_error_enabled: true,
             cache_max_age: 60,
             lead_rate_per_minute: 10,

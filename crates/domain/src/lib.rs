@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod catalog;
 pub mod class_session_admin;
+pub mod console_session;
 pub mod error;
 pub mod idempotency;
 pub mod lead;

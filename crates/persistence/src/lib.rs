@@ -191,6 +191,7 @@ impl Database {
             outbox: Arc::new(repos::DieselOutboxRepository::new(db.clone())),
             webhooks: Arc::new(repos::DieselWebhookRepository::new(db.clone())),
             rate_limits: Arc::new(repos::DieselRateLimitRepository::new(db.clone())),
+            console_sessions: Arc::new(repos::DieselConsoleSessionRepository::new(db.clone())),
             shared_by_instances: !db.is_sqlite(),
             health: Arc::new(repos::DieselDatabaseHealth::new(db, self.ready_timeout)),
         }
@@ -233,6 +234,8 @@ pub struct Repositories {
     /// The lead form's rate limit as kept in the database (used when
     /// [`Repositories::shared_by_instances`]).
     pub rate_limits: Arc<dyn cohai_domain::rate_limit::RateLimitRepository>,
+    /// Sessions of the managers' console (shared by every instance on the database).
+    pub console_sessions: Arc<dyn cohai_domain::console_session::ConsoleSessionRepository>,
     /// Readiness.
     pub health: Arc<dyn DatabaseHealth>,
 }

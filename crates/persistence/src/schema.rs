@@ -237,6 +237,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    console_sessions (token_sha256) {
+        token_sha256 -> Text,
+        key_name -> Text,
+        key_fingerprint -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(membership_plans -> locations (location_id));
 diesel::joinable!(class_sessions -> locations (location_id));
 diesel::joinable!(class_sessions -> program_types (program_type_id));
@@ -424,6 +434,11 @@ pub const MAPPED_COLUMNS: &[(&str, &str, crate::check::ColumnType)] = {
         ("telegram_chats", "next_send_at", Timestamp),
         ("rate_limits", "client", Text),
         ("rate_limits", "tat_us", BigInt),
+        ("console_sessions", "token_sha256", Text),
+        ("console_sessions", "key_name", Text),
+        ("console_sessions", "key_fingerprint", Text),
+        ("console_sessions", "created_at", Timestamp),
+        ("console_sessions", "expires_at", Timestamp),
     ]
 };
 
@@ -535,6 +550,10 @@ mod tests {
             (
                 "rate_limits",
                 selected_columns(rate_limits::table.select(rate_limits::all_columns)),
+            ),
+            (
+                "console_sessions",
+                selected_columns(console_sessions::table.select(console_sessions::all_columns)),
             ),
         ];
         let mut total = 0;

@@ -103,6 +103,7 @@ fn check_reports_every_table_missing_on_an_empty_database(backend: Backend) {
         "delivery_attempts",
         "telegram_chats",
         "rate_limits",
+        "console_sessions",
     ]
     .into_iter()
     .map(str::to_owned)

@@ -30,6 +30,9 @@ pub enum ComposeError {
     /// Metrics could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus_error::Error),
+    /// The console sessions' lifetime is longer than an instant can be moved.
+    #[error("console_session_minutes is out of range: {0}")]
+    ConsoleSessionLifetime(String),
 }
 
 mod prometheus_error {
@@ -76,6 +79,9 @@ pub fn web_settings(settings: &Settings) -> Result<WebSettings, AdminKeyError> {
         queue_timeout: std::time::Duration::from_millis(settings.database.pool_timeout_ms.max(1)),
         calendar_uid_domain: settings.calendar.uid_domain.clone(),
         webhooks_allow_private_targets: settings.webhooks.allow_private_targets,
+        console_session_lifetime: std::time::Duration::from_secs(
+            60 * u64::from(settings.console_session_minutes.max(1)),
+        ),
     })
 }
 
@@ -151,6 +157,11 @@ pub fn app_state(
     let idempotency = Arc::new(cohai_services::IdempotencyServiceImpl::new(
         repos.idempotency.clone(),
     ));
+    let console_sessions = Arc::new(cohai_services::ConsoleSessionServiceImpl::new(
+        repos.console_sessions.clone(),
+        chrono::Duration::from_std(web_settings.console_session_lifetime)
+            .map_err(|e| ComposeError::ConsoleSessionLifetime(e.to_string()))?,
+    ));
     let pool_stats: cohai_web::metrics::PoolStatsSource = {
         let health = Arc::clone(&health);
         Arc::new(move || cohai_services::HealthService::pool_stats(&*health))
@@ -170,10 +181,37 @@ pub fn app_state(
         webhooks,
         health,
         idempotency,
+        console_sessions,
         settings: web_settings,
         metrics,
         cache,
         lead_list: cohai_web::lead_list_cache::LeadListCache::new(lead_list_cache_ttl),
         lead_rate_limit,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_sessions_last_twelve_hours_by_default_and_at_least_a_minute() {
+        let lifetime = |minutes| {
+            let settings = Settings {
+                console_session_minutes: minutes,
+                ..Settings::default()
+            };
+            web_settings(&settings)
+                .expect("valid settings")
+                .console_session_lifetime
+        };
+        assert_eq!(
+            web_settings(&Settings::default())
+                .expect("valid settings")
+                .console_session_lifetime,
+            std::time::Duration::from_secs(12 * 60 * 60)
+        );
+        assert_eq!(lifetime(0), std::time::Duration::from_secs(60));
+        assert_eq!(lifetime(30), std::time::Duration::from_secs(30 * 60));
+    }
 }

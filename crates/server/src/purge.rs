@@ -1,5 +1,6 @@
-//! Housekeeping purges: expired idempotency keys (API.md §3.2 keeps a reply 24 hours) and the
-//! lead form's rate-limit entries of clients whose allowance is whole again — at start and
+//! Housekeeping purges: expired idempotency keys (API.md §3.2 keeps a reply 24 hours), expired
+//! sessions of the managers' console, and the lead form's rate-limit entries of clients whose
+//! allowance is whole again (the jobs are listed by `server::purge_jobs`) — at start and
 //! then every [`EVERY`], on a thread of its own ([`Periodic`]) (the purges block on the database, so never
 //! on the async executor). Several instances sharing a database may all purge: deleting what
 //! expired is the same work whoever does it.

@@ -28,14 +28,21 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// The housekeeping purges: expired idempotency keys, and the rate limit's clients whose
-/// allowance is whole again.
+/// The housekeeping purges: expired idempotency keys, expired console sessions, and the rate
+/// limit's clients whose allowance is whole again.
 fn purge_jobs(state: &cohai_web::AppState) -> Vec<crate::purge::Job> {
     let keys = state.idempotency.clone();
-    let mut jobs = vec![crate::purge::Job {
-        what: "expired idempotency keys",
-        run: Box::new(move || keys.purge_expired(chrono::Utc::now())),
-    }];
+    let sessions = state.console_sessions.clone();
+    let mut jobs = vec![
+        crate::purge::Job {
+            what: "expired idempotency keys",
+            run: Box::new(move || keys.purge_expired(chrono::Utc::now())),
+        },
+        crate::purge::Job {
+            what: "expired console sessions",
+            run: Box::new(move || sessions.purge_expired().map(|purged| purged as u64)),
+        },
+    ];
     if let Some(limit) = state.lead_rate_limit.clone() {
         jobs.push(crate::purge::Job {
             what: "rate-limit entries of clients with their whole allowance",

@@ -9,6 +9,7 @@ pub mod audit;
 mod catalog;
 pub mod catalog_admin;
 pub mod class_session_admin;
+pub mod console_sessions;
 mod error;
 mod health;
 pub mod idempotency;
@@ -25,6 +26,9 @@ pub use audit::{AuditService, AuditServiceImpl};
 pub use catalog::{CatalogService, CatalogServiceImpl};
 pub use catalog_admin::{AdminCatalogService, CatalogAdminServices};
 pub use class_session_admin::{ClassSessionAdmin, ClassSessionAdminService};
+pub use console_sessions::{
+    ConsoleSession, ConsoleSessionService, ConsoleSessionServiceImpl, OpenedSession,
+};
 pub use error::{ServiceError, ServiceResult};
 pub use health::{HealthService, HealthServiceImpl};
 pub use idempotency::{IdempotencyService, IdempotencyServiceImpl};

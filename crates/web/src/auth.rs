@@ -94,6 +94,23 @@ impl AdminKey {
         &self.name
     }
 
+    /// A fingerprint of the key: the SHA-256 (hex) of its digest. A console session keeps it,
+    /// so that replacing a key under the same name ends the sessions it opened; it reveals
+    /// neither the key nor the digest in the configuration.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(Sha256::digest(self.digest))
+    }
+
+    /// The key's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The leads the key may see.
+    pub fn scope(&self) -> &LeadScope {
+        &self.scope
+    }
+
     /// Who presents this key.
     pub fn principal(&self) -> Principal {
         Principal {
@@ -122,6 +139,16 @@ impl AdminKeys {
     /// The keys' names and lead scopes (who can own a lead).
     pub fn directory(&self) -> StaffDirectory {
         StaffDirectory::new(self.0.iter().map(|k| (k.name.clone(), k.scope.clone())))
+    }
+
+    /// The key named `name` (case-sensitive), if there is one.
+    pub fn by_name(&self, name: &str) -> Option<&AdminKey> {
+        self.0.iter().find(|key| key.name == name)
+    }
+
+    /// Every key, in configuration order.
+    pub fn iter(&self) -> impl Iterator<Item = &AdminKey> {
+        self.0.iter()
     }
 
     /// True when no key is configured (every admin request is then refused).

@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod blocking;
 pub mod body;
 pub mod caching;
+pub mod console;
 pub mod error;
 pub mod i18n;
 pub mod ics;
@@ -53,6 +54,7 @@ pub fn app(
         .app_data(state)
         .app_data(web::PayloadConfig::new(body_limit))
         .configure(routes::configure)
+        .configure(console::configure)
         .service(web::resource("/docs").route(web::get().to(|| async {
             HttpResponse::PermanentRedirect()
                 .insert_header((header::LOCATION, "/docs/"))

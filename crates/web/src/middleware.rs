@@ -190,7 +190,14 @@ pub async fn request_context(
     if status == StatusCode::METHOD_NOT_ALLOWED {
         allow_head_with_get(res.headers_mut());
     }
-    if status.is_client_error() || status.is_server_error() {
+    // The console's pages answer their errors in HTML, for people; everything else in the
+    // contract's JSON shape.
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if (status.is_client_error() || status.is_server_error()) && !is_html {
         let error = res
             .response()
             .error()
@@ -250,6 +257,8 @@ pub async fn request_context(
     );
     let csp = if path.starts_with("/docs") {
         DOCS_CSP
+    } else if crate::console::is_console_path(&path) {
+        crate::console::CSP
     } else {
         API_CSP
     };

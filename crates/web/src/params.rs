@@ -37,6 +37,18 @@ impl QueryParams {
         Ok(Self(pairs))
     }
 
+    /// These parameters without the empty ones: an HTML form sends every field, a blank
+    /// one as `name=`, which means "not given" (the console's filter forms).
+    pub fn without_empty(mut self) -> Self {
+        self.0.retain(|(_, value)| !value.is_empty());
+        self
+    }
+
+    /// The parameters, in the order given.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

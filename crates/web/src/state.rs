@@ -39,6 +39,9 @@ pub struct WebSettings {
     /// Setting `webhooks.allow_private_targets`: webhook URLs may be `http` and point to
     /// loopback or private addresses (tests only; it turns off the SSRF protection).
     pub webhooks_allow_private_targets: bool,
+    /// How long a session of the managers' console lasts from its sign-in (setting
+    /// `console_session_minutes`, at least a minute).
+    pub console_session_lifetime: std::time::Duration,
 }
 
 /// Services and settings shared by all workers.
@@ -63,6 +66,9 @@ pub struct AppState {
     pub health: Arc<dyn HealthService>,
     /// Idempotency keys of `POST` requests (see [`crate::idempotency`]).
     pub idempotency: Arc<dyn cohai_services::IdempotencyService>,
+    /// Sessions of the managers' console, kept in the database (so shared by every instance
+    /// on it); they last [`WebSettings::console_session_lifetime`].
+    pub console_sessions: Arc<dyn cohai_services::ConsoleSessionService>,
     /// Settings.
     pub settings: WebSettings,
     /// Prometheus metrics.

@@ -3,6 +3,7 @@
 mod audit;
 mod catalog;
 mod class_session;
+mod console_session;
 mod health;
 mod idempotency;
 mod lead;
@@ -27,6 +28,7 @@ pub(crate) use catalog::{
     DieselTrainerRepository,
 };
 pub(crate) use class_session::DieselClassSessionRepository;
+pub(crate) use console_session::DieselConsoleSessionRepository;
 pub(crate) use health::DieselDatabaseHealth;
 pub(crate) use idempotency::DieselIdempotencyRepository;
 pub(crate) use lead::DieselLeadRepository;

@@ -159,7 +159,7 @@ pub(crate) fn criteria_from(params: &QueryParams) -> Result<LeadFilter, ApiError
 }
 
 /// The list's filters, order and page.
-fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
+pub(crate) fn filter_from(params: &QueryParams) -> Result<LeadFilter, ApiError> {
     let criteria = criteria_from(params)?;
     Ok(LeadFilter {
         limit: params.int_in("limit", 1, cohai_services::leads::MAX_PAGE_SIZE, 50)?,

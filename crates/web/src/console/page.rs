@@ -1,0 +1,98 @@
+//! HTML responses of the console, and its errors as pages.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use maud::{Markup, html};
+
+use super::layout;
+use crate::error::ApiError;
+use crate::i18n::{self, Language};
+
+/// `markup` as an HTML response of `status`. Pages hold personal data: never stored.
+pub(super) fn html(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(markup.into_string())
+}
+
+/// 403 with `message`.
+pub(super) fn forbidden(message: &str) -> HttpResponse {
+    html(
+        StatusCode::FORBIDDEN,
+        layout::bare("Доступ запрещён", html! { p role="alert" { (message) } }),
+    )
+}
+
+/// A handler's result.
+pub(super) type PageResult = Result<HttpResponse, PageError>;
+
+/// An error shown as a page (in Russian), with the status the API would answer.
+#[derive(Debug)]
+pub(super) struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The message of `error` for people, in Russian, with its fields' messages.
+pub(super) fn messages_of(error: &ApiError) -> Vec<String> {
+    let error = i18n::localise(error, Language::Ru);
+    let mut messages = Vec::new();
+    match &error.fields {
+        Some(fields) if !fields.is_empty() => {
+            for (field, problems) in fields {
+                for problem in problems {
+                    messages.push(format!("{}: {problem}", super::labels::field(field)));
+                }
+            }
+        }
+        _ => messages.push(match error.status {
+            StatusCode::NOT_FOUND => "Не найдено (или недоступно для вашего ключа).".to_owned(),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                "Сервер сейчас перегружен или база данных недоступна. Повторите через минуту."
+                    .to_owned()
+            }
+            StatusCode::INTERNAL_SERVER_ERROR => "Внутренняя ошибка сервера.".to_owned(),
+            _ => error.message.clone(),
+        }),
+    }
+    messages
+}
+
+impl PageError {
+    /// The error page.
+    pub fn render(&self) -> HttpResponse {
+        let title = match self.0.status {
+            StatusCode::NOT_FOUND => "Не найдено",
+            StatusCode::FORBIDDEN => "Доступ запрещён",
+            s if s.is_server_error() => "Ошибка сервера",
+            _ => "Ошибка",
+        };
+        let body = html! {
+            div role="alert" {
+                @for message in messages_of(&self.0) { p { (message) } }
+            }
+            p { a href="/admin/leads" { "К списку лидов" } }
+        };
+        html(self.0.status, layout::bare(title, body))
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.render()
+    }
+}
