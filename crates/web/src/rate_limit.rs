@@ -3,6 +3,7 @@
 //! database shared by every instance) is the service's [`cohai_services::LeadRateLimit`].
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -85,9 +86,61 @@ pub async fn limit_lead_submissions(
     match decision {
         Ok(None) => {}
         Ok(Some(wait)) => return Ok(req.into_response(too_many(wait))),
-        Err(error) => log::warn!("the lead rate limit cannot count a submission: {error}"),
+        Err(error) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            if let Some(held_back) = FAIL_OPEN_WARNINGS.due(now) {
+                log::warn!(
+                    "the lead rate limit cannot count a submission, which goes through \
+                     unlimited: {error} ({held_back} more since the last warning)"
+                );
+            }
+        }
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Warnings of a limiter that cannot count: during an outage every submission would log one.
+static FAIL_OPEN_WARNINGS: Throttle = Throttle::every_secs(60);
+
+/// At most one of a kind of warning per period, counting the ones held back.
+struct Throttle {
+    period_secs: u64,
+    next_due: AtomicU64,
+    held_back: AtomicU64,
+}
+
+impl Throttle {
+    const fn every_secs(period_secs: u64) -> Self {
+        Self {
+            period_secs,
+            next_due: AtomicU64::new(0),
+            held_back: AtomicU64::new(0),
+        }
+    }
+
+    /// At `now` (seconds): `Some(held back since the last one)` when a warning is due (once per
+    /// period, whichever thread gets there first), else `None` (counted as held back).
+    fn due(&self, now: u64) -> Option<u64> {
+        let next = self.next_due.load(Ordering::Relaxed);
+        let turn = now >= next
+            && self
+                .next_due
+                .compare_exchange(
+                    next,
+                    now + self.period_secs,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+        if turn {
+            Some(self.held_back.swap(0, Ordering::Relaxed))
+        } else {
+            self.held_back.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
 }
 
 /// The 429 reply: `Retry-After` rounded up, since "0" would invite a retry that fails again.
@@ -144,5 +197,15 @@ mod tests {
         assert_eq!(header(3_500).as_deref(), Some("4"));
         assert_eq!(header(6_000).as_deref(), Some("6"));
         assert_eq!(header(0).as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn a_failing_limiter_warns_once_a_minute_with_the_number_held_back() {
+        let throttle = Throttle::every_secs(60);
+        assert_eq!(throttle.due(1_000), Some(0));
+        assert_eq!(throttle.due(1_001), None);
+        assert_eq!(throttle.due(1_059), None);
+        assert_eq!(throttle.due(1_060), Some(2));
+        assert_eq!(throttle.due(1_061), None);
     }
 }
