@@ -39,7 +39,7 @@ test-reliability: ## Crash (SIGKILL mid-load), database outage and overload test
 	$(CARGO) nextest run -p cohai-server --test reliability --no-fail-fast
 
 .PHONY: test-browser
-test-browser: ## Swagger UI at /docs in headless chromium (playwright-core): Try it out, Authorize, CSP
+test-browser: ## Headless chromium (playwright-core): Swagger UI at /docs and the managers' console at /admin/, CSP
 	scripts/test-browser.sh
 
 fuzz: ## Long schemathesis run over every operation of the OpenAPI document (CI runs a short one)

@@ -15,7 +15,17 @@ const PUBLIC_HOST: &str = "crm.cohai.example";
 
 /// An app with the admin key and a manager of the first test studio only.
 fn app(backend: Backend, scoped_location: i64) -> TestApp {
+    app_with(backend, scoped_location, |_| {})
+}
+
+/// [`app`] with other settings changed by `adjust`.
+fn app_with(
+    backend: Backend,
+    scoped_location: i64,
+    adjust: impl FnOnce(&mut cohai_web::WebSettings),
+) -> TestApp {
     TestApp::with(backend, |s| {
+        adjust(s);
         let scoped = AdminKey::from_plain("ivan", SCOPED_KEY)
             .and_then(|k| {
                 k.with_access(
@@ -614,7 +624,10 @@ async fn working_a_lead_records_each_change_with_the_manager_as_actor(backend: B
 }
 
 async fn cancelling_a_class_strikes_it_through_and_the_public_schedule_shows_it(backend: Backend) {
-    let t = app(backend, 1);
+    // The public responses are cached as in production: the cancellation must show at once.
+    let t = app_with(backend, 1, |s| {
+        s.public_cache_ttl = std::time::Duration::from_secs(60);
+    });
     let c = t.catalog();
     let (moscow, program, coach) = (c.locations[0].id, c.program_types[0].id, c.trainers[0].id);
     let class = t.session(builders::session(
@@ -624,6 +637,11 @@ async fn cancelling_a_class_strikes_it_through_and_the_public_schedule_shows_it(
         at("2030-01-16T07:00:00Z"),
     ));
     let app = t.service().await;
+    let schedule = format!("/api/v1/schedule?location_id={moscow}&from=2030-01-14&to=2030-01-20");
+    assert_eq!(
+        get(&app, &schedule).await.json["items"][0]["status"],
+        "scheduled"
+    );
     let cookie = signed_in(&app, ADMIN_KEY).await;
     let week = format!("/admin/timetable?location_id={moscow}&week=2030-01-14");
     let grid = text(&call(&app, with(&cookie, TestRequest::get().uri(&week))).await);
@@ -674,11 +692,7 @@ async fn cancelling_a_class_strikes_it_through_and_the_public_schedule_shows_it(
     let grid = text(&call(&app, with(&cookie, TestRequest::get().uri(&week))).await);
     assert!(grid.contains(r#"class="session cancelled""#), "{grid}");
     assert!(grid.contains("<del>"));
-    let public = get(
-        &app,
-        &format!("/api/v1/schedule?location_id={moscow}&from=2030-01-14&to=2030-01-20"),
-    )
-    .await;
+    let public = get(&app, &schedule).await;
     let item = public.json["items"]
         .as_array()
         .expect("items")

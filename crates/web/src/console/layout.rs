@@ -22,6 +22,7 @@ fn head(title: &str) -> Markup {
         meta name="viewport" content="width=device-width, initial-scale=1";
         meta name="robots" content="noindex, nofollow";
         title { (title) " · Cohai Stretching" }
+        link rel="icon" href="/admin/static/icon.svg" type="image/svg+xml";
         link rel="stylesheet" href="/admin/static/console.css";
     }
 }

@@ -47,14 +47,15 @@ pub fn is_console_path(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
 }
 
-/// The stylesheet, compiled into the binary (nothing is fetched at run time).
+/// The stylesheet and the icon, compiled into the binary (nothing is fetched at run time).
 const STYLESHEET: &str = include_str!("console.css");
+const ICON: &str = include_str!("icon.svg");
 
-async fn stylesheet() -> HttpResponse {
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
+        .content_type(content_type)
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(STYLESHEET)
+        .body(body)
 }
 
 fn redirect(to: &'static str) -> HttpResponse {
@@ -69,7 +70,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/admin")
                 .service(resource("/").route(web::get().to(|| async { redirect("/admin/leads") })))
-                .service(resource("/static/console.css").route(web::get().to(stylesheet)))
+                .service(resource("/static/console.css").route(
+                    web::get().to(|| async { asset("text/css; charset=utf-8", STYLESHEET) }),
+                ))
+                .service(
+                    resource("/static/icon.svg")
+                        .route(web::get().to(|| async { asset("image/svg+xml", ICON) })),
+                )
                 .service(
                     resource("/login")
                         .route(web::get().to(login::form))

@@ -149,14 +149,15 @@ fn to_sign_in(clear_cookie: bool) -> HttpResponse {
     response.finish()
 }
 
-/// Whether a state-changing request comes from the console's own pages: a browser's
-/// `Sec-Fetch-Site` must be `same-origin` (or `none`: typed by the user), and an `Origin`
-/// must name this host. Either header may be missing (older browsers, other clients); the
-/// CSRF token is checked in any case.
+/// Whether a state-changing request comes from the console's own pages. A browser's
+/// `Sec-Fetch-Site` says so directly and must be `same-origin` (or `none`: typed by the user);
+/// without it (older browsers, other clients) an `Origin` must name this host. `Origin: null`
+/// alone is refused, but beside `Sec-Fetch-Site: same-origin` it is what Chromium sends for
+/// our own forms under `Referrer-Policy: no-referrer`. The CSRF token is checked in any case.
 pub(super) fn from_this_site(req: &HttpRequest) -> bool {
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if header("sec-fetch-site").is_some_and(|site| !matches!(site, "same-origin" | "none")) {
-        return false;
+    if let Some(site) = header("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
     }
     match header("origin") {
         None => true,
@@ -276,6 +277,15 @@ mod tests {
         ]));
         assert!(!request(&[("origin", "https://evil.example")]));
         assert!(!request(&[("origin", "null")]));
+        // Chromium's same-origin form post under `Referrer-Policy: no-referrer`.
+        assert!(request(&[
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin")
+        ]));
+        assert!(!request(&[
+            ("origin", "https://crm.example"),
+            ("sec-fetch-site", "cross-site")
+        ]));
         assert!(!request(&[("sec-fetch-site", "cross-site")]));
         assert!(!request(&[("sec-fetch-site", "same-site")]));
     }

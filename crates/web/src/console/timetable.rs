@@ -204,11 +204,17 @@ pub(super) async fn cancel(
     .await?;
     match result {
         Ok(class) => {
-            let (class_, names) = load(&state, class.id).await?;
-            let zone = names.zone(Some(class_.location_id));
-            let monday = monday_of(class_.starts_at.with_timezone(&zone).date_naive());
+            // The public schedule and calendar show the cancellation at once (as after the
+            // API's PATCH).
+            state.cache.clear();
+            let names = {
+                let catalog = state.catalog.clone();
+                blocking(&state, move || Names::studios(catalog.as_ref())).await?
+            };
+            let zone = names.zone(Some(class.location_id));
+            let monday = monday_of(class.starts_at.with_timezone(&zone).date_naive());
             Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, week_url(class_.location_id, monday)))
+                .insert_header((header::LOCATION, week_url(class.location_id, monday)))
                 .finish())
         }
         Err(StatusCode::CONFLICT) => {
