@@ -259,10 +259,7 @@ async fn without_a_session_pages_send_to_the_sign_in_page(backend: Backend) {
     // A write without a session changes nothing either.
     let r = call(
         &app,
-        form(
-            TestRequest::post().uri("/admin/leads/1/notes"),
-            &[("notes", "x")],
-        ),
+        form(TestRequest::post().uri("/admin/leads/1"), &[("notes", "x")]),
     )
     .await;
     assert_eq!(r.status, 303);
@@ -315,7 +312,7 @@ async fn a_change_without_the_csrf_token_or_from_another_site_is_refused(backend
         .await,
     );
     let (csrf, version) = (csrf_of(&page), version_of(&page));
-    let uri = format!("/admin/leads/{id}/notes");
+    let uri = format!("/admin/leads/{id}");
     let missing = call(
         &app,
         form(
@@ -484,7 +481,7 @@ async fn a_stale_edit_is_shown_as_a_conflict_and_changes_nothing(backend: Backen
         form(
             with(
                 &cookie,
-                TestRequest::post().uri(&format!("/admin/leads/{id}/status")),
+                TestRequest::post().uri(&format!("/admin/leads/{id}")),
             ),
             &[
                 ("csrf", &csrf),
@@ -514,7 +511,7 @@ async fn working_a_lead_records_each_change_with_the_manager_as_actor(backend: B
     let id = create_lead(&app, "Марина", "+79031112255", moscow).await;
     let cookie = signed_in(&app, SCOPED_KEY).await;
     let card_uri = format!("/admin/leads/{id}");
-    let post = |change: &'static str, fields: Vec<(&'static str, String)>| {
+    let post = |fields: Vec<(&'static str, String)>| {
         let (app, cookie, card_uri) = (&app, &cookie, card_uri.clone());
         async move {
             let page = text(&call(app, with(cookie, TestRequest::get().uri(&card_uri))).await);
@@ -523,47 +520,30 @@ async fn working_a_lead_records_each_change_with_the_manager_as_actor(backend: B
             let body: Vec<(&str, &str)> = body.iter().map(|(k, v)| (*k, v.as_str())).collect();
             call(
                 app,
-                form(
-                    with(
-                        cookie,
-                        TestRequest::post().uri(&format!("{card_uri}/{change}")),
-                    ),
-                    &body,
-                ),
+                form(with(cookie, TestRequest::post().uri(&card_uri)), &body),
             )
             .await
         }
     };
     // Lost asks for a reason.
-    let r = post(
-        "status",
-        vec![("status", "lost".into()), ("lost_reason", " ".into())],
-    )
-    .await;
+    let r = post(vec![("status", "lost".into()), ("lost_reason", " ".into())]).await;
     assert_eq!(r.status, 422);
     assert!(text(&r).contains("Укажите причину отказа"));
     assert_eq!(lead_json(&app, id).await["status"], "new");
-    let r = post(
-        "status",
-        vec![
-            ("status", "lost".into()),
-            ("lost_reason", "Далеко ездить".into()),
-        ],
-    )
+    let r = post(vec![
+        ("status", "lost".into()),
+        ("lost_reason", "Далеко ездить".into()),
+    ])
     .await;
     assert_eq!(r.status, 303, "{}", text(&r));
     assert_eq!(
         r.header("location"),
         Some(format!("{card_uri}?saved=1").as_str())
     );
-    let r = post("assignee", vec![("assignee", "ivan".into())]).await;
+    let r = post(vec![("assignee", "ivan".into())]).await;
     assert_eq!(r.status, 303, "{}", text(&r));
     // The call-back is entered in the studio's local time (Moscow, UTC+3).
-    let r = post(
-        "callback",
-        vec![("next_contact_at", "2030-01-15T18:30".into())],
-    )
-    .await;
+    let r = post(vec![("next_contact_at", "2030-01-15T18:30".into())]).await;
     assert_eq!(r.status, 303, "{}", text(&r));
     let lead = lead_json(&app, id).await;
     assert_eq!(lead["status"], "lost");
@@ -720,17 +700,22 @@ async fn cancelling_a_class_strikes_it_through_and_the_public_schedule_shows_it(
 async fn the_stats_page_draws_the_funnel_and_links_the_same_export(backend: Backend) {
     let t = app(backend, 1);
     let c = t.catalog();
-    let moscow = c.locations[0].id;
+    let (moscow, zone) = (c.locations[0].id, c.locations[0].timezone.clone());
     let app = t.service().await;
     create_lead(&app, "Юлия", "+79031112266", moscow).await;
     let cookie = signed_in(&app, ADMIN_KEY).await;
-    let today = chrono::Utc::now().date_naive();
+    let zone: chrono_tz::Tz = zone.parse().expect("zone");
+    let today = chrono::Utc::now().with_timezone(&zone).date_naive();
+    let (from, to) = (
+        today.pred_opt().expect("day"),
+        today.succ_opt().expect("day"),
+    );
     let page = call(
         &app,
         with(
             &cookie,
             TestRequest::get().uri(&format!(
-                "/admin/stats?created_from={today}&created_to={today}&location_id={moscow}"
+                "/admin/stats?created_from={from}&created_to={to}&location_id={moscow}"
             )),
         ),
     )
@@ -743,18 +728,26 @@ async fn the_stats_page_draws_the_funnel_and_links_the_same_export(backend: Back
             && page.contains("Конверсия по студиям")
             && page.contains("Конверсия по источникам")
     );
-    let export = format!(
-        "/admin/leads/export.csv?created_from={today}&amp;created_to={today}&amp;location_id={moscow}"
+    // The period's days are the studio's: the export gets the same instants.
+    let midnight = |day: chrono::NaiveDate| {
+        day.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(zone).earliest())
+            .expect("midnight")
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339()
+    };
+    let query = serde_urlencoded::to_string([
+        ("created_from", midnight(from)),
+        ("created_to", midnight(to.succ_opt().expect("day"))),
+        ("location_id", moscow.to_string()),
+    ])
+    .expect("query");
+    let export = format!("/admin/leads/export.csv?{query}");
+    assert!(
+        page.contains(&export.replace('&', "&amp;")),
+        "{export} in {page}"
     );
-    assert!(page.contains(&export), "{page}");
-    let csv = call(
-        &app,
-        with(
-            &cookie,
-            TestRequest::get().uri(&export.replace("&amp;", "&")),
-        ),
-    )
-    .await;
+    let csv = call(&app, with(&cookie, TestRequest::get().uri(&export))).await;
     assert_eq!(csv.status, 200);
     assert!(
         csv.header("content-type")
@@ -762,8 +755,124 @@ async fn the_stats_page_draws_the_funnel_and_links_the_same_export(backend: Back
     );
     assert!(text(&csv).contains("Юлия"));
     // Without a session the export is not served.
-    let anonymous = get(&app, &export.replace("&amp;", "&")).await;
+    let anonymous = get(&app, &export).await;
     assert_eq!(anonymous.status, 303);
+}
+
+async fn a_scoped_managers_export_and_class_pages_keep_to_its_rights(backend: Backend) {
+    let t = app(backend, 1);
+    let c = t.catalog();
+    let (mine, other) = (c.locations[0].id, c.locations[1].id);
+    let class = t.session(builders::session(
+        other,
+        c.program_types[0].id,
+        c.trainers[0].id,
+        at("2030-01-16T07:00:00Z"),
+    ));
+    let app = t.service().await;
+    create_lead(&app, "Своя Алла", "+79031113301", mine).await;
+    create_lead(&app, "Чужая Белла", "+79031113302", other).await;
+    let cookie = signed_in(&app, SCOPED_KEY).await;
+    for uri in [
+        "/admin/leads/export.csv".to_owned(),
+        format!("/admin/leads/export.csv?location_id={other}"),
+    ] {
+        let csv = call(&app, with(&cookie, TestRequest::get().uri(&uri))).await;
+        assert!(!text(&csv).contains("Чужая Белла"), "{uri}: {}", text(&csv));
+    }
+    let own = call(
+        &app,
+        with(&cookie, TestRequest::get().uri("/admin/leads/export.csv")),
+    )
+    .await;
+    assert!(text(&own).contains("Своя Алла"));
+    // The class pages are admin-only: reading one and cancelling one are refused.
+    let page = text(&call(&app, with(&cookie, TestRequest::get().uri("/admin/leads"))).await);
+    let class_uri = format!("/admin/timetable/sessions/{}", class.id);
+    let read = call(&app, with(&cookie, TestRequest::get().uri(&class_uri))).await;
+    assert_eq!(read.status, 403);
+    let cancel = call(
+        &app,
+        form(
+            with(
+                &cookie,
+                TestRequest::post().uri(&format!("{class_uri}/cancel")),
+            ),
+            &[("csrf", &csrf_of(&page)), ("version", "1"), ("reason", "x")],
+        ),
+    )
+    .await;
+    assert_eq!(cancel.status, 403);
+    let schedule = get(
+        &app,
+        &format!("/api/v1/schedule?location_id={other}&from=2030-01-14&to=2030-01-20"),
+    )
+    .await;
+    assert_eq!(
+        schedule.json["items"][0]["status"], "scheduled",
+        "nothing changed"
+    );
+}
+
+async fn a_replaced_or_removed_key_ends_its_sessions(backend: Backend) {
+    let t = app(backend, 1);
+    let app = t.service().await;
+    let cookie = signed_in(&app, ADMIN_KEY).await;
+    let ok = call(&app, with(&cookie, TestRequest::get().uri("/admin/leads"))).await;
+    assert_eq!(ok.status, 200);
+    // Another instance (or a restart) on the same database with the key `admin` replaced.
+    let replaced = |keys: Vec<AdminKey>| {
+        let settings = cohai_web::WebSettings {
+            admin_keys: AdminKeys::new(keys).expect("keys"),
+            ..cohai_server::compose::web_settings(&cohai_server::Settings::default())
+                .expect("default settings")
+        };
+        cohai_server::compose::app_state(&t.repos, settings, std::time::Duration::ZERO)
+            .expect("state")
+    };
+    for keys in [
+        vec![AdminKey::from_plain("admin", "a-new-admin-key").expect("key")],
+        vec![AdminKey::from_plain("someone-else", ADMIN_KEY).expect("key")],
+    ] {
+        let other = actix_web::test::init_service(cohai_web::app(replaced(keys))).await;
+        let r = call(
+            &other,
+            with(&cookie, TestRequest::get().uri("/admin/leads")),
+        )
+        .await;
+        assert_eq!(r.status, 303, "the session of a replaced key is over");
+        assert_eq!(r.header("location"), Some("/admin/login"));
+    }
+    // The same key on another instance: the session is shared.
+    let same = actix_web::test::init_service(cohai_web::app(replaced(vec![
+        AdminKey::from_plain("admin", ADMIN_KEY).expect("key"),
+    ])))
+    .await;
+    let r = call(&same, with(&cookie, TestRequest::get().uri("/admin/leads"))).await;
+    assert_eq!(r.status, 200, "every instance knows the session");
+}
+
+async fn an_expired_session_sends_to_the_sign_in_page(backend: Backend) {
+    use sha2::Digest as _;
+    let t = app(backend, 1);
+    let app = t.service().await;
+    let token = "e".repeat(64);
+    let key = AdminKey::from_plain("admin", ADMIN_KEY).expect("key");
+    let now = chrono::Utc::now();
+    t.repos
+        .console_sessions
+        .insert(&cohai_domain::console_session::StoredConsoleSession {
+            token_sha256: hex::encode(sha2::Sha256::digest(token.as_bytes())),
+            key_name: "admin".into(),
+            key_fingerprint: key.fingerprint(),
+            created_at: now - chrono::Duration::hours(13),
+            expires_at: now - chrono::Duration::hours(1),
+        })
+        .expect("an expired session");
+    let cookie = Cookie::new("cohai_console", token);
+    let r = call(&app, with(&cookie, TestRequest::get().uri("/admin/leads"))).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/admin/login"));
 }
 
 e2e_tests!(
@@ -779,4 +888,7 @@ e2e_tests!(
     working_a_lead_records_each_change_with_the_manager_as_actor,
     cancelling_a_class_strikes_it_through_and_the_public_schedule_shows_it,
     the_stats_page_draws_the_funnel_and_links_the_same_export,
+    a_scoped_managers_export_and_class_pages_keep_to_its_rights,
+    a_replaced_or_removed_key_ends_its_sessions,
+    an_expired_session_sends_to_the_sign_in_page,
 );

@@ -608,10 +608,10 @@ test('lead card: lost needs a reason, then lost, assigned, a call-back, notes; t
   assert.equal(await status.getAttribute('name'), 'status');
   const options = await status.locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent.trim()]));
   assert.deepEqual(Object.fromEntries(options), STATUS_LABELS, 'the status options');
-  provoke(422, `/admin/leads/${lead.id}/status`);
+  provoke(422, `/admin/leads/${lead.id}`);
   await status.selectOption({ label: 'Потерян' });
   await page.getByLabel('Причина отказа', { exact: true }).fill('');
-  const refused = await submit(page, 'Сменить статус');
+  const refused = await submit(page, 'Сохранить');
   assert.equal(refused.status(), 422, `lost without a reason answers 422; the page says ${await said(page)}`);
   assert.match(await page.getByRole('alert').innerText(), /Укажите причину отказа/);
   assert.equal((await getLead(lead.id)).status, 'new', 'nothing changed');
@@ -620,7 +620,7 @@ test('lead card: lost needs a reason, then lost, assigned, a call-back, notes; t
   await openCard(page, lead);
   await page.getByLabel('Статус', { exact: true }).selectOption({ label: 'Потерян' });
   await page.getByLabel('Причина отказа', { exact: true }).fill('Далеко от дома');
-  await expectSaved(page, await submit(page, 'Сменить статус'));
+  await expectSaved(page, await submit(page, 'Сохранить'));
   let stored = await getLead(lead.id);
   assert.equal(stored.status, 'lost');
   assert.equal(stored.lost_reason, 'Далеко от дома');
@@ -635,7 +635,7 @@ test('lead card: lost needs a reason, then lost, assigned, a call-back, notes; t
   assert.deepEqual(people.slice(1).map(([value]) => value).sort(), ['admin', SECOND_MANAGER_NAME].sort(),
     `the keys that see a lead of ${location.name}: ${JSON.stringify(people)}`);
   await assignee.selectOption(SECOND_MANAGER_NAME);
-  await expectSaved(page, await submit(page, 'Назначить'));
+  await expectSaved(page, await submit(page, 'Сохранить'));
   stored = await getLead(lead.id);
   assert.equal(stored.assignee, SECOND_MANAGER_NAME);
   assert.equal(await page.getByLabel('Ответственный', { exact: true }).inputValue(), SECOND_MANAGER_NAME);
@@ -648,7 +648,7 @@ test('lead card: lost needs a reason, then lost, assigned, a call-back, notes; t
   assert.ok((await callBackForm.innerText()).includes(location.timezone), `the zone ${location.timezone} is shown by the call-back`);
   const tomorrow = addDays(localDate(Date.now(), location.timezone), 1);
   await callBack.fill(`${tomorrow}T15:30`);
-  await expectSaved(page, await submit(page, 'Сохранить звонок'));
+  await expectSaved(page, await submit(page, 'Сохранить'));
   stored = await getLead(lead.id);
   assert.equal(Date.parse(stored.next_contact_at), zonedToUtc(tomorrow, '15:30', location.timezone),
     `15:30 in ${location.timezone} is ${stored.next_contact_at}`);
@@ -658,7 +658,7 @@ test('lead card: lost needs a reason, then lost, assigned, a call-back, notes; t
   const notes = page.getByLabel('Заметки', { exact: true });
   assert.equal(await notes.evaluate((e) => e.tagName), 'TEXTAREA');
   await notes.fill('Перезвонить после отпуска.\nПредложить утренние группы.');
-  await expectSaved(page, await submit(page, 'Сохранить заметки'));
+  await expectSaved(page, await submit(page, 'Сохранить'));
   stored = await getLead(lead.id);
   assert.equal(stored.notes, 'Перезвонить после отпуска.\nПредложить утренние группы.');
   assert.equal(await page.getByLabel('Заметки', { exact: true }).inputValue(), stored.notes);
@@ -684,7 +684,7 @@ test('lead card: lost needs a reason, then lost, assigned, a call-back, notes; t
   // On a phone: the same card, and a change works there too.
   await openCard(phone, lead);
   await phone.getByLabel('Статус', { exact: true }).selectOption({ label: 'Связались' });
-  await expectSaved(phone, await submit(phone, 'Сменить статус'));
+  await expectSaved(phone, await submit(phone, 'Сохранить'));
   assert.equal((await getLead(lead.id)).status, 'contacted');
   await assertFitsWidth(phone);
   await shot(phone, 'card-phone.png');
@@ -700,11 +700,11 @@ test('a stale form (the lead changed meanwhile) shows the conflict and changes n
   assert.ok(version, 'each form carries the version it was rendered from');
 
   await first.getByLabel('Статус', { exact: true }).selectOption({ label: 'Связались' });
-  await expectSaved(first, await submit(first, 'Сменить статус'));
+  await expectSaved(first, await submit(first, 'Сохранить'));
 
-  provoke(409, /^\/admin\/leads\/\d+\/notes$/);
+  provoke(409, /^\/admin\/leads\/\d+$/);
   await second.getByLabel('Заметки', { exact: true }).fill('Устаревшая правка');
-  const conflict = await submit(second, 'Сохранить заметки');
+  const conflict = await submit(second, 'Сохранить');
   assert.equal(conflict.status(), 409, `a stale edit answers 409 (${conflict.url()} says ${await said(second)})`);
   assert.match(await second.getByRole('alert').innerText(), /Лид уже изменили/);
   const stored = await getLead(lead.id);
@@ -763,7 +763,7 @@ test('a manager limited to one studio sees only its leads; another studio\'s car
   assert.deepEqual(people.sort(), ['', 'admin', MANAGER_NAME, SECOND_MANAGER_NAME].sort(),
     'a lead of its studio may go to any key');
   await page.getByLabel('Статус', { exact: true }).selectOption({ label: 'Клиент' });
-  await expectSaved(page, await submit(page, 'Сменить статус'));
+  await expectSaved(page, await submit(page, 'Сохранить'));
   const events = await leadEvents(leads.boris.id);
   assert.equal(events.at(-1).actor, MANAGER_NAME, 'the manager is the actor');
   assert.ok((await page.locator('ol.history > li').last().innerText()).includes(MANAGER_NAME));
@@ -879,9 +879,14 @@ test('stats: the filters, three charts, and the CSV link downloads the same lead
   const target = new URL(href, BASE_URL);
   assert.equal(target.pathname, '/admin/leads/export.csv');
   assert.ok(href.startsWith('/admin/leads/export.csv?'), href);
-  for (const [name, value] of query) {
-    if (value) assert.equal(target.searchParams.get(name), value, `the CSV keeps ${name}`);
-  }
+  // The same studio and period; the period's days are the studio's, so the link names the
+  // instants its midnights fall on.
+  assert.equal(target.searchParams.get('location_id'), String(otherLocation.id), 'the CSV keeps the studio');
+  const zone = otherLocation.timezone;
+  assert.equal(Date.parse(target.searchParams.get('created_from')), zonedToUtc(from, '00:00', zone),
+    `the CSV starts at midnight of ${from} in ${zone}: ${href}`);
+  assert.equal(Date.parse(target.searchParams.get('created_to')), zonedToUtc(addDays(to, 1), '00:00', zone),
+    `the CSV ends at the end of ${to} in ${zone}: ${href}`);
   const [download] = await Promise.all([page.waitForEvent('download'), csvLink.click()]);
   const csv = readFileSync(await download.path(), 'utf8');
   assert.match(download.suggestedFilename(), /\.csv$/);

@@ -190,14 +190,17 @@ pub async fn request_context(
     if status == StatusCode::METHOD_NOT_ALLOWED {
         allow_head_with_get(res.headers_mut());
     }
-    // The console's pages answer their errors in HTML, for people; everything else in the
-    // contract's JSON shape.
-    let is_html = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if (status.is_client_error() || status.is_server_error()) && !is_html {
+    // The console's pages answer their errors in HTML, for people; everything else (and a
+    // console request whose body did not arrive in time, which must keep its unread rest
+    // until the answer is written, see `HoldingBody`) in the contract's JSON shape.
+    let console_page = crate::console::is_console_path(&path)
+        && res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"))
+        && !res.request().extensions().contains::<UnreadBody>();
+    if (status.is_client_error() || status.is_server_error()) && !console_page {
         let error = res
             .response()
             .error()

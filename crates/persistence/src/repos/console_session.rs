@@ -49,6 +49,7 @@ pub(crate) struct DieselConsoleSessionRepository {
 }
 
 impl DieselConsoleSessionRepository {
+    /// The repository over `db`.
     pub(crate) fn new(db: Db) -> Self {
         Self { db }
     }

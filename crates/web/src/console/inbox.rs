@@ -60,7 +60,7 @@ pub(super) async fn page(staff: Staff, req: HttpRequest, state: web::Data<AppSta
     filter.location_limit = staff.principal.scope.location_limit();
     let (leads, catalog, scope) = (
         state.leads.clone(),
-        state.catalog.clone(),
+        state.catalog_admin.clone(),
         staff.principal.scope.clone(),
     );
     let query = filter.clone();
@@ -77,13 +77,19 @@ pub(super) async fn page(staff: Staff, req: HttpRequest, state: web::Data<AppSta
             };
             counts.push((*status, leads.list(&one, &scope)?.total));
         }
-        Ok((found, counts, Names::studios(catalog.as_ref())?))
+        Ok((found, counts, Names::studios(&catalog)?))
     })
     .await?;
+    // The owners a filter may name: keys that can own a lead of a studio this key sees.
     let assignees: Vec<String> = state
         .settings
         .admin_keys
         .iter()
+        .filter(|key| {
+            names
+                .studios_in(&staff.principal.scope)
+                .any(|studio| key.scope().allows(Some(studio.id)))
+        })
         .map(|key| key.name().to_owned())
         .collect();
     let body = html! {
@@ -192,6 +198,15 @@ fn filters(params: &QueryParams, names: &Names, staff: &Staff, assignees: &[Stri
     }
 }
 
+/// Times are a studio's local time; a lead without a studio has them in UTC, which says so.
+fn utc_mark(zone: chrono_tz::Tz) -> &'static str {
+    if zone == chrono_tz::Tz::UTC {
+        " UTC"
+    } else {
+        ""
+    }
+}
+
 /// Whether the lead's call-back time has passed while it is still open.
 fn overdue(lead: &Lead) -> bool {
     lead.status.is_open() && lead.next_contact_at.is_some_and(|at| at < Utc::now())
@@ -228,11 +243,11 @@ fn table(leads: &[Lead], names: &Names) -> Markup {
                         td data-label="Ответственный" { (lead.assignee.as_deref().unwrap_or("—")) }
                         td data-label="Перезвонить" {
                             @if let Some(at) = lead.next_contact_at {
-                                (labels::local_time(at, zone))
+                                (labels::local_time(at, zone)) (utc_mark(zone))
                                 @if overdue(lead) { " " strong.badge { "Просрочен" } }
                             } @else { span.muted { "—" } }
                         }
-                        td data-label="Создан" { (labels::local_time(lead.created_at, zone)) }
+                        td data-label="Создан" { (labels::local_time(lead.created_at, zone)) (utc_mark(zone)) }
                     }
                 }
             }

@@ -91,9 +91,10 @@ pub(super) fn local_time(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()
 }
 
-/// The zone's name as people read it: `Europe/Moscow` → `Europe/Moscow (UTC+03:00)` now.
-pub(super) fn zone(tz: Tz) -> String {
-    let offset = Utc::now().with_timezone(&tz).format("%:z");
+/// The zone's name as people read it, with its offset at `at`:
+/// `Europe/Moscow (UTC+03:00)`.
+pub(super) fn zone(tz: Tz, at: DateTime<Utc>) -> String {
+    let offset = at.with_timezone(&tz).format("%:z");
     format!("{} (UTC{offset})", tz.name())
 }
 
@@ -119,5 +120,9 @@ mod tests {
             "01.12.2026 14:05"
         );
         assert_eq!(local_time(at, Tz::UTC), "01.12.2026 11:05");
+        let berlin = chrono_tz::Europe::Berlin;
+        assert_eq!(zone(berlin, at), "Europe/Berlin (UTC+01:00)");
+        let summer = "2026-07-01T11:05:00Z".parse().expect("instant");
+        assert_eq!(zone(berlin, summer), "Europe/Berlin (UTC+02:00)");
     }
 }

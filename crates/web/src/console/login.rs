@@ -23,7 +23,7 @@ fn sign_in_page(status: StatusCode, csrf: &str, alert: Option<&str>) -> HttpResp
         form.card method="post" action="/admin/login" {
             input type="hidden" name=(CSRF_FIELD) value=(csrf);
             label for="key" { "Ключ доступа" }
-            input #key type="password" name="key" required autocomplete="current-password"
+            input #key type="password" name="key" required autocomplete="off"
                 autofocus spellcheck="false";
             p.hint { "Ключ выдаёт администратор сети. Он не сохраняется в браузере: после входа браузер хранит только сессию." }
             button type="submit" { "Войти" }
@@ -71,7 +71,13 @@ pub(super) async fn sign_in(
     let (name, fingerprint) = (key.name().to_owned(), key.fingerprint());
     let sessions = state.console_sessions.clone();
     let opened = blocking(&state, move || sessions.open(&name, &fingerprint)).await?;
-    log::info!(target: "cohai::console", "{} signed in to the console", key.name());
+    // A session the browser still held ends: one browser, one session.
+    if let Some(old) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) {
+        let sessions = state.console_sessions.clone();
+        blocking(&state, move || sessions.close(&old)).await?;
+    }
+    // No key name in the log: names are people's (the access log has the request).
+    log::info!(target: "cohai::console", "a console session was opened");
     let mut response = HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin/leads"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -84,7 +90,8 @@ pub(super) async fn sign_in(
 /// `POST /admin/logout`: ends the session everywhere (it is deleted on the server, so the
 /// cookie no longer works even if a copy of it is kept) and clears the cookie.
 pub(super) async fn sign_out(
-    staff: Staff,
+    // Only a signed-in form (the session middleware checked its CSRF token) signs out.
+    _signed_in: Staff,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> PageResult {
@@ -94,7 +101,7 @@ pub(super) async fn sign_out(
             .await
             .map_err(PageError::from)?;
     }
-    log::info!(target: "cohai::console", "{} signed out of the console", staff.principal.name);
+    log::info!(target: "cohai::console", "a console session was closed");
     let mut response = HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin/login"))
         .insert_header((header::CACHE_CONTROL, "no-store"))

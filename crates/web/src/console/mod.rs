@@ -108,9 +108,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                             resource("/leads/export.csv")
                                 .route(web::get().to(crate::routes::admin::lead_export::export)),
                         )
-                        .service(resource("/leads/{id}").route(web::get().to(card::page)))
                         .service(
-                            resource("/leads/{id}/{change}").route(web::post().to(card::change)),
+                            resource("/leads/{id}")
+                                .route(web::get().to(card::page))
+                                .route(web::post().to(card::save)),
                         )
                         .service(resource("/stats").route(web::get().to(stats::page))),
                 ),

@@ -28,18 +28,13 @@ pub(super) fn forbidden(message: &str) -> HttpResponse {
 pub(super) type PageResult = Result<HttpResponse, PageError>;
 
 /// An error shown as a page (in Russian), with the status the API would answer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub(super) struct PageError(ApiError);
 
 impl From<ApiError> for PageError {
     fn from(error: ApiError) -> Self {
         Self(error)
-    }
-}
-
-impl std::fmt::Display for PageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
     }
 }
 

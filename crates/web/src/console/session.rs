@@ -28,12 +28,21 @@ pub(super) const SIGN_IN_COOKIE: &str = "cohai_console_sign_in";
 pub(super) const CSRF_FIELD: &str = "csrf";
 
 /// The signed-in key, as the session middleware found it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(super) struct Staff {
     /// Who signed in, with the key's role and lead scope as they are configured now.
     pub principal: Principal,
     /// The session's CSRF token, for the forms of the page.
     pub csrf: String,
+}
+
+impl std::fmt::Debug for Staff {
+    /// Never prints the CSRF token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staff")
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FromRequest for Staff {
@@ -169,9 +178,20 @@ pub(super) fn from_this_site(req: &HttpRequest) -> bool {
 }
 
 /// Whether the request was addressed to this machine itself (`localhost`, `127.0.0.1`,
-/// `[::1]`): the only case in which the session cookie goes without `Secure`, so that the
-/// console works over plain HTTP on a developer's machine.
+/// `[::1]`) over plain HTTP: the only case in which the session cookie goes without `Secure`,
+/// so that the console works on a developer's machine. A proxy in front that says the client
+/// spoke HTTPS (`X-Forwarded-Proto: https`, as nginx and Caddy send it) keeps `Secure` even
+/// when it rewrites `Host` to a loopback address.
 pub(super) fn on_loopback(req: &HttpRequest) -> bool {
+    let forwarded_https = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+    !forwarded_https && addressed_to_loopback(req)
+}
+
+fn addressed_to_loopback(req: &HttpRequest) -> bool {
     let Some(host) = req
         .headers()
         .get(header::HOST)
@@ -259,6 +279,11 @@ mod tests {
         assert!(!on("10.0.0.5:8080"));
         assert!(!on("127.0.0.1.evil.example"));
         assert!(!on_loopback(&TestRequest::default().to_http_request()));
+        let proxied = TestRequest::default()
+            .insert_header((header::HOST, "127.0.0.1:8080"))
+            .insert_header(("x-forwarded-proto", "https"))
+            .to_http_request();
+        assert!(!on_loopback(&proxied), "HTTPS at the proxy keeps Secure");
     }
 
     #[test]

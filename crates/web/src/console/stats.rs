@@ -3,8 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
-use chrono::{Days, NaiveDate, Utc};
-use chrono_tz::Tz;
+use chrono::{Datelike, Days, NaiveDate, Utc};
 use cohai_domain::LeadStatsFilter;
 use cohai_domain::time::InstantOrDate;
 use maud::html;
@@ -23,10 +22,15 @@ use crate::state::AppState;
 /// The default period: the last 30 days.
 const DEFAULT_DAYS: u64 = 30;
 
+/// A date of the period: years 2000–2100 (the arithmetic on it cannot overflow).
 fn date(raw: Option<&str>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
     raw.map(|raw| {
         NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map_err(|_| ApiError::invalid_parameter(name, "must be a date YYYY-MM-DD"))
+            .ok()
+            .filter(|day| (2000..=2100).contains(&day.year()))
+            .ok_or_else(|| {
+                ApiError::invalid_parameter(name, "must be a date YYYY-MM-DD in 2000–2100")
+            })
     })
     .transpose()
 }
@@ -34,32 +38,42 @@ fn date(raw: Option<&str>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
 /// The statistics page.
 pub(super) async fn page(staff: Staff, req: HttpRequest, state: web::Data<AppState>) -> PageResult {
     let params = query(&req)?.as_ref().clone().without_empty();
-    let today = Utc::now().date_naive();
-    let to = date(params.get("created_to"), "created_to")?.unwrap_or(today);
-    let from = date(params.get("created_from"), "created_from")?
-        .unwrap_or_else(|| to - Days::new(DEFAULT_DAYS - 1));
     let location_id = params.id("location_id")?;
+    let (leads, catalog, scope) = (
+        state.leads.clone(),
+        state.catalog_admin.clone(),
+        staff.principal.scope.clone(),
+    );
+    let names = blocking(&state, move || Names::studios(&catalog)).await?;
+    // The days of the period are the studio's (or, for several studios, the zone they share;
+    // else UTC): the page says which.
+    let zone = match location_id {
+        Some(id) => names.zone(Some(id)),
+        None => names.common_zone(&staff.principal.scope),
+    };
+    let today = Utc::now().with_timezone(&zone).date_naive();
+    let to = date(params.get("created_to"), "created_to")?.unwrap_or(today);
+    let from = match date(params.get("created_from"), "created_from")? {
+        Some(from) => from,
+        None => to
+            .checked_sub_days(Days::new(DEFAULT_DAYS - 1))
+            .unwrap_or(to),
+    };
+    let (start, end) = (
+        InstantOrDate::Date(from).as_range_start(zone),
+        InstantOrDate::Date(to).as_range_end(zone),
+    );
     let filter = LeadStatsFilter {
-        created_from: Some(InstantOrDate::Date(from).as_range_start(Tz::UTC)),
-        created_to: Some(InstantOrDate::Date(to).as_range_end(Tz::UTC)),
+        created_from: Some(start),
+        created_to: Some(end),
         location_id,
         location_limit: None,
     };
-    let (leads, catalog, scope) = (
-        state.leads.clone(),
-        state.catalog.clone(),
-        staff.principal.scope.clone(),
-    );
-    let (stats, names) = blocking(&state, move || {
-        Ok((
-            leads.stats(&filter, &scope)?,
-            Names::studios(catalog.as_ref())?,
-        ))
-    })
-    .await?;
+    let stats = blocking(&state, move || leads.stats(&filter, &scope)).await?;
+    // The export takes the same instants (the API reads a bare date in UTC).
     let mut export: Vec<(&str, String)> = vec![
-        ("created_from", from.to_string()),
-        ("created_to", to.to_string()),
+        ("created_from", start.to_rfc3339()),
+        ("created_to", end.to_rfc3339()),
     ];
     if let Some(id) = location_id {
         export.push(("location_id", id.to_string()));
@@ -122,6 +136,7 @@ pub(super) async fn page(staff: Staff, req: HttpRequest, state: web::Data<AppSta
             }
             button type="submit" { "Показать" }
         }
+        p.hint { "Дни периода — по времени " (labels::zone(zone, start)) "." }
         p.summary {
             "Лидов: " strong { (stats.total) }
             " · конверсия в клиентов: " strong { (format!("{:.1} %", stats.conversion_rate * 100.0)) }

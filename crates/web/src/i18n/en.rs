@@ -146,6 +146,7 @@ pub(super) fn text(key: Key) -> &'static str {
             "membership plan {plan} belongs to location {other}, not {location}"
         }
         Key::DateFrom1900 => "must be a date YYYY-MM-DD from 1900-01-01 to 9998-12-31",
+        Key::DateIn2000To2100 => "must be a date YYYY-MM-DD in 2000–2100",
         Key::NotBeforeFrom => "must not be before `from`",
         Key::AtMostDaysAfterFrom => "must be at most {days} days after `from`",
         Key::TimeOfDay => "must be a time HH:MM from 00:00 to 23:59",

@@ -308,6 +308,7 @@ keys! {
     MembershipPlanNotActive,
     PlanOfOtherLocation,
     DateFrom1900,
+    DateIn2000To2100,
     NotBeforeFrom,
     AtMostDaysAfterFrom,
     TimeOfDay,

@@ -152,6 +152,7 @@ pub(super) fn text(key: Key) -> &'static str {
         Key::MembershipPlanNotActive => "абонемент {id} не активен",
         Key::PlanOfOtherLocation => "абонемент {plan} относится к локации {other}, а не {location}",
         Key::DateFrom1900 => "должно быть датой ГГГГ-ММ-ДД от 1900-01-01 до 9998-12-31",
+        Key::DateIn2000To2100 => "должно быть датой ГГГГ-ММ-ДД в 2000–2100 годах",
         Key::NotBeforeFrom => "не должно быть раньше `from`",
         Key::AtMostDaysAfterFrom => {
             "должно быть не позже чем через {days:день,дня,дней} после `from`"
