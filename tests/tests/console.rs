@@ -144,6 +144,19 @@ fn with(cookie: &Cookie<'static>, req: TestRequest) -> TestRequest {
         .cookie(cookie.clone())
 }
 
+/// The HTML of `uri` as the browser holding `cookie` gets it.
+async fn page_of<S, B>(app: &S, cookie: &Cookie<'static>, uri: &str) -> String
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    text(&call(app, with(cookie, TestRequest::get().uri(uri))).await)
+}
+
 async fn create_lead<S, B>(app: &S, name: &str, phone: &str, location_id: i64) -> i64
 where
     S: actix_web::dev::Service<
@@ -301,16 +314,7 @@ async fn a_change_without_the_csrf_token_or_from_another_site_is_refused(backend
     let app = t.service().await;
     let id = create_lead(&app, "Вера", "+79031112233", c.locations[0].id).await;
     let cookie = signed_in(&app, ADMIN_KEY).await;
-    let page = text(
-        &call(
-            &app,
-            with(
-                &cookie,
-                TestRequest::get().uri(&format!("/admin/leads/{id}")),
-            ),
-        )
-        .await,
-    );
+    let page = page_of(&app, &cookie, &format!("/admin/leads/{id}")).await;
     let (csrf, version) = (csrf_of(&page), version_of(&page));
     let uri = format!("/admin/leads/{id}");
     let missing = call(
@@ -372,7 +376,7 @@ async fn signing_out_ends_the_session_on_the_server(backend: Backend) {
     let t = app(backend, 1);
     let app = t.service().await;
     let cookie = signed_in(&app, ADMIN_KEY).await;
-    let page = text(&call(&app, with(&cookie, TestRequest::get().uri("/admin/leads"))).await);
+    let page = page_of(&app, &cookie, "/admin/leads").await;
     let out = call(
         &app,
         form(
@@ -403,7 +407,7 @@ async fn a_scoped_manager_sees_only_its_studio_and_not_the_timetable(backend: Ba
     let own = create_lead(&app, "Своя Ирина", "+79031110001", mine).await;
     let foreign = create_lead(&app, "Чужой Пётр", "+79031110002", other).await;
     let cookie = signed_in(&app, SCOPED_KEY).await;
-    let inbox = text(&call(&app, with(&cookie, TestRequest::get().uri("/admin/leads"))).await);
+    let inbox = page_of(&app, &cookie, "/admin/leads").await;
     assert!(inbox.contains("Своя Ирина"));
     assert!(
         !inbox.contains("Чужой Пётр"),
@@ -438,16 +442,7 @@ async fn a_scoped_manager_sees_only_its_studio_and_not_the_timetable(backend: Ba
     .await;
     assert_eq!(timetable.status, 403);
     // Searching the other studio's name finds nothing.
-    let search = text(
-        &call(
-            &app,
-            with(
-                &cookie,
-                TestRequest::get().uri("/admin/leads?q=%D0%9F%D1%91%D1%82%D1%80"),
-            ),
-        )
-        .await,
-    );
+    let search = page_of(&app, &cookie, "/admin/leads?q=%D0%9F%D1%91%D1%82%D1%80").await;
     assert!(search.contains("Лидов с такими условиями нет"));
 }
 
@@ -457,16 +452,7 @@ async fn a_stale_edit_is_shown_as_a_conflict_and_changes_nothing(backend: Backen
     let app = t.service().await;
     let id = create_lead(&app, "Олег", "+79031112244", c.locations[0].id).await;
     let cookie = signed_in(&app, ADMIN_KEY).await;
-    let page = text(
-        &call(
-            &app,
-            with(
-                &cookie,
-                TestRequest::get().uri(&format!("/admin/leads/{id}")),
-            ),
-        )
-        .await,
-    );
+    let page = page_of(&app, &cookie, &format!("/admin/leads/{id}")).await;
     let (csrf, version) = (csrf_of(&page), version_of(&page));
     // Someone else changes the lead meanwhile.
     let r = call(
@@ -550,16 +536,7 @@ async fn working_a_lead_records_each_change_with_the_manager_as_actor(backend: B
     assert_eq!(lead["lost_reason"], "Далеко ездить");
     assert_eq!(lead["assignee"], "ivan");
     assert_eq!(lead["next_contact_at"], "2030-01-15T15:30:00Z");
-    let card = text(
-        &call(
-            &app,
-            with(
-                &cookie,
-                TestRequest::get().uri(&format!("{card_uri}?saved=1")),
-            ),
-        )
-        .await,
-    );
+    let card = page_of(&app, &cookie, &format!("{card_uri}?saved=1")).await;
     assert!(card.contains("Сохранено"));
     assert!(
         card.contains(r#"value="2030-01-15T18:30""#),
@@ -624,23 +601,19 @@ async fn cancelling_a_class_strikes_it_through_and_the_public_schedule_shows_it(
     );
     let cookie = signed_in(&app, ADMIN_KEY).await;
     let week = format!("/admin/timetable?location_id={moscow}&week=2030-01-14");
-    let grid = text(&call(&app, with(&cookie, TestRequest::get().uri(&week))).await);
+    let grid = page_of(&app, &cookie, &week).await;
     assert!(grid.contains(&format!(r#"href="/admin/timetable/sessions/{}""#, class.id)));
     assert!(
         grid.contains("10:00–11:00"),
         "in the studio's local time: {grid}"
     );
     assert!(!grid.contains("<del>"));
-    let page = text(
-        &call(
-            &app,
-            with(
-                &cookie,
-                TestRequest::get().uri(&format!("/admin/timetable/sessions/{}", class.id)),
-            ),
-        )
-        .await,
-    );
+    let page = page_of(
+        &app,
+        &cookie,
+        &format!("/admin/timetable/sessions/{}", class.id),
+    )
+    .await;
     let cancel = format!("/admin/timetable/sessions/{}/cancel", class.id);
     let blank = call(
         &app,
@@ -669,7 +642,7 @@ async fn cancelling_a_class_strikes_it_through_and_the_public_schedule_shows_it(
     .await;
     assert_eq!(done.status, 303, "{}", text(&done));
     assert_eq!(done.header("location"), Some(week.as_str()));
-    let grid = text(&call(&app, with(&cookie, TestRequest::get().uri(&week))).await);
+    let grid = page_of(&app, &cookie, &week).await;
     assert!(grid.contains(r#"class="session cancelled""#), "{grid}");
     assert!(grid.contains("<del>"));
     let public = get(&app, &schedule).await;
@@ -787,7 +760,7 @@ async fn a_scoped_managers_export_and_class_pages_keep_to_its_rights(backend: Ba
     .await;
     assert!(text(&own).contains("Своя Алла"));
     // The class pages are admin-only: reading one and cancelling one are refused.
-    let page = text(&call(&app, with(&cookie, TestRequest::get().uri("/admin/leads"))).await);
+    let page = page_of(&app, &cookie, "/admin/leads").await;
     let class_uri = format!("/admin/timetable/sessions/{}", class.id);
     let read = call(&app, with(&cookie, TestRequest::get().uri(&class_uri))).await;
     assert_eq!(read.status, 403);
@@ -875,6 +848,30 @@ async fn an_expired_session_sends_to_the_sign_in_page(backend: Backend) {
     assert_eq!(r.header("location"), Some("/admin/login"));
 }
 
+async fn sign_in_attempts_are_limited_per_client(backend: Backend) {
+    let t = app(backend, 1);
+    let app = t.service().await;
+    for attempt in 1..=10 {
+        let r = sign_in_reply(&app, "a-guess", "127.0.0.1:8080").await;
+        assert_eq!(r.status, 401, "attempt {attempt}");
+    }
+    let refused = sign_in_reply(&app, ADMIN_KEY, "127.0.0.1:8080").await;
+    assert_eq!(
+        refused.status, 429,
+        "the eleventh attempt within the minute"
+    );
+    assert!(
+        refused
+            .header("retry-after")
+            .is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1))
+    );
+    assert!(text(&refused).contains("Слишком много попыток"));
+    assert!(
+        cookie_named(&refused, "cohai_console").is_none(),
+        "even the right key waits"
+    );
+}
+
 e2e_tests!(
     signing_in_sets_a_strict_http_only_expiring_cookie_that_is_not_the_key,
     a_wrong_key_gets_401_and_no_session,
@@ -891,4 +888,5 @@ e2e_tests!(
     a_scoped_managers_export_and_class_pages_keep_to_its_rights,
     a_replaced_or_removed_key_ends_its_sessions,
     an_expired_session_sends_to_the_sign_in_page,
+    sign_in_attempts_are_limited_per_client,
 );

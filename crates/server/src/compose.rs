@@ -85,17 +85,24 @@ pub fn web_settings(settings: &Settings) -> Result<WebSettings, AdminKeyError> {
     })
 }
 
-/// The lead form's rate limit of `per_minute` (`None`: off): kept in the database when several
-/// instances may share it (PostgreSQL), so that they count together; else in memory.
-fn lead_rate_limit(
+/// Console sign-in attempts a client address may make a minute (all at once, then one every
+/// six seconds): ample for people, slow for guessing a key.
+pub const SIGN_IN_ATTEMPTS_PER_MINUTE: u32 = 10;
+
+/// A per-client rate limit of `per_minute` (`None`: off) under `namespace`: kept in the
+/// database when several instances may share it (PostgreSQL), so that they count together;
+/// else in memory.
+fn client_rate_limit(
     repos: &Repositories,
     per_minute: u32,
-) -> Option<Arc<dyn cohai_services::LeadRateLimit>> {
+    namespace: &'static str,
+) -> Option<Arc<dyn cohai_services::ClientRateLimit>> {
     let quota = cohai_domain::rate_limit::RateQuota::per_minute(per_minute)?;
     Some(if repos.shared_by_instances {
-        Arc::new(cohai_services::SharedRateLimit::new(
+        Arc::new(cohai_services::SharedRateLimit::in_namespace(
             quota,
             repos.rate_limits.clone(),
+            namespace,
         ))
     } else {
         Arc::new(cohai_services::InMemoryRateLimit::new(quota))
@@ -169,7 +176,8 @@ pub fn app_state(
     let metrics = Metrics::new(VERSION, GIT_COMMIT, pool_stats)
         .map_err(|e| prometheus_error::Error(e.to_string()))?;
     let cache = ResponseCache::new(web_settings.public_cache_ttl);
-    let lead_rate_limit = lead_rate_limit(repos, web_settings.lead_rate_per_minute);
+    let lead_rate_limit = client_rate_limit(repos, web_settings.lead_rate_per_minute, "lead");
+    let sign_in_rate_limit = client_rate_limit(repos, SIGN_IN_ATTEMPTS_PER_MINUTE, "sign_in");
     Ok(web::Data::new(AppState {
         catalog,
         schedule,
@@ -187,6 +195,7 @@ pub fn app_state(
         cache,
         lead_list: cohai_web::lead_list_cache::LeadListCache::new(lead_list_cache_ttl),
         lead_rate_limit,
+        sign_in_rate_limit,
     }))
 }
 

@@ -43,11 +43,23 @@ fn purge_jobs(state: &cohai_web::AppState) -> Vec<crate::purge::Job> {
             run: Box::new(move || sessions.purge_expired().map(|purged| purged as u64)),
         },
     ];
-    if let Some(limit) = state.lead_rate_limit.clone() {
-        jobs.push(crate::purge::Job {
-            what: "rate-limit entries of clients with their whole allowance",
-            run: Box::new(move || limit.purge()),
-        });
+    let limits = [
+        (
+            "lead-form rate-limit entries of clients with their whole allowance",
+            &state.lead_rate_limit,
+        ),
+        (
+            "sign-in rate-limit entries of clients with their whole allowance",
+            &state.sign_in_rate_limit,
+        ),
+    ];
+    for (what, limit) in limits {
+        if let Some(limit) = limit.clone() {
+            jobs.push(crate::purge::Job {
+                what,
+                run: Box::new(move || limit.purge()),
+            });
+        }
     }
     jobs
 }

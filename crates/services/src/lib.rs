@@ -35,7 +35,7 @@ pub use idempotency::{IdempotencyService, IdempotencyServiceImpl};
 pub use leads::{
     AdminLeadForm, LeadForm, LeadPatch, LeadService, LeadServiceImpl, PersonalData, SubmitOutcome,
 };
-pub use rate_limit::{InMemoryRateLimit, LeadRateLimit, SharedRateLimit};
+pub use rate_limit::{ClientRateLimit, InMemoryRateLimit, SharedRateLimit};
 pub use schedule::{
     CalendarEntry, CalendarQuery, ScheduleQuery, ScheduleService, ScheduleServiceImpl,
 };

@@ -1,5 +1,5 @@
-//! The lead form's per-client-IP rate limit (API.md §3: `n` a minute, all of which may come at
-//! once), counted where the deployment needs it:
+//! Per-client-IP rate limits — the lead form's (API.md §3: `n` a minute, all of which may come
+//! at once) and the console's sign-in attempts — counted where the deployment needs it:
 //!
 //! - [`InMemoryRateLimit`]: in the process (the `governor` crate's keyed GCRA). Right for
 //!   SQLite, which one process serves.
@@ -22,21 +22,22 @@ use governor::state::keyed::DashMapStateStore;
 
 use crate::ServiceResult;
 
-/// What the lead form asks before each submission.
-pub trait LeadRateLimit: Send + Sync {
-    /// Counts a submission from `client` now: `Ok(None)` to go ahead, `Ok(Some(wait))` when it
+/// What the lead form asks before each submission (and the console's sign-in before each
+/// attempt).
+pub trait ClientRateLimit: Send + Sync {
+    /// Counts a request from `client` now: `Ok(None)` to go ahead, `Ok(Some(wait))` when it
     /// is refused and the client may try again after `wait`.
     fn acquire(&self, client: IpAddr) -> ServiceResult<Option<Duration>>;
-    /// Whether [`LeadRateLimit::acquire`] blocks (on the database): then callers on an async
+    /// Whether [`ClientRateLimit::acquire`] blocks (on the database): then callers on an async
     /// runtime run it on a blocking thread; otherwise it is a few atomic operations.
     fn blocks(&self) -> bool;
     /// Forgets the clients whose allowance is whole again (as if never seen); how many.
     fn purge(&self) -> ServiceResult<u64>;
 }
 
-/// The limit's key of a client (one namespace in the shared table).
-fn client_key(client: IpAddr) -> String {
-    format!("lead:{client}")
+/// The limit's key of a client in `namespace` (one per limit in the shared table).
+fn client_key(namespace: &str, client: IpAddr) -> String {
+    format!("{namespace}:{client}")
 }
 
 /// The GCRA of `governor`, keyed by client address, in this process's memory.
@@ -63,7 +64,7 @@ impl<C: Clock> InMemoryRateLimit<C> {
     }
 }
 
-impl<C> LeadRateLimit for InMemoryRateLimit<C>
+impl<C> ClientRateLimit for InMemoryRateLimit<C>
 where
     C: Clock + Send + Sync,
     C::Instant: Send + Sync,
@@ -92,21 +93,35 @@ where
 pub struct SharedRateLimit {
     quota: RateQuota,
     store: Arc<dyn RateLimitRepository>,
+    namespace: &'static str,
 }
 
 impl SharedRateLimit {
-    /// `quota` counted in `store`.
+    /// The lead form's `quota` counted in `store` (namespace `lead`).
     pub fn new(quota: RateQuota, store: Arc<dyn RateLimitRepository>) -> Self {
-        Self { quota, store }
+        Self::in_namespace(quota, store, "lead")
+    }
+
+    /// `quota` counted in `store` under keys `namespace:client`, apart from other limits.
+    pub fn in_namespace(
+        quota: RateQuota,
+        store: Arc<dyn RateLimitRepository>,
+        namespace: &'static str,
+    ) -> Self {
+        Self {
+            quota,
+            store,
+            namespace,
+        }
     }
 }
 
-impl LeadRateLimit for SharedRateLimit {
+impl ClientRateLimit for SharedRateLimit {
     fn acquire(&self, client: IpAddr) -> ServiceResult<Option<Duration>> {
         Ok(
             match self
                 .store
-                .acquire(&client_key(client), self.quota, Utc::now())?
+                .acquire(&client_key(self.namespace, client), self.quota, Utc::now())?
             {
                 RateDecision::Allowed { .. } => None,
                 RateDecision::Limited { retry_after } => Some(retry_after),

@@ -1,6 +1,6 @@
 //! The lead form's per-client-IP rate limit, with the client IP taken from `X-Forwarded-For`
 //! only when the direct peer is a trusted proxy. What counts (in this process, or in the
-//! database shared by every instance) is the service's [`cohai_services::LeadRateLimit`].
+//! database shared by every instance) is the service's [`cohai_services::ClientRateLimit`].
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +48,11 @@ impl ClientIp {
     /// The client's address of `req`; without a peer address (not over TCP) all such
     /// requests share one: `0.0.0.0`.
     pub fn of(&self, req: &ServiceRequest) -> IpAddr {
+        self.of_request(req.request())
+    }
+
+    /// [`ClientIp::of`] for a handler's request.
+    pub fn of_request(&self, req: &actix_web::HttpRequest) -> IpAddr {
         let forwarded = req
             .headers()
             .get("x-forwarded-for")

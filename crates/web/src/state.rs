@@ -79,5 +79,8 @@ pub struct AppState {
     pub lead_list: crate::lead_list_cache::LeadListCache,
     /// The lead form's rate limit, shared by all workers (and, when it is kept in the
     /// database, by all instances); `None` when limiting is off.
-    pub lead_rate_limit: Option<Arc<dyn cohai_services::LeadRateLimit>>,
+    pub lead_rate_limit: Option<Arc<dyn cohai_services::ClientRateLimit>>,
+    /// Sign-in attempts of the console per client address (like the lead form's limit: in
+    /// the database when instances share it); `None` when off.
+    pub sign_in_rate_limit: Option<Arc<dyn cohai_services::ClientRateLimit>>,
 }

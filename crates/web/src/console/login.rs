@@ -12,6 +12,8 @@ use super::session::{
     token_matches,
 };
 use crate::blocking::blocking;
+use crate::error::ApiError;
+use crate::rate_limit::ClientIp;
 use crate::state::AppState;
 
 /// The sign-in page, with `alert` when the last attempt failed.
@@ -57,6 +59,9 @@ pub(super) async fn sign_in(
             "Форма входа устарела или отправлена не с этой страницы. Откройте страницу входа заново.",
         ));
     }
+    if let Some(wait) = attempts_exhausted(&req, &state).await {
+        return Ok(too_many_attempts(wait));
+    }
     let key = fields
         .get("key")
         .map(str::trim)
@@ -85,6 +90,40 @@ pub(super) async fn sign_in(
     let _ = response.add_cookie(&session_cookie(&req, opened.token, opened.expires_at));
     let _ = response.add_cookie(&session::removal(SIGN_IN_COOKIE, "/admin/login"));
     Ok(response)
+}
+
+/// `Some(wait)` when the client has used up its sign-in attempts
+/// (`SIGN_IN_ATTEMPTS_PER_MINUTE` in the composition root). A limiter that cannot count lets
+/// the attempt through: the key still has to be right.
+async fn attempts_exhausted(req: &HttpRequest, state: &AppState) -> Option<std::time::Duration> {
+    let limit = state.sign_in_rate_limit.clone()?;
+    let client = ClientIp::new(state.settings.trusted_proxies.clone()).of_request(req);
+    let decision = if limit.blocks() {
+        blocking(state, move || limit.acquire(client)).await
+    } else {
+        limit.acquire(client).map_err(ApiError::from)
+    };
+    decision.unwrap_or_else(|error| {
+        log::warn!(target: "cohai::console", "the sign-in rate limit cannot count: {error}");
+        None
+    })
+}
+
+/// 429: the sign-in page is refused for `wait` (`Retry-After` in whole seconds, at least 1).
+fn too_many_attempts(wait: std::time::Duration) -> HttpResponse {
+    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let body = html! {
+        p.alert role="alert" { "Слишком много попыток входа. Повторите через " (seconds) " с." }
+        p { a href="/admin/login" { "К странице входа" } }
+    };
+    let mut response = page::html(
+        StatusCode::TOO_MANY_REQUESTS,
+        layout::bare("Вход в консоль", body),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// `POST /admin/logout`: ends the session everywhere (it is deleted on the server, so the
