@@ -33,12 +33,15 @@ if [ ! -x "$CHROMIUM" ]; then
     echo "test-browser: $CHROMIUM not found; install Debian's chromium: apt-get install -y chromium" >&2
     exit 1
 fi
-# The lock file pins playwright-core, which downloads no browser (only the `playwright` package
-# would); reinstalled only when the installed version is not the locked one.
+# The lock file pins playwright-core (which downloads no browser; only the `playwright` package
+# would) and axe-core; they are reinstalled only when an installed version is not the locked one.
 if ! node -e '
-    const lock = require("./tools/browser/package-lock.json").packages["node_modules/playwright-core"];
-    const got = require("./tools/browser/node_modules/playwright-core/package.json");
-    process.exit(lock.version === got.version ? 0 : 1)' 2>/dev/null; then
+    const lock = require("./tools/browser/package-lock.json").packages;
+    for (const [path, { version }] of Object.entries(lock)) {
+        if (!path) continue;
+        const got = require(`./tools/browser/${path}/package.json`);
+        if (got.version !== version) process.exit(1);
+    }' 2>/dev/null; then
     npm ci --prefix tools/browser --no-audit --no-fund --loglevel=error
 fi
 

@@ -10,6 +10,7 @@
 // through the JSON API too. Fails on any console error, page error, failed request, unexpected
 // HTTP error or Content-Security-Policy violation (the console's CSP allows no script at all),
 // and if the key ever lands in a cookie, localStorage, sessionStorage or a URL.
+// axe-core checks every page against WCAG 2.1 A/AA (in a context that bypasses the CSP).
 //
 // Run by scripts/test-browser.sh (make test-browser), which starts a seeded server and sets:
 //   COHAI_BASE_URL               the server, e.g. http://127.0.0.1:8080
@@ -904,6 +905,40 @@ test('stats: the filters, three charts, and the CSV link downloads the same lead
   await goto(phone, '/admin/stats');
   assert.equal(await phone.locator('figure svg[role=img]').count(), 3, 'the three charts on a phone');
   await shot(phone, 'stats-phone.png');
+});
+
+test('accessibility: axe-core finds no WCAG 2.1 A/AA violation on any page (desktop and phone)', async () => {
+  // axe is a script, which the console's CSP forbids: it runs in a context of its own that
+  // bypasses the CSP, signed in with the desktop page's session (the CSP itself is checked
+  // in every other test).
+  const axe = readFileSync(resolve(import.meta.dirname, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  const session = await desk.context().storageState();
+  const grid = await desk.context().newPage();
+  await goto(grid, '/admin/timetable');
+  const classHref = await grid.locator('a.session').first().getAttribute('href');
+  await grid.close();
+  const pages = ['/admin/leads', `/admin/leads/${leads.anna.id}`, '/admin/timetable', classHref, '/admin/stats'];
+  const found = [];
+  for (const viewport of [DESKTOP, PHONE]) {
+    for (const [path, storageState] of [['/admin/login', undefined], ...pages.map((p) => [p, session])]) {
+      const context = await browser.newContext({ ...viewport, bypassCSP: true, locale: 'ru-RU', storageState });
+      const page = await context.newPage();
+      const response = await page.goto(new URL(path, BASE_URL).href);
+      assert.ok(response.ok(), `${path} answers ${response.status()}`);
+      await page.addScriptTag({ content: axe });
+      const result = await page.evaluate(() =>
+        // eslint-disable-next-line no-undef
+        axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+      // axe ran and checked something (labels, contrast, landmarks…), not an empty page.
+      assert.ok(result.passes.length >= 10, `${path}: axe checked only ${result.passes.length} rules`);
+      for (const v of result.violations) {
+        found.push(`${path} at ${viewport.viewport.width}px: ${v.id} (${v.impact}): ${v.help}; ` +
+          v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', '));
+      }
+      await context.close();
+    }
+  }
+  assert.deepEqual(found, [], 'no accessibility violation');
 });
 
 test('sign-out ends the session: the old cookie no longer opens the inbox', async () => {
