@@ -66,14 +66,19 @@ pub(super) async fn page(staff: Staff, req: HttpRequest, state: web::Data<AppSta
     let query = filter.clone();
     let (found, counts, names) = blocking(&state, move || {
         let found = leads.list(&query, &scope)?;
-        // Counts per status under the other filters: one count each (a page of one lead).
+        // Counts per status of the studio and owner chosen: one indexed count each. A search
+        // or the overdue filter narrows the list, not the counts (they would scan the leads
+        // five times more: 1.4 s instead of 0.35 s for a search among a million).
         let mut counts = Vec::with_capacity(LeadStatus::ALL.len());
         for status in LeadStatus::ALL {
             let one = LeadFilter {
                 statuses: vec![*status],
+                location_id: query.location_id,
+                assignee: query.assignee.clone(),
+                location_limit: query.location_limit.clone(),
                 limit: 1,
                 offset: 0,
-                ..query.clone()
+                ..LeadFilter::default()
             };
             counts.push((*status, leads.list(&one, &scope)?.total));
         }
@@ -110,7 +115,7 @@ pub(super) async fn page(staff: Staff, req: HttpRequest, state: web::Data<AppSta
     ))
 }
 
-/// Counts per status under the other filters, each a link to that status.
+/// Counts per status (of the studio and owner chosen), each a link to that status.
 fn status_counts(params: &QueryParams, counts: &[(LeadStatus, i64)]) -> Markup {
     let chosen = params.get("status");
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
