@@ -270,12 +270,24 @@ async fn without_a_session_pages_send_to_the_sign_in_page(backend: Backend) {
         Some(String::new())
     );
     // A write without a session changes nothing either.
+    let id = create_lead(
+        &app,
+        "Без сессии",
+        "+79031113399",
+        t.catalog().locations[0].id,
+    )
+    .await;
     let r = call(
         &app,
-        form(TestRequest::post().uri("/admin/leads/1"), &[("notes", "x")]),
+        form(
+            TestRequest::post().uri(&format!("/admin/leads/{id}")),
+            &[("version", "1"), ("notes", "x")],
+        ),
     )
     .await;
     assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/admin/login"));
+    assert_eq!(lead_json(&app, id).await["notes"], serde_json::Value::Null);
 }
 
 async fn pages_forbid_scripts_and_caching(backend: Backend) {

@@ -80,15 +80,7 @@ pub async fn limit_lead_submissions(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let client = ClientIp::new(state.settings.trusted_proxies.clone()).of(&req);
-    let decision = if limiter.blocks() {
-        let limiter = limiter.clone();
-        blocking(&state, move || limiter.acquire(client))
-            .await
-            .map_err(|e| e.to_string())
-    } else {
-        limiter.acquire(client).map_err(|e| e.to_string())
-    };
-    match decision {
+    match acquire(&state, limiter, client).await {
         Ok(None) => {}
         Ok(Some(wait)) => return Ok(req.into_response(too_many(wait))),
         Err(error) => {
@@ -104,6 +96,27 @@ pub async fn limit_lead_submissions(
         }
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Counts a request from `client` against `limit` — on a blocking thread when the limit is kept
+/// in the database: `Some(wait)` when it is refused. Every limiter fails open, so an error is
+/// for the caller to log, never to answer.
+pub(crate) async fn acquire(
+    state: &AppState,
+    limit: std::sync::Arc<dyn cohai_services::ClientRateLimit>,
+    client: IpAddr,
+) -> Result<Option<std::time::Duration>, ApiError> {
+    if limit.blocks() {
+        blocking(state, move || limit.acquire(client)).await
+    } else {
+        limit.acquire(client).map_err(ApiError::from)
+    }
+}
+
+/// `wait` as a `Retry-After` value: whole seconds rounded up, at least 1 ("0" would invite a
+/// retry that fails again).
+pub(crate) fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// Warnings of a limiter that cannot count: during an outage every submission would log one.
@@ -148,9 +161,9 @@ impl Throttle {
     }
 }
 
-/// The 429 reply: `Retry-After` rounded up, since "0" would invite a retry that fails again.
+/// The 429 reply, with [`retry_after_seconds`].
 fn too_many(wait: std::time::Duration) -> HttpResponse {
-    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let seconds = retry_after_seconds(wait);
     let mut response = ApiError::rate_limited().error_response();
     response
         .headers_mut()

@@ -12,8 +12,7 @@ use super::session::{
     token_matches,
 };
 use crate::blocking::blocking;
-use crate::error::ApiError;
-use crate::rate_limit::ClientIp;
+use crate::rate_limit::{self, ClientIp};
 use crate::state::AppState;
 
 /// The sign-in page, with `alert` when the last attempt failed.
@@ -34,9 +33,14 @@ fn sign_in_page(status: StatusCode, csrf: &str, alert: Option<&str>) -> HttpResp
     page::html(status, layout::bare("Вход в консоль", body))
 }
 
+/// A fresh token for the sign-in form's double-submit cookie (122 random bits).
+fn sign_in_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 /// `GET /admin/login`: the sign-in form, with a fresh CSRF token in a cookie of its own.
 pub(super) async fn form(req: HttpRequest) -> HttpResponse {
-    let csrf = uuid::Uuid::new_v4().simple().to_string();
+    let csrf = sign_in_token();
     let mut response = sign_in_page(StatusCode::OK, &csrf, None);
     // Built from a constant name and a hex token: cannot fail.
     let _ = response.add_cookie(&sign_in_cookie(&req, csrf));
@@ -68,7 +72,7 @@ pub(super) async fn sign_in(
         .and_then(|presented| state.settings.admin_keys.authenticate(presented));
     let Some(key) = key else {
         log::warn!(target: "cohai::console", "a console sign-in with an unknown key was refused");
-        let csrf = uuid::Uuid::new_v4().simple().to_string();
+        let csrf = sign_in_token();
         let mut response = sign_in_page(StatusCode::UNAUTHORIZED, &csrf, Some("Неверный ключ."));
         let _ = response.add_cookie(&sign_in_cookie(&req, csrf));
         return Ok(response);
@@ -98,20 +102,17 @@ pub(super) async fn sign_in(
 async fn attempts_exhausted(req: &HttpRequest, state: &AppState) -> Option<std::time::Duration> {
     let limit = state.sign_in_rate_limit.clone()?;
     let client = ClientIp::new(state.settings.trusted_proxies.clone()).of_request(req);
-    let decision = if limit.blocks() {
-        blocking(state, move || limit.acquire(client)).await
-    } else {
-        limit.acquire(client).map_err(ApiError::from)
-    };
-    decision.unwrap_or_else(|error| {
-        log::warn!(target: "cohai::console", "the sign-in rate limit cannot count: {error}");
-        None
-    })
+    rate_limit::acquire(state, limit, client)
+        .await
+        .unwrap_or_else(|error| {
+            log::warn!(target: "cohai::console", "the sign-in rate limit cannot count: {error}");
+            None
+        })
 }
 
 /// 429: the sign-in page is refused for `wait` (`Retry-After` in whole seconds, at least 1).
 fn too_many_attempts(wait: std::time::Duration) -> HttpResponse {
-    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let seconds = rate_limit::retry_after_seconds(wait);
     let body = html! {
         p.alert role="alert" { "Слишком много попыток входа. Повторите через " (seconds) " с." }
         p { a href="/admin/login" { "К странице входа" } }

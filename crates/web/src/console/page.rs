@@ -24,6 +24,32 @@ pub(super) fn forbidden(message: &str) -> HttpResponse {
     )
 }
 
+/// A write a page shows again rather than failing: the form was stale, or its values were
+/// refused (with messages for people).
+pub(super) enum Rejected {
+    /// The version the form was rendered from is not the stored one.
+    Stale,
+    /// The service refused the values.
+    Invalid(Vec<String>),
+}
+
+/// `result` with the service's stale-version and validation errors as [`Rejected`], for the
+/// page to show with the form again; every other error stays an error.
+pub(super) fn rejected<T>(
+    result: cohai_services::ServiceResult<T>,
+) -> cohai_services::ServiceResult<Result<T, Rejected>> {
+    use cohai_services::ServiceError;
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(ServiceError::PreconditionFailed) => Ok(Err(Rejected::Stale)),
+        Err(ServiceError::Validation(errors)) => {
+            let error = ApiError::from(ServiceError::Validation(errors));
+            Ok(Err(Rejected::Invalid(messages_of(&error))))
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// A handler's result.
 pub(super) type PageResult = Result<HttpResponse, PageError>;
 

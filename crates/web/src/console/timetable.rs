@@ -7,7 +7,6 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use cohai_domain::time::InstantOrDate;
 use cohai_domain::{AdminClassSession, SessionStatus};
-use cohai_services::ServiceError;
 use cohai_services::class_session_admin::{ClassSessionInput, MAX_SESSION_PAGE, SessionListQuery};
 use maud::{Markup, html};
 
@@ -15,7 +14,7 @@ use super::form::Fields;
 use super::labels;
 use super::layout::{self, Section, csrf_field};
 use super::names::Names;
-use super::page::{self, PageResult, messages_of};
+use super::page::{self, PageResult, Rejected, rejected};
 use super::session::Staff;
 use crate::blocking::blocking;
 use crate::error::ApiError;
@@ -219,16 +218,8 @@ pub(super) async fn cancel(
         state.class_session_admin.clone(),
         staff.principal.name.clone(),
     );
-    // `Err(None)`: stale; `Err(Some(messages))`: refused values.
     let result = blocking(&state, move || {
-        match sessions.update(id, input, Some(version), &actor) {
-            Err(ServiceError::PreconditionFailed) => Ok(Err(None)),
-            Err(ServiceError::Validation(errors)) => {
-                let error = ApiError::from(ServiceError::Validation(errors));
-                Ok(Err(Some(messages_of(&error))))
-            }
-            other => other.map(Ok),
-        }
+        rejected(sessions.update(id, input, Some(version), &actor))
     })
     .await?;
     match result {
@@ -246,7 +237,7 @@ pub(super) async fn cancel(
                 .insert_header((header::LOCATION, week_url(class.location_id, monday)))
                 .finish())
         }
-        Err(None) => {
+        Err(Rejected::Stale) => {
             let message = "Занятие уже изменили, пока страница была открыта: отмена не \
                            сохранена. Ниже — занятие как оно есть сейчас.";
             let conflict = StatusCode::CONFLICT;
@@ -260,7 +251,9 @@ pub(super) async fn cancel(
             )
             .await
         }
-        Err(Some(messages)) => refused(&state, &staff, id, messages, &typed, unprocessable).await,
+        Err(Rejected::Invalid(messages)) => {
+            refused(&state, &staff, id, messages, &typed, unprocessable).await
+        }
     }
 }
 

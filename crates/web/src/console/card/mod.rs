@@ -10,11 +10,10 @@ mod view;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use cohai_domain::{Lead, LeadEvent};
-use cohai_services::ServiceError;
 
 use super::form::Fields;
 use super::names::Names;
-use super::page::{PageResult, messages_of};
+use super::page::{PageResult, Rejected, rejected};
 use super::session::Staff;
 use crate::blocking::blocking;
 use crate::error::ApiError;
@@ -85,43 +84,46 @@ pub(super) async fn save(
 ) -> PageResult {
     let id = parse_id("id", &id)?;
     let version = fields.version()?;
-    let current = load(&state, &staff, id).await?;
     // The call-back time is in the studio's zone: the lead's studio as the form showed it.
-    let zone = current.names.zone(current.lead.location_id);
-    let typed = |card: &Card| FormValues::typed(&fields, &card.lead, zone);
-    let patch = match patch_of(&fields, zone) {
+    let zone = studio_zone(&state, &staff, id).await?;
+    let (notice, status) = match patch_of(&fields, zone) {
         Outcome::Unchanged => return Ok(to_card(id, "nothing")),
-        Outcome::Change(patch) => patch,
-        Outcome::Refused(messages) => {
-            let notice = Notice::Refused(messages);
-            let values = typed(&current);
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(render(&state, &staff, &current, &values, notice, status));
-        }
-    };
-    let (leads, principal) = (state.leads.clone(), staff.principal.clone());
-    let stored = blocking(&state, move || {
-        match leads.update(id, *patch, Some(version), &principal) {
-            Err(ServiceError::PreconditionFailed) => Ok(Err(Notice::Conflict)),
-            Err(ServiceError::Validation(errors)) => {
-                let error = ApiError::from(ServiceError::Validation(errors));
-                Ok(Err(Notice::Refused(messages_of(&error))))
+        Outcome::Refused(messages) => (Notice::Refused(messages), StatusCode::UNPROCESSABLE_ENTITY),
+        Outcome::Change(patch) => {
+            let (leads, principal) = (state.leads.clone(), staff.principal.clone());
+            let stored = blocking(&state, move || {
+                rejected(leads.update(id, *patch, Some(version), &principal))
+            })
+            .await?;
+            match stored {
+                Ok(_) => return Ok(to_card(id, "1")),
+                Err(Rejected::Stale) => (Notice::Conflict, StatusCode::CONFLICT),
+                Err(Rejected::Invalid(messages)) => {
+                    (Notice::Refused(messages), StatusCode::UNPROCESSABLE_ENTITY)
+                }
             }
-            other => other.map(Ok),
         }
-    })
-    .await?;
-    let notice = match stored {
-        Ok(_) => return Ok(to_card(id, "1")),
-        Err(notice) => notice,
     };
-    let (card, status) = match notice {
-        // The lead as it is now, with the version to base a new attempt on.
-        Notice::Conflict => (load(&state, &staff, id).await?, StatusCode::CONFLICT),
-        _ => (current, StatusCode::UNPROCESSABLE_ENTITY),
-    };
-    let values = typed(&card);
+    // The lead as it is now (after a conflict: with the version to base a new attempt on),
+    // with what was typed kept in the form.
+    let card = load(&state, &staff, id).await?;
+    let values = FormValues::typed(&fields, &card.lead, zone);
     Ok(render(&state, &staff, &card, &values, notice, status))
+}
+
+/// The time zone of the lead's studio (a lead and the studios: what a change needs of the
+/// card; the history and the other names are loaded only to show the card again).
+async fn studio_zone(state: &AppState, staff: &Staff, id: i64) -> Result<chrono_tz::Tz, ApiError> {
+    let (leads, catalog, scope) = (
+        state.leads.clone(),
+        state.catalog_admin.clone(),
+        staff.principal.scope.clone(),
+    );
+    blocking(state, move || {
+        let lead = leads.get(id, &scope)?;
+        Ok(Names::studios(&catalog)?.zone(lead.location_id))
+    })
+    .await
 }
 
 /// 303 back to the card, saying `saved`.
