@@ -91,6 +91,13 @@ async fn filters_narrow_and_unknown_references_are_404(backend: Backend) {
         c.trainers[1].id,
         at("2026-12-01T10:00:00Z"),
     ));
+    // A session of the inactive studio: it must not make that studio's schedule visible.
+    t.session(session(
+        c.locations[2].id,
+        c.program_types[0].id,
+        c.trainers[0].id,
+        at("2026-12-01T11:00:00Z"),
+    ));
     let app = t.service().await;
     let window = "from=2026-12-01T00:00:00Z&to=2026-12-03T00:00:00Z";
     assert_eq!(
@@ -131,6 +138,13 @@ async fn filters_narrow_and_unknown_references_are_404(backend: Backend) {
             "/api/v1/schedule?{window}&location_id={}",
             c.locations[2].id
         ),
+    )
+    .await
+    .assert_error(404, "not_found");
+    // An unknown studio is reported before a reversed window.
+    get(
+        &app,
+        "/api/v1/schedule?from=2026-12-03T00:00:00Z&to=2026-12-01T00:00:00Z&location_id=999",
     )
     .await
     .assert_error(404, "not_found");

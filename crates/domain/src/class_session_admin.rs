@@ -18,8 +18,10 @@ pub struct AdminClassSession {
     /// Identifier.
     pub id: i64,
     /// Start (UTC).
+    #[serde(serialize_with = "crate::instant_json::serialize")]
     pub starts_at: DateTime<Utc>,
     /// End (UTC), after `starts_at`.
+    #[serde(serialize_with = "crate::instant_json::serialize")]
     pub ends_at: DateTime<Utc>,
     /// Scheduled or cancelled.
     pub status: SessionStatus,

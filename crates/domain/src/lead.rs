@@ -112,16 +112,20 @@ pub struct Lead {
     /// UTM campaign.
     pub utm_campaign: Option<String>,
     /// When created.
+    #[serde(serialize_with = "crate::instant_json::serialize")]
     pub created_at: DateTime<Utc>,
     /// When last changed.
+    #[serde(serialize_with = "crate::instant_json::serialize")]
     pub updated_at: DateTime<Utc>,
     /// The owner: the name of an admin key.
     pub assignee: Option<String>,
     /// When to call back.
+    #[serde(serialize_with = "crate::instant_json::serialize_option")]
     pub next_contact_at: Option<DateTime<Utc>>,
     /// Why the lead was lost.
     pub lost_reason: Option<String>,
     /// When the person consented to the processing of personal data (read-only).
+    #[serde(serialize_with = "crate::instant_json::serialize_option")]
     pub consent_at: Option<DateTime<Utc>>,
     /// Incremented on every change; the basis of the lead's `ETag`.
     #[serde(skip)]

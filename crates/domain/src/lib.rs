@@ -10,6 +10,7 @@ pub mod class_session_admin;
 pub mod console_session;
 pub mod error;
 pub mod idempotency;
+pub mod instant_json;
 pub mod lead;
 pub mod lead_stats;
 pub mod outbox;

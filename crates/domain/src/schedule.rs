@@ -57,8 +57,10 @@ pub struct ClassSession {
     /// Identifier.
     pub id: i64,
     /// Start (UTC).
+    #[serde(serialize_with = "crate::instant_json::serialize")]
     pub starts_at: DateTime<Utc>,
     /// End (UTC), after `starts_at`.
+    #[serde(serialize_with = "crate::instant_json::serialize")]
     pub ends_at: DateTime<Utc>,
     /// Scheduled or cancelled.
     pub status: SessionStatus,

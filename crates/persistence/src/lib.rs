@@ -7,6 +7,7 @@
 
 mod check;
 mod connection;
+mod db_time;
 mod error;
 pub mod migrations;
 mod pool_events;
@@ -27,8 +28,8 @@ use cohai_domain::ports::{TimetableRepository, TimetableSlotRepository};
 
 pub use check::{ColumnType, Mismatch, check_schema};
 pub use connection::{
-    AnyConnection, ConnectError, ConnectionManager, DatabaseUrl, EXPECTED_SQLITE_OPTIONS,
-    missing_sqlite_options,
+    AnyConnection, ConnectError, ConnectionManager, DatabaseUrl, DbConnection,
+    EXPECTED_SQLITE_OPTIONS, RECENTLY_USED, missing_sqlite_options,
 };
 pub use migrations::MigrationError;
 pub use repos::lead_writer::{MAX_BATCH as LEAD_MAX_BATCH, QUEUE_CAPACITY as LEAD_QUEUE_CAPACITY};
@@ -103,7 +104,7 @@ impl std::fmt::Debug for Database {
 /// Logs a warning when the linked SQLite lacks the compile options it should have.
 fn warn_about_sqlite_build(pool: &DbPool) {
     let Ok(mut conn) = pool.get() else { return };
-    if let AnyConnection::Sqlite(conn) = &mut *conn {
+    if let AnyConnection::Sqlite(conn) = &mut **conn {
         match connection::missing_sqlite_options(conn) {
             Ok(missing) if missing.is_empty() => {}
             Ok(missing) => log::warn!(

@@ -230,7 +230,7 @@ struct Count {
 /// The value of a `SELECT COUNT(*) AS n …` query.
 pub fn count(db: &Database, sql: &str) -> i64 {
     let mut conn = db.pool().get().expect("raw connection");
-    let rows: Vec<Count> = diesel::sql_query(sql).load(&mut *conn).expect(sql);
+    let rows: Vec<Count> = diesel::sql_query(sql).load(&mut **conn).expect(sql);
     rows.first().map(|r| r.n).expect("one row")
 }
 

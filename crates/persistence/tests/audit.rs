@@ -226,7 +226,7 @@ fn an_update_racing_a_committed_change_is_stale_not_a_lost_update(backend: Backe
     // Another writer changes the row and holds its transaction open.
     let mut other = t.db.pool().get().expect("a second connection");
     diesel::connection::SimpleConnection::batch_execute(
-        &mut *other,
+        &mut **other,
         &format!(
             "BEGIN; UPDATE locations SET city = 'Тверь', version = version + 1 WHERE id = {}",
             created.id
@@ -245,7 +245,8 @@ fn an_update_racing_a_committed_change_is_stale_not_a_lost_update(backend: Backe
         });
         // Long enough for the writer to read version 1 and wait on the row lock.
         std::thread::sleep(std::time::Duration::from_millis(500));
-        diesel::connection::SimpleConnection::batch_execute(&mut *other, "COMMIT").expect("commit");
+        diesel::connection::SimpleConnection::batch_execute(&mut **other, "COMMIT")
+            .expect("commit");
         writer.join().expect("writer thread")
     });
     assert!(matches!(result, Err(RepoError::Stale)), "{result:?}");

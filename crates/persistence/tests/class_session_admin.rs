@@ -557,7 +557,7 @@ fn a_race_lost_to_the_postgresql_constraint_names_the_winner(backend: Backend) {
     // The plain repository's write takes no lock on the trainer, like any other writer.
     let mut other = t.db.pool().get().expect("a second connection");
     diesel::connection::SimpleConnection::batch_execute(
-        &mut *other,
+        &mut **other,
         &format!(
             "BEGIN; INSERT INTO class_sessions \
              (location_id, program_type_id, trainer_id, starts_at, ends_at, capacity, status) \
@@ -574,7 +574,8 @@ fn a_race_lost_to_the_postgresql_constraint_names_the_winner(backend: Backend) {
         });
         // Long enough for the writer to pass its check and wait on the constraint.
         std::thread::sleep(std::time::Duration::from_millis(500));
-        diesel::connection::SimpleConnection::batch_execute(&mut *other, "COMMIT").expect("commit");
+        diesel::connection::SimpleConnection::batch_execute(&mut **other, "COMMIT")
+            .expect("commit");
         writer.join().expect("writer thread")
     });
     let winner = repos

@@ -79,7 +79,7 @@ fn outbox(t: &TestDatabase) -> Vec<RawOutbox> {
         "SELECT id, event_id, event_type, lead_id, from_website, payload, created_at \
          FROM outbox_events ORDER BY id",
     )
-    .load(&mut *conn)
+    .load(&mut **conn)
     .expect("read outbox_events")
 }
 
@@ -120,7 +120,7 @@ fn deliveries(t: &TestDatabase) -> Vec<RawDelivery> {
         "SELECT id, outbox_event_id, channel, webhook_id, chat_id, lead_id, state, attempts \
          FROM deliveries ORDER BY id",
     )
-    .load(&mut *conn)
+    .load(&mut **conn)
     .expect("read deliveries")
 }
 

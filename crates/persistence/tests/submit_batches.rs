@@ -326,7 +326,7 @@ fn outbox_types(t: &TestDatabase, id: i64) -> Vec<String> {
         diesel::sql_query(format!(
             "SELECT event_type FROM outbox_events WHERE lead_id = {id} ORDER BY id"
         )),
-        &mut *conn,
+        &mut **conn,
     )
     .expect("outbox rows");
     rows.into_iter().map(|r| r.event_type).collect()

@@ -106,7 +106,7 @@ fn starts_of(db: &Database, slot_id: i64) -> Vec<DateTime<Utc>> {
     diesel::sql_query(format!(
         "SELECT starts_at FROM class_sessions WHERE timetable_slot_id = {slot_id} ORDER BY starts_at"
     ))
-    .load::<Start>(&mut *conn)
+    .load::<Start>(&mut **conn)
     .expect("starts")
     .into_iter()
     .map(|s| s.starts_at.and_utc())

@@ -70,7 +70,7 @@ fn raw_hook(t: &TestDatabase, id: i64) -> RawHook {
     diesel::sql_query(format!(
         "SELECT events, signing_key, active_since FROM webhooks WHERE id = {id}"
     ))
-    .get_result(&mut *conn)
+    .get_result(&mut **conn)
     .expect("read the webhook row")
 }
 

@@ -98,7 +98,7 @@ fn two_servers_starting_together_on_postgres_migrate_once() {
     }
     let applied: Vec<Count> =
         diesel::sql_query("SELECT COUNT(*) AS n FROM __diesel_schema_migrations")
-            .load(&mut *conn)
+            .load(&mut **conn)
             .expect("count migrations");
     let folders = std::fs::read_dir(concat!(
         env!("CARGO_MANIFEST_DIR"),

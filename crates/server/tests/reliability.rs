@@ -143,7 +143,7 @@ fn acknowledged_leads_survive_a_sigkill(backend: Backend) {
         }
         let mut conn = db.db.pool().get().expect("conn");
         let check: Vec<Check> = diesel::sql_query("PRAGMA integrity_check")
-            .load(&mut *conn)
+            .load(&mut **conn)
             .expect("integrity check");
         assert_eq!(check[0].integrity_check, "ok");
     }

@@ -135,7 +135,7 @@ fn migrations_run_once_when_two_instances_start_together() {
     let mut conn = db.db.pool().get().expect("connection");
     let applied: Vec<AppliedMigration> =
         diesel::sql_query("SELECT version FROM __diesel_schema_migrations ORDER BY version")
-            .load(&mut *conn)
+            .load(&mut **conn)
             .expect("migrations table");
     let applied: Vec<String> = applied.into_iter().map(|m| m.version).collect();
     let distinct: BTreeSet<String> = applied.iter().cloned().collect();

@@ -128,8 +128,47 @@ pub fn resolve_window(
     })
 }
 
+impl ScheduleServiceImpl {
+    /// The schedule of a query that names only a location and instants (the website's
+    /// request), with the location looked up only when nothing matched: the search itself
+    /// keeps to active locations, so a session found proves the location exists and is active,
+    /// and instants need no time zone. Saves a query per request (a round trip on
+    /// PostgreSQL). `None` for any other query, and for a window that is invalid (so that a
+    /// missing location is still reported first).
+    fn schedule_by_instants(
+        &self,
+        query: &ScheduleQuery,
+    ) -> Option<ServiceResult<Vec<ClassSession>>> {
+        let is_date = |at: Option<InstantOrDate>| matches!(at, Some(InstantOrDate::Date(_)));
+        if query.program_type_id.is_some()
+            || query.trainer_id.is_some()
+            || is_date(query.from)
+            || is_date(query.to)
+        {
+            return None;
+        }
+        let window = resolve_window(query.from, query.to, query.now, Tz::UTC).ok()?;
+        let found = self.sessions.search(&ScheduleFilter {
+            location_id: query.location_id,
+            program_type_id: None,
+            trainer_id: None,
+            window,
+        });
+        Some(match found {
+            Ok(sessions) if sessions.is_empty() => {
+                self.zone_of(query.location_id).map(|_| sessions)
+            }
+            Ok(sessions) => Ok(sessions),
+            Err(e) => Err(e.into()),
+        })
+    }
+}
+
 impl ScheduleService for ScheduleServiceImpl {
     fn schedule(&self, query: &ScheduleQuery) -> ServiceResult<Vec<ClassSession>> {
+        if let Some(found) = self.schedule_by_instants(query) {
+            return found;
+        }
         let tz = self.zone_of(query.location_id)?;
         if let Some(id) = query.program_type_id {
             self.program_types

@@ -18,6 +18,7 @@ use super::outbox::{LeadEventWrite, RecordEvent};
 use super::{Db, IntoDomain, from_db_time, parse_stored, to_db_time, to_domain_vec};
 use super::{lead_query, lead_stats};
 use crate::connection::{AnyConnection, write_transaction};
+use crate::db_time::DbTime;
 use crate::error::StoreError;
 use crate::schema::{lead_events, leads};
 
@@ -44,12 +45,12 @@ pub(super) struct LeadRow {
     #[allow(dead_code)] // selected with the row, used only by the search filter
     search_text: String,
     version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+    created_at: DbTime,
+    updated_at: DbTime,
     assignee: Option<String>,
-    next_contact_at: Option<NaiveDateTime>,
+    next_contact_at: Option<DbTime>,
     lost_reason: Option<String>,
-    consent_at: Option<NaiveDateTime>,
+    consent_at: Option<DbTime>,
 }
 
 impl IntoDomain for LeadRow {
@@ -70,12 +71,12 @@ impl IntoDomain for LeadRow {
             utm_source: self.utm_source,
             utm_medium: self.utm_medium,
             utm_campaign: self.utm_campaign,
-            created_at: from_db_time(self.created_at),
-            updated_at: from_db_time(self.updated_at),
+            created_at: self.created_at.into(),
+            updated_at: self.updated_at.into(),
             assignee: self.assignee,
-            next_contact_at: self.next_contact_at.map(from_db_time),
+            next_contact_at: self.next_contact_at.map(Into::into),
             lost_reason: self.lost_reason,
-            consent_at: self.consent_at.map(from_db_time),
+            consent_at: self.consent_at.map(Into::into),
             version: self.version,
         })
     }

@@ -86,7 +86,11 @@ impl Db {
         f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
     ) -> RepoResult<T> {
         let mut conn = self.pool.get().map_err(map_pool)?;
-        f(&mut conn).map_err(Into::into)
+        let done = f(&mut conn);
+        if done.is_ok() {
+            conn.mark_succeeded();
+        }
+        done.map_err(Into::into)
     }
 
     /// Like [`Db::run`] for a write transaction: on SQLite, one writer of this process at a time.

@@ -140,6 +140,6 @@ impl RawEvent {
 pub fn raw_events(db: &Database) -> Vec<RawEvent> {
     let mut conn = db.pool().get().expect("raw connection");
     diesel::sql_query("SELECT id, lead_id, kind, actor, data FROM lead_events ORDER BY id")
-        .load(&mut *conn)
+        .load(&mut **conn)
         .expect("read lead_events")
 }

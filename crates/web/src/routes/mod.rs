@@ -70,6 +70,21 @@ pub(crate) fn with_location(mut response: HttpResponse, url: &str) -> HttpRespon
     response
 }
 
+/// Room for a typical public JSON body (a studio's week of classes is about 22 KB), so that
+/// the serialiser does not grow its buffer from 128 bytes by doubling, copying each time.
+const JSON_CAPACITY: usize = 16 * 1024;
+
+/// `value` as a JSON body, serialised into a buffer of [`JSON_CAPACITY`]; a small body is
+/// returned without the unused room (bodies are kept in the response caches).
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(JSON_CAPACITY);
+    serde_json::to_writer(&mut body, value)?;
+    if body.capacity() - body.len() > JSON_CAPACITY / 4 {
+        body.shrink_to_fit();
+    }
+    Ok(body)
+}
+
 /// A public, cacheable JSON response: strong `ETag`, `Cache-Control`, 304 on a match.
 ///
 /// `load` runs on the blocking pool unless a fresh copy of this path and query is in the
@@ -85,7 +100,7 @@ where
 {
     public_body(req, state, "application/json", move || {
         let value = load()?;
-        serde_json::to_vec(&value).map_err(|e| {
+        to_json(&value).map_err(|e| {
             cohai_services::ServiceError::Internal(format!("cannot serialise a response: {e}"))
         })
     })

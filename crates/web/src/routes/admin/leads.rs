@@ -251,7 +251,7 @@ pub async fn list(
                 let (leads, query, scope) =
                     (state.leads.clone(), filter.clone(), admin.scope.clone());
                 let page = blocking(&state, move || leads.list(&query, &scope)).await?;
-                let body = serde_json::to_vec(&LeadPageBody {
+                let body = crate::routes::to_json(&LeadPageBody {
                     items: &page.items,
                     total: page.total,
                     limit: filter.limit,
