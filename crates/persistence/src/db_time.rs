@@ -97,26 +97,21 @@ mod tests {
 
     use super::*;
 
-    /// What Diesel's own parser makes of `text`.
-    fn diesel_reads(conn: &mut diesel::SqliteConnection, text: &str) -> Option<NaiveDateTime> {
-        diesel::select(
-            diesel::dsl::sql::<Timestamp>("CAST(")
-                .bind::<Text, _>(text)
-                .sql(" AS TEXT)"),
-        )
-        .get_result::<NaiveDateTime>(conn)
-        .ok()
-    }
-
-    fn fast_reads(conn: &mut diesel::SqliteConnection, text: &str) -> Option<NaiveDateTime> {
-        diesel::select(
-            diesel::dsl::sql::<Timestamp>("CAST(")
-                .bind::<Text, _>(text)
-                .sql(" AS TEXT)"),
-        )
-        .get_result::<DbTime>(conn)
-        .ok()
-        .map(|t| t.0)
+    /// What [`DbTime`] and Diesel's own parser make of `text` stored as text.
+    fn both_read(
+        conn: &mut diesel::SqliteConnection,
+        text: &str,
+    ) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
+        let stored = || {
+            diesel::select(
+                diesel::dsl::sql::<Timestamp>("CAST(")
+                    .bind::<Text, _>(text)
+                    .sql(" AS TEXT)"),
+            )
+        };
+        let fast = stored().get_result::<DbTime>(conn).ok().map(|t| t.0);
+        let diesel = stored().get_result::<NaiveDateTime>(conn).ok();
+        (fast, diesel)
     }
 
     #[test]
@@ -145,11 +140,8 @@ mod tests {
             "nonsense",
             "",
         ] {
-            assert_eq!(
-                fast_reads(&mut conn, text),
-                diesel_reads(&mut conn, text),
-                "{text:?}"
-            );
+            let (fast, diesel) = both_read(&mut conn, text);
+            assert_eq!(fast, diesel, "{text:?}");
         }
     }
 
