@@ -121,10 +121,22 @@ impl Reply {
     }
 }
 
+/// The app under test as the helpers take it (what [`TestApp::service`] returns): one name for
+/// the bound every request helper needs.
+pub trait TestService<B>:
+    Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>
+{
+}
+
+impl<S, B> TestService<B> for S where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>
+{
+}
+
 /// Sends `req` to `app` and reads the whole response.
 pub async fn call<S, B>(app: &S, req: TestRequest) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: TestService<B>,
     B: MessageBody,
 {
     let res = test::call_service(app, req.to_request()).await;
@@ -143,7 +155,7 @@ where
 /// `GET uri`.
 pub async fn get<S, B>(app: &S, uri: &str) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: TestService<B>,
     B: MessageBody,
 {
     call(app, TestRequest::get().uri(uri)).await

@@ -8,11 +8,7 @@ use serde_json::{Value, json};
 /// `POST path` with `body` as the admin.
 async fn post<S, B>(app: &S, path: &str, body: Value) -> Reply
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     call(app, admin(TestRequest::post().uri(path).set_json(body))).await
@@ -21,11 +17,7 @@ where
 /// `PATCH path` with `body` as the admin, with an optional `If-Match`.
 async fn patch<S, B>(app: &S, path: &str, body: Value, if_match: Option<&str>) -> Reply
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let mut req = admin(TestRequest::patch().uri(path).set_json(body));

@@ -3,7 +3,6 @@
 //! cancellations that the public schedule shows and the leads who chose the class hear of,
 //! deletion against the leads' choices, the audit log and the public cache.
 
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use chrono::{DateTime, Days, Duration, SecondsFormat, Utc};
 use cohai_domain::{LeadStatus, NewLead, NewProgramType, NewTrainer};
@@ -16,7 +15,7 @@ const PATH: &str = "/api/v1/admin/class-sessions";
 /// A request as the admin: `method` on `path` with an optional JSON body and `If-Match`.
 async fn send<S, B>(app: &S, req: TestRequest, body: Option<Value>, if_match: Option<&str>) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let mut req = admin(req);
@@ -31,7 +30,7 @@ where
 
 async fn post<S, B>(app: &S, body: Value) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     send(app, TestRequest::post().uri(PATH), Some(body), None).await
@@ -39,7 +38,7 @@ where
 
 async fn patch<S, B>(app: &S, id: i64, body: Value, if_match: Option<&str>) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let uri = format!("{PATH}/{id}");
@@ -48,7 +47,7 @@ where
 
 async fn delete<S, B>(app: &S, id: i64, if_match: Option<&str>) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let uri = format!("{PATH}/{id}");
@@ -57,7 +56,7 @@ where
 
 async fn admin_get<S, B>(app: &S, uri: &str) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     send(app, TestRequest::get().uri(uri), None, None).await
@@ -512,7 +511,7 @@ async fn of_twenty_simultaneous_overlapping_creates_one_succeeds(backend: Backen
 /// `kind`s of a lead's events, with their data, as the admin API shows them.
 async fn events_of<S, B>(app: &S, lead: i64) -> Vec<Value>
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let r = admin_get(app, &format!("/api/v1/admin/leads/{lead}/events")).await;

@@ -1,7 +1,6 @@
 //! The leads CRM (`/api/v1/admin/leads…`) over HTTP, on both backends.
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use chrono::{DateTime, Utc};
 use cohai_domain::{Lead, LeadSource, LeadStatus, NewLead};
@@ -26,7 +25,7 @@ fn store_at(t: &TestApp, instants: &[&str]) -> Vec<i64> {
 
 async fn send<S, B>(app: &S, req: TestRequest) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     call(app, admin(req)).await
@@ -34,7 +33,7 @@ where
 
 async fn list<S, B>(app: &S, query: &str) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     send(app, TestRequest::get().uri(&format!("{LEADS}?{query}"))).await
@@ -43,7 +42,7 @@ where
 /// The ids a list answers, asserting a 200.
 async fn list_ids<S, B>(app: &S, query: &str) -> Vec<i64>
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = list(app, query).await;
@@ -75,7 +74,7 @@ fn ids(r: &Reply) -> Vec<i64> {
 
 async fn get_lead<S, B>(app: &S, id: i64) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     send(app, TestRequest::get().uri(&format!("{LEADS}/{id}"))).await
@@ -83,7 +82,7 @@ where
 
 async fn patch<S, B>(app: &S, id: i64, body: &Value) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     send(
@@ -97,7 +96,7 @@ where
 
 async fn create<S, B>(app: &S, body: &Value) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     send(app, TestRequest::post().uri(LEADS).set_json(body)).await
@@ -105,7 +104,7 @@ where
 
 async fn events<S, B>(app: &S, id: i64) -> Vec<Value>
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = send(app, TestRequest::get().uri(&format!("{LEADS}/{id}/events"))).await;

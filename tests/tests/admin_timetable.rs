@@ -12,11 +12,7 @@ const GENERATE: &str = "/api/v1/admin/timetable/generate";
 /// `POST path` with `body` as the admin.
 async fn post<S, B>(app: &S, path: &str, body: Value) -> Reply
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     call(app, admin(TestRequest::post().uri(path).set_json(body))).await
@@ -25,11 +21,7 @@ where
 /// `PATCH path` with `body` as the admin, with an optional `If-Match`.
 async fn patch<S, B>(app: &S, path: &str, body: Value, if_match: Option<&str>) -> Reply
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let mut req = admin(TestRequest::patch().uri(path).set_json(body));
@@ -42,11 +34,7 @@ where
 /// `GET path` as the admin.
 async fn admin_get<S, B>(app: &S, path: &str) -> Reply
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     call(app, admin(TestRequest::get().uri(path))).await
@@ -55,11 +43,7 @@ where
 /// `DELETE path` as the admin.
 async fn delete<S, B>(app: &S, path: &str) -> Reply
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     call(app, admin(TestRequest::delete().uri(path))).await
@@ -86,11 +70,7 @@ fn slot_body(c: &Catalog, location_id: i64) -> Value {
 /// Creates a slot from `body`; its id.
 async fn create_slot<S, B>(app: &S, body: Value) -> i64
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let r = post(app, SLOTS, body).await;
@@ -101,11 +81,7 @@ where
 /// The public schedule's `starts_at` values for a location between two dates.
 async fn public_starts<S, B>(app: &S, location_id: i64, from: &str, to: &str) -> Vec<String>
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let r = get(

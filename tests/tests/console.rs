@@ -90,11 +90,7 @@ fn form(req: TestRequest, body: &[(&str, &str)]) -> TestRequest {
 /// Signs in with `key` the way the sign-in page does; the reply to the sign-in POST.
 async fn sign_in_reply<S, B>(app: &S, key: &str, host: &str) -> Reply
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let page = call(
@@ -126,11 +122,7 @@ where
 /// A signed-in browser: its session cookie.
 async fn signed_in<S, B>(app: &S, key: &str) -> Cookie<'static>
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let reply = sign_in_reply(app, key, "127.0.0.1:8080").await;
@@ -147,11 +139,7 @@ fn with(cookie: &Cookie<'static>, req: TestRequest) -> TestRequest {
 /// The HTML of `uri` as the browser holding `cookie` gets it.
 async fn page_of<S, B>(app: &S, cookie: &Cookie<'static>, uri: &str) -> String
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     text(&call(app, with(cookie, TestRequest::get().uri(uri))).await)
@@ -159,11 +147,7 @@ where
 
 async fn create_lead<S, B>(app: &S, name: &str, phone: &str, location_id: i64) -> i64
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let r = call(
@@ -179,11 +163,7 @@ where
 
 async fn lead_json<S, B>(app: &S, id: i64) -> serde_json::Value
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     call(

@@ -3,7 +3,6 @@
 //! `Allow`; preconditions on PATCH and DELETE; CORS refusals; bounded metrics. Both backends.
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use cohai_e2e::{Backend, Reply, TestApp, admin, call, e2e_tests, get};
@@ -69,7 +68,7 @@ fn poisoned(field: &str, bad: &str) -> String {
 
 async fn total<S, B>(app: &S) -> i64
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = call(app, admin(TestRequest::get().uri(LEADS))).await;
@@ -376,7 +375,7 @@ async fn integer_valued_numbers_with_a_fraction_are_accepted(backend: Backend) {
 /// Every GET path of the OpenAPI document with `{id}` filled in.
 async fn get_paths<S, B>(app: &S) -> Vec<String>
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let doc = get(app, "/api/v1/openapi.json").await.json;

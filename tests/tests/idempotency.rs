@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::HeaderValue;
 use actix_web::test::{self, TestRequest};
 use chrono::Utc;
@@ -55,7 +54,7 @@ fn create_lead(body: &Value, key: &str) -> TestRequest {
 /// The number of leads, as the admin list counts them.
 async fn leads<S, B>(app: &S) -> i64
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = call(app, admin(TestRequest::get().uri(ADMIN_LEADS))).await;
@@ -66,7 +65,7 @@ where
 /// A lead's events, by kind.
 async fn event_kinds<S, B>(app: &S, id: i64) -> Vec<String>
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = call(
@@ -384,7 +383,7 @@ fn stalled(req: TestRequest) -> actix_http::Request {
 /// The status `app` answers `req` with (an error a middleware returns is answered by actix).
 async fn status_of<S, B>(app: &S, req: actix_http::Request) -> u16
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     match test::try_call_service(app, req).await {

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use cohai_e2e::{Backend, Reply, TestApp, call, e2e_tests};
 use serde_json::{Value, json};
@@ -101,7 +100,7 @@ fn messages(json: &Value) -> Vec<String> {
 
 async fn both<S, B>(app: &S, request: impl Fn(Option<&str>) -> TestRequest) -> (Reply, Reply)
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let en = call(app, request(None)).await;

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use cohai_domain::{LeadSource, LeadStatus, NewLead};
@@ -62,7 +61,7 @@ fn app(backend: Backend) -> TestApp {
 
 async fn send<S, B>(app: &S, req: TestRequest) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     call(app, admin(req)).await
@@ -70,7 +69,7 @@ where
 
 async fn get<S, B>(app: &S, uri: &str) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     send(app, TestRequest::get().uri(uri)).await
@@ -78,7 +77,7 @@ where
 
 async fn create<S, B>(app: &S, body: &Value) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     send(app, TestRequest::post().uri(LEADS).set_json(body)).await
@@ -86,7 +85,7 @@ where
 
 async fn patch<S, B>(app: &S, id: i64, body: &Value) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     send(
@@ -101,7 +100,7 @@ where
 /// The events of lead `id` as `(kind, data)`, asserting a 200.
 async fn events<S, B>(app: &S, id: i64) -> Vec<(String, Value)>
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = get(app, &format!("{LEADS}/{id}/events")).await;
@@ -122,7 +121,7 @@ where
 /// The ids a list answers, asserting a 200.
 async fn list_ids<S, B>(app: &S, query: &str) -> Vec<i64>
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = get(app, &format!("{LEADS}?limit=200&{query}")).await;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use chrono::{TimeDelta, Utc};
 use cohai_e2e::fakes::{Answer, FakeServer, Received, closed_port};
@@ -118,7 +117,7 @@ impl Notifier {
 
 async fn send<S, B>(app: &S, req: TestRequest) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     call(app, admin(req)).await
@@ -127,7 +126,7 @@ where
 /// Sends the public form; asserts 201 (new) or 200 (joined an open lead); the lead's id.
 async fn submit<S, B>(app: &S, form: &Value) -> i64
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = call(app, TestRequest::post().uri("/api/v1/leads").set_json(form)).await;
@@ -143,7 +142,7 @@ where
 /// Sends the public form for a new person; asserts 201.
 async fn new_lead<S, B>(app: &S, form: &Value) -> i64
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = call(app, TestRequest::post().uri("/api/v1/leads").set_json(form)).await;
@@ -163,7 +162,7 @@ fn with(mut body: Value, key: &str, value: Value) -> Value {
 /// `PATCH /api/v1/admin/leads/{id}`; asserts 200.
 async fn patch_lead<S, B>(app: &S, id: i64, body: &Value)
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = send(
@@ -178,7 +177,7 @@ where
 
 async fn admin_get<S, B>(app: &S, uri: &str) -> Value
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = send(app, TestRequest::get().uri(uri)).await;
@@ -195,7 +194,7 @@ struct Hook {
 /// `POST /api/v1/admin/webhooks` for `url` and `events`; asserts 201.
 async fn register<S, B>(app: &S, url: &str, events: &[&str]) -> Hook
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = send(
@@ -221,7 +220,7 @@ where
 /// A webhook's deliveries log, newest first.
 async fn deliveries<S, B>(app: &S, hook: &Hook) -> Vec<Value>
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let page = admin_get(app, &format!("{WEBHOOKS}/{}/deliveries?limit=200", hook.id)).await;
@@ -302,7 +301,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 async fn metrics_text<S, B>(app: &S) -> String
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = call(app, TestRequest::get().uri("/metrics")).await;

@@ -1,7 +1,6 @@
 //! `POST /api/v1/leads` (the website's sign-up form) over HTTP, on both backends.
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use chrono::{Duration, Utc};
 use cohai_domain::{LeadEventKind, LeadSource, LeadStatus, NewLead};
@@ -37,7 +36,7 @@ fn post(body: &Value) -> TestRequest {
 
 async fn submit<S, B>(app: &S, body: &Value) -> Reply
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     call(app, post(body)).await
@@ -46,7 +45,7 @@ where
 /// The admin list's `total` for `query`.
 async fn total<S, B>(app: &S, query: &str) -> i64
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = call(
@@ -61,7 +60,7 @@ where
 /// A lead as the admin API shows it.
 async fn admin_lead<S, B>(app: &S, id: i64) -> Value
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = call(
@@ -76,7 +75,7 @@ where
 /// A lead's events as the admin API shows them.
 async fn admin_events<S, B>(app: &S, id: i64) -> Vec<Value>
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: cohai_e2e::TestService<B>,
     B: MessageBody,
 {
     let r = call(

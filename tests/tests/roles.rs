@@ -32,11 +32,7 @@ fn app_with_roles(backend: Backend) -> TestApp {
 /// Every admin operation of the served document, as `(method, path)`.
 async fn admin_operations<S, B>(app: &S) -> Vec<(String, String)>
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let doc = get(app, "/api/v1/openapi.json").await.json;

@@ -25,11 +25,7 @@ fn app_allowing_private_targets(backend: Backend) -> TestApp {
 /// `POST path` with `body` as the admin.
 async fn post<S, B>(app: &S, path: &str, body: Value) -> Reply
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     call(app, admin(TestRequest::post().uri(path).set_json(body))).await
@@ -38,11 +34,7 @@ where
 /// `PATCH path` with `body` as the admin, with an optional `If-Match`.
 async fn patch<S, B>(app: &S, path: &str, body: Value, if_match: Option<&str>) -> Reply
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let mut req = admin(TestRequest::patch().uri(path).set_json(body));
@@ -55,11 +47,7 @@ where
 /// `GET path` as the admin.
 async fn get_admin<S, B>(app: &S, path: &str) -> Reply
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     call(app, admin(TestRequest::get().uri(path))).await
@@ -68,11 +56,7 @@ where
 /// Registers a webhook for `lead.created` at `url`; its reply.
 async fn register<S, B>(app: &S, url: &str) -> Reply
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
     let r = post(app, HOOKS, json!({"url": url, "events": ["lead.created"]})).await;

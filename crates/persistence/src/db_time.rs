@@ -22,7 +22,7 @@ pub(crate) struct DbTime(pub(crate) NaiveDateTime);
 
 impl From<DbTime> for DateTime<Utc> {
     fn from(at: DbTime) -> Self {
-        at.0.and_utc()
+        crate::repos::from_db_time(at.0)
     }
 }
 

@@ -74,12 +74,13 @@ pub(crate) fn with_location(mut response: HttpResponse, url: &str) -> HttpRespon
 /// the serialiser does not grow its buffer from 128 bytes by doubling, copying each time.
 const JSON_CAPACITY: usize = 16 * 1024;
 
-/// `value` as a JSON body, serialised into a buffer of [`JSON_CAPACITY`]; a small body is
-/// returned without the unused room (bodies are kept in the response caches).
+/// `value` as a JSON body, serialised into a buffer of [`JSON_CAPACITY`]. A body of less than
+/// half of it is returned without the unused room (bodies are kept in the response caches);
+/// a larger one keeps its buffer, as `serde_json::to_vec`'s would, rather than be copied again.
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
     let mut body = Vec::with_capacity(JSON_CAPACITY);
     serde_json::to_writer(&mut body, value)?;
-    if body.capacity() - body.len() > JSON_CAPACITY / 4 {
+    if body.len() < JSON_CAPACITY / 2 {
         body.shrink_to_fit();
     }
     Ok(body)
