@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Barrier;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration as StdDuration;
@@ -479,6 +479,79 @@ fn a_batch_stores_what_one_by_one_in_arrival_order_would(backend: Backend) {
             ("created", Some(8)),
         ]
     );
+}
+
+/// On PostgreSQL each of the batch's statements has one text whatever the batch's size, so a
+/// connection prepares it once and runs it for every batch (rather than PostgreSQL parsing and
+/// planning each batch's text anew): after batches of 1, 1 and 10 submissions, each is one
+/// prepared statement that ran three times (on whichever connection the writer had).
+#[test]
+fn postgres_batches_of_any_size_run_one_prepared_statement_each() {
+    let t = TestDatabase::with_settings(
+        Backend::Postgres,
+        &PoolSettings {
+            max_size: 2, // one writer
+            connection_timeout: StdDuration::from_secs(60),
+            ..PoolSettings::default()
+        },
+    );
+    t.db.migrate().expect("migrate");
+    let repos = t.db.repositories();
+    block_on(queue(&repos, lead("Один", phone(1), base()))).expect("stored alone");
+    let block = WriterBlock::hold(&t, Backend::Postgres, &phone(9));
+    let blocker = queue(&repos, lead("Пробка", phone(9), base()));
+    std::thread::sleep(StdDuration::from_millis(200)); // the writer takes it and waits
+    let queued: Vec<_> = (0..10)
+        .map(|i| queue(&repos, lead(&format!("Анна {i}"), phone(100 + i), base())))
+        .collect();
+    block.release();
+    block_on(blocker).expect("the blocker is stored");
+    for future in queued {
+        block_on(future).expect("stored in one batch");
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        runs: i64,
+    }
+    // Both connections of the pool, held at once so that they are the two.
+    let mut conns = [
+        t.db.pool().get().expect("first"),
+        t.db.pool().get().expect("second"),
+    ];
+    let mut prepared: Vec<Prepared> = Vec::new();
+    for conn in &mut conns {
+        prepared.extend(
+            diesel::RunQueryDsl::load::<Prepared>(
+                diesel::sql_query(
+                    "SELECT statement, generic_plans + custom_plans AS runs \
+                     FROM pg_prepared_statements",
+                ),
+                &mut ***conn,
+            )
+            .expect("prepared statements"),
+        );
+    }
+    for start in [
+        "SELECT pg_advisory_xact_lock(",
+        "SELECT l.* FROM unnest(",
+        "INSERT INTO leads (",
+        "INSERT INTO lead_events (",
+        "INSERT INTO outbox_events (",
+    ] {
+        // The writer may have used either connection (each prepares its own copy).
+        let found: Vec<&Prepared> = prepared
+            .iter()
+            .filter(|p| p.statement.starts_with(start))
+            .collect();
+        let texts: BTreeSet<&str> = found.iter().map(|p| p.statement.as_str()).collect();
+        assert_eq!(texts.len(), 1, "one text of `{start}…`: {texts:?}");
+        let runs: i64 = found.iter().map(|p| p.runs).sum();
+        assert_eq!(runs, 3, "`{start}…` ran once for each batch");
+    }
 }
 
 backend_tests!(

@@ -85,27 +85,27 @@ impl IntoDomain for LeadRow {
 #[derive(Insertable)]
 #[diesel(table_name = leads)]
 pub(super) struct LeadRecord<'a> {
-    name: &'a str,
-    phone: &'a str,
-    email: Option<&'a str>,
-    message: Option<&'a str>,
-    location_id: Option<i64>,
-    program_type_id: Option<i64>,
-    class_session_id: Option<i64>,
-    source: &'static str,
-    status: &'static str,
-    notes: Option<&'a str>,
-    utm_source: Option<&'a str>,
-    utm_medium: Option<&'a str>,
-    utm_campaign: Option<&'a str>,
-    search_text: String,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    assignee: Option<&'a str>,
-    next_contact_at: Option<NaiveDateTime>,
-    lost_reason: Option<&'a str>,
-    consent_at: Option<NaiveDateTime>,
+    pub(super) name: &'a str,
+    pub(super) phone: &'a str,
+    pub(super) email: Option<&'a str>,
+    pub(super) message: Option<&'a str>,
+    pub(super) location_id: Option<i64>,
+    pub(super) program_type_id: Option<i64>,
+    pub(super) class_session_id: Option<i64>,
+    pub(super) source: &'static str,
+    pub(super) status: &'static str,
+    pub(super) notes: Option<&'a str>,
+    pub(super) utm_source: Option<&'a str>,
+    pub(super) utm_medium: Option<&'a str>,
+    pub(super) utm_campaign: Option<&'a str>,
+    pub(super) search_text: String,
+    pub(super) version: i64,
+    pub(super) created_at: NaiveDateTime,
+    pub(super) updated_at: NaiveDateTime,
+    pub(super) assignee: Option<&'a str>,
+    pub(super) next_contact_at: Option<NaiveDateTime>,
+    pub(super) lost_reason: Option<&'a str>,
+    pub(super) consent_at: Option<NaiveDateTime>,
 }
 
 impl<'a> From<&'a NewLead> for LeadRecord<'a> {
@@ -162,11 +162,11 @@ struct LeadChangeset<'a> {
 #[derive(Insertable)]
 #[diesel(table_name = lead_events)]
 pub(super) struct LeadEventRecord<'a> {
-    lead_id: Option<i64>,
-    kind: &'static str,
-    actor: &'a str,
-    data: String,
-    created_at: NaiveDateTime,
+    pub(super) lead_id: Option<i64>,
+    pub(super) kind: &'static str,
+    pub(super) actor: &'a str,
+    pub(super) data: String,
+    pub(super) created_at: NaiveDateTime,
 }
 
 impl<'a> LeadEventRecord<'a> {

@@ -10,9 +10,12 @@
 //!
 //! 1. the references it names (one `= ANY` lookup per kind present);
 //! 2. the locks of its phones, in phone order (one statement: [`lock_phones`]);
-//! 3. the open leads of its phones (one `DISTINCT ON` query);
-//! 4. the new leads (one multi-row `INSERT … RETURNING`);
-//! 5. their events and outbox rows (two multi-row inserts: [`record_lead_events_postgres`]).
+//! 3. the open leads of its phones (one lateral query);
+//! 4. the new leads (one `INSERT … SELECT … FROM unnest(…) RETURNING`);
+//! 5. their events and outbox rows (two such inserts: [`record_lead_events_postgres`]).
+//!
+//! Steps 2 to 5 have one text whatever the batch's size, so Diesel keeps them prepared and
+//! PostgreSQL plans each once per connection (`lead_batch_sql.rs`, with the profile).
 //!
 //! The outcome is what storing the submissions one by one in arrival order would give
 //! (the generic path in `lead_writer.rs`, used on SQLite and when a batch fails): a later
@@ -28,13 +31,13 @@ use cohai_domain::ports::SubmitError;
 use cohai_domain::{Lead, LeadEventKind, LeadStatus, NewLead, Submission, WEBSITE_ACTOR};
 use diesel::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Text, Timestamp};
 
 use super::lead::{LeadRecord, LeadRow, first_event_data};
+use super::lead_batch_sql::{InsertLeads, LockPhones, OpenLeads};
 use super::outbox::{LeadEventWrite, record_lead_events_postgres};
 use super::{IntoDomain, to_db_time};
 use crate::error::StoreError;
-use crate::schema::{class_sessions, leads, locations, program_types};
+use crate::schema::{class_sessions, locations, program_types};
 
 /// One submission of a batch: the lead and the start of its de-duplication window.
 pub(super) struct Queued<'a> {
@@ -256,12 +259,7 @@ fn missing_references(
 /// through any path or instance queue behind each other, and batches that share phones take
 /// them in the same order (no deadlock).
 fn lock_phones(c: &mut PgConnection, phones: &[&str]) -> Result<(), StoreError> {
-    diesel::sql_query(
-        "SELECT pg_advisory_xact_lock(hashtextextended(phone, 0)) \
-         FROM unnest($1::text[]) WITH ORDINALITY AS t(phone, n) ORDER BY n",
-    )
-    .bind::<Array<Text>, _>(phones)
-    .execute(c)?;
+    LockPhones { phones }.execute(c)?;
     Ok(())
 }
 
@@ -277,19 +275,11 @@ fn open_leads(
     let Some(since) = batch.iter().map(|q| q.open_since).min() else {
         return Ok(Vec::new());
     };
-    let [s0, s1, s2] = LeadStatus::OPEN.map(LeadStatus::as_str);
-    let rows: Vec<LeadRow> = diesel::sql_query(
-        "SELECT l.* FROM unnest($1::text[]) AS p(phone) CROSS JOIN LATERAL ( \
-             SELECT * FROM leads \
-             WHERE leads.phone = p.phone AND leads.status IN ($2, $3, $4) \
-               AND leads.created_at >= $5 \
-             ORDER BY leads.created_at DESC, leads.id DESC LIMIT 1) AS l",
-    )
-    .bind::<Array<Text>, _>(phones)
-    .bind::<Text, _>(s0)
-    .bind::<Text, _>(s1)
-    .bind::<Text, _>(s2)
-    .bind::<Timestamp, _>(to_db_time(since))
+    let rows: Vec<LeadRow> = OpenLeads {
+        phones,
+        statuses: LeadStatus::OPEN.map(LeadStatus::as_str),
+        since: to_db_time(since),
+    }
     .load(c)?;
     rows.into_iter().map(IntoDomain::into_domain).collect()
 }
@@ -314,10 +304,7 @@ fn insert_leads(
         .iter()
         .map(|&i| LeadRecord::from(batch[i].new))
         .collect();
-    let rows: Vec<LeadRow> = diesel::insert_into(leads::table)
-        .values(&records)
-        .returning(leads::all_columns)
-        .get_results(c)?;
+    let rows: Vec<LeadRow> = InsertLeads::new(&records).load(c)?;
     // Ids follow the VALUES order (each row takes the identity's next value as it is
     // inserted; `create_many` relies on it too); RETURNING's own order is not promised, so
     // sort by id. A phone may be created twice in one batch (windows differ), so the phones

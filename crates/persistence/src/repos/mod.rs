@@ -8,6 +8,7 @@ mod health;
 mod idempotency;
 mod lead;
 mod lead_batch;
+mod lead_batch_sql;
 mod lead_query;
 mod lead_stats;
 pub(crate) mod lead_writer;

@@ -31,6 +31,7 @@ use diesel::{PgConnection, SqliteConnection};
 
 use super::audit::immediate_transaction;
 use super::lead::LeadEventRecord;
+use super::lead_batch_sql::{InsertLeadEvents, InsertOutboxEvents};
 use super::{Db, from_db_time, to_db_time};
 use crate::connection::{AnyConnection, with_backend};
 use crate::error::StoreError;
@@ -46,12 +47,12 @@ const TELEGRAM_PACE: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
 #[derive(Insertable)]
 #[diesel(table_name = outbox_events)]
 pub(super) struct OutboxRecord {
-    event_id: String,
-    event_type: &'static str,
-    lead_id: Option<i64>,
-    from_website: bool,
-    payload: String,
-    created_at: chrono::NaiveDateTime,
+    pub(super) event_id: String,
+    pub(super) event_type: &'static str,
+    pub(super) lead_id: Option<i64>,
+    pub(super) from_website: bool,
+    pub(super) payload: String,
+    pub(super) created_at: chrono::NaiveDateTime,
 }
 
 impl OutboxRecord {
@@ -117,8 +118,8 @@ impl LeadEventWrite<'_> {
     }
 }
 
-/// Stores lead events and their outbox rows in two multi-row inserts, in the order given (so
-/// their ids follow it): the set-based form of [`RecordEvent::record_lead_event`] for the lead
+/// Stores lead events and their outbox rows in two prepared inserts (`lead_batch_sql.rs`), in
+/// the order given (so their ids follow it): the set-based form of [`RecordEvent::record_lead_event`] for the lead
 /// writer's batches on PostgreSQL (`lead_batch.rs`).
 pub(super) fn record_lead_events_postgres(
     c: &mut PgConnection,
@@ -131,17 +132,13 @@ pub(super) fn record_lead_events_postgres(
         .iter()
         .map(|e| LeadEventRecord::new(e.lead_id, e.kind, e.actor, e.data, e.at))
         .collect();
-    diesel::insert_into(lead_events::table)
-        .values(&records)
-        .execute(c)?;
+    InsertLeadEvents::new(&records).execute(c)?;
     let mut outbox = Vec::with_capacity(events.len());
     for event in events {
         outbox.extend(event.outbox_record()?);
     }
     if !outbox.is_empty() {
-        diesel::insert_into(outbox_events::table)
-            .values(&outbox)
-            .execute(c)?;
+        InsertOutboxEvents::new(&outbox).execute(c)?;
     }
     Ok(())
 }
