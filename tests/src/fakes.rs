@@ -52,6 +52,8 @@ pub struct Answer {
     pub body: String,
     /// More headers, e.g. `Location` for a redirect.
     pub headers: Vec<(String, String)>,
+    /// How long the server waits before answering (a slow receiver).
+    pub delay: std::time::Duration,
 }
 
 impl Answer {
@@ -61,7 +63,13 @@ impl Answer {
             status,
             body: String::new(),
             headers: Vec::new(),
+            delay: std::time::Duration::ZERO,
         }
+    }
+
+    /// This answer, given only after `delay`.
+    pub fn after(self, delay: std::time::Duration) -> Self {
+        Self { delay, ..self }
     }
 
     /// A redirect (`status` 3xx) to `location`.
@@ -75,9 +83,8 @@ impl Answer {
     /// `status` with a JSON body.
     pub fn json(status: u16, body: serde_json::Value) -> Self {
         Self {
-            status,
             body: body.to_string(),
-            headers: Vec::new(),
+            ..Self::status(status)
         }
     }
 
@@ -267,6 +274,9 @@ async fn record(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
     let answer = lock(&shared.next)
         .pop_front()
         .unwrap_or_else(|| lock(&shared.standing).clone());
+    if !answer.delay.is_zero() {
+        actix_web::rt::time::sleep(answer.delay).await;
+    }
     let status = actix_web::http::StatusCode::from_u16(answer.status)
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut reply = HttpResponse::build(status);

@@ -13,7 +13,7 @@ use actix_web::test::TestRequest;
 use chrono::{TimeDelta, Utc};
 use cohai_e2e::fakes::{Answer, FakeServer, Received, closed_port};
 use cohai_e2e::{Backend, Reply, TestApp, admin, at, builders, call, e2e_tests};
-use cohai_notify::dispatch::{Dispatcher, ManualClock};
+use cohai_notify::dispatch::{Dispatcher, LoopSettings, ManualClock, SystemClock};
 use cohai_server::Settings;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -1341,6 +1341,94 @@ async fn a_backlog_for_one_telegram_chat_does_not_hold_up_webhook_deliveries(bac
     assert_eq!(telegram.count(), 3);
 }
 
+/// Polls `done` every 20 ms until it holds; false if it did not within `limit`.
+async fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    done()
+}
+
+/// The running dispatcher (`dispatch::start`, the server's) does not wait for a slow
+/// receiver: while a webhook takes seconds to answer, the next lead's Telegram message goes
+/// out at once, and the slow delivery is still made and recorded as delivered.
+async fn a_slow_webhook_receiver_does_not_hold_up_the_next_leads_telegram_message(
+    backend: Backend,
+) {
+    const SLOW: Duration = Duration::from_secs(4);
+    let t = app(backend);
+    let moscow = t.catalog().locations[0].id;
+    let telegram = FakeServer::telegram();
+    let settings = telegram_settings(&telegram, moscow, true);
+    let app = t.service().await;
+    let slow = FakeServer::start(Answer::status(200).after(SLOW));
+    let hook = register(&app, &slow.url("/hook"), &["lead.created"]).await;
+    let dispatcher = cohai_server::notifications::dispatcher(
+        &settings,
+        t.repos.outbox.clone(),
+        t.metrics(),
+        Arc::new(SystemClock),
+    )
+    .expect("a dispatcher from the settings");
+    let running = cohai_notify::dispatch::start(
+        dispatcher,
+        LoopSettings {
+            poll_interval: Duration::from_millis(50),
+            retention: TimeDelta::days(7),
+        },
+    )
+    .expect("the dispatcher starts");
+
+    // The first lead's webhook delivery is under way, its answer seconds off.
+    new_lead(&app, &form("Анна", "+7 916 000 00 01")).await;
+    assert!(
+        eventually(Duration::from_secs(10), || slow.count() == 1).await,
+        "the webhook got the first lead"
+    );
+    let submitted = Instant::now();
+    let second = new_lead(
+        &app,
+        &with(
+            form("Борис", "+7 903 111 22 33"),
+            "location_id",
+            json!(moscow),
+        ),
+    )
+    .await;
+    assert!(
+        eventually(SLOW, || messages(&telegram)
+            .iter()
+            .any(|(chat, _)| chat == STUDIO_CHAT))
+        .await,
+        "the studio's message did not wait for the slow receiver"
+    );
+    assert!(
+        submitted.elapsed() < SLOW / 2,
+        "sent {:?} after the lead",
+        submitted.elapsed()
+    );
+    // Both leads' deliveries are made, answered after the delay and recorded.
+    assert!(
+        eventually(3 * SLOW, || slow.count() == 2).await,
+        "the webhook got the second lead too"
+    );
+    assert_eq!(slow.bodies()[1]["data"]["lead"]["id"], second);
+    let deadline = Instant::now() + 3 * SLOW;
+    loop {
+        let log = deliveries(&app, &hook).await;
+        if log.len() == 2 && log.iter().all(|d| d["status_code"] == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "recorded: {log:?}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(running);
+}
+
 e2e_tests!(
     a_website_lead_sends_one_message_to_its_locations_chat_else_the_default,
     without_include_contact_the_message_has_neither_name_nor_phone,
@@ -1362,6 +1450,7 @@ e2e_tests!(
     a_redirect_is_a_failure_with_its_status_and_is_not_followed,
     a_delivery_claimed_by_an_instance_that_died_is_made_again_once_its_lease_runs_out,
     a_backlog_for_one_telegram_chat_does_not_hold_up_webhook_deliveries,
+    a_slow_webhook_receiver_does_not_hold_up_the_next_leads_telegram_message,
 );
 
 // ---------------------------------------------------------------------------------------

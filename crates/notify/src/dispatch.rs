@@ -9,6 +9,8 @@
 //! move time instead of waiting. Several instances may each run one: claiming is safe
 //! across them (see `cohai-persistence`'s `outbox.rs`).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,6 +21,8 @@ use cohai_domain::outbox::{
     OutboxRepository, OutboxStats, TelegramRouting,
 };
 use cohai_domain::{RepoError, RepoResult};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 
 use crate::backoff;
 use crate::telegram::{TelegramAttempt, TelegramClient};
@@ -125,6 +129,12 @@ pub struct Cycle {
     pub attempted: usize,
 }
 
+/// Deliveries started and not finished yet. The running dispatcher carries them from one
+/// cycle to the next, so a slow receiver (up to its time-out) holds up only its own
+/// deliveries, not the next cycle's Telegram messages and other webhooks.
+type InFlight<'d> =
+    FuturesUnordered<Pin<Box<dyn Future<Output = RepoResult<Completion>> + Send + 'd>>>;
+
 /// The dispatcher: call [`Dispatcher::run_once`] (tests), or [`start`] it on its thread.
 pub struct Dispatcher {
     outbox: Arc<dyn OutboxRepository>,
@@ -165,30 +175,59 @@ impl Dispatcher {
     }
 
     /// Routes what is new, then makes the deliveries due now (at once, up to the batch), and
-    /// records them. Needs a Tokio runtime (the blocking pool and timers).
+    /// records them: one whole cycle, waiting for its slowest delivery (tests; the running
+    /// dispatcher of [`start`] does not wait, see [`Dispatcher::start_cycle`]). Needs a Tokio
+    /// runtime (the blocking pool and timers).
     pub async fn run_once(&self) -> RepoResult<Cycle> {
+        let mut in_flight = InFlight::new();
+        let cycle = self.start_cycle(&mut in_flight).await?;
+        let finished: Vec<_> = in_flight.collect().await;
+        self.record(finished).await;
+        Ok(cycle)
+    }
+
+    /// Routes what is new and starts the deliveries due now, as many as the batch has room
+    /// for beside those still `in_flight`, adding them there. A delivery in flight stays
+    /// leased, so it is not claimed again, and a later event of its lead and target waits
+    /// for it (only the first pending one of a lead and target is due).
+    async fn start_cycle<'d>(&'d self, in_flight: &mut InFlight<'d>) -> RepoResult<Cycle> {
         let now = self.clock.now();
         let routing = self.telegram.as_ref().map(|t| t.routing.clone());
         let (outbox, limit) = (Arc::clone(&self.outbox), self.settings.route_batch);
         let routed = blocking(move || outbox.route(routing.as_ref(), now, limit)).await?;
-        let (outbox, lease, limit) = (
-            Arc::clone(&self.outbox),
-            self.settings.lease,
-            self.settings.batch,
-        );
-        let claimed = blocking(move || outbox.claim(now, lease, limit)).await?;
+        let room = self
+            .settings
+            .batch
+            .saturating_sub(i64::try_from(in_flight.len()).unwrap_or(i64::MAX));
+        if room <= 0 {
+            return Ok(Cycle {
+                routed,
+                attempted: 0,
+            });
+        }
+        let (outbox, lease) = (Arc::clone(&self.outbox), self.settings.lease);
+        let claimed = blocking(move || outbox.claim(now, lease, room)).await?;
         let attempted = claimed.len();
-        let results =
-            futures_util::future::join_all(claimed.into_iter().map(|d| self.deliver(d))).await;
-        let mut done = Vec::with_capacity(results.len());
-        for result in results {
+        for delivery in claimed {
+            in_flight.push(Box::pin(self.deliver(delivery)));
+        }
+        Ok(Cycle { routed, attempted })
+    }
+
+    /// Records finished deliveries, in one transaction.
+    async fn record(&self, finished: Vec<RepoResult<Completion>>) {
+        if finished.is_empty() {
+            return;
+        }
+        let attempted = finished.len();
+        let mut done = Vec::with_capacity(attempted);
+        for result in finished {
             match result {
                 Ok(completion) => done.push(completion),
                 // The lease runs out and the delivery is made again: nothing is lost.
                 Err(error) => log::warn!("outbox: preparing a delivery failed: {error}"),
             }
         }
-        // One transaction for the whole cycle's records.
         let now = self.clock.now();
         let outbox = Arc::clone(&self.outbox);
         let kept = blocking(move || outbox.complete_all(&done, now)).await;
@@ -204,7 +243,6 @@ impl Dispatcher {
             // Their leases run out and they are made again: at least once, never lost.
             Err(error) => log::warn!("outbox: recording {attempted} deliveries failed: {error}"),
         }
-        Ok(Cycle { routed, attempted })
     }
 
     /// How the outbox stands.
@@ -463,7 +501,11 @@ pub struct RunningDispatcher {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Starts `dispatcher` on a thread of its own.
+/// Starts `dispatcher` on a thread of its own. Each cycle routes, claims what is due (up to
+/// the batch, less what is still in flight) and starts those deliveries; they go on through
+/// the pause after it, and what finished is recorded at its end. So a receiver that answers
+/// slowly holds up only its own deliveries: the next cycle's Telegram messages and other
+/// webhooks go out meanwhile.
 pub fn start(dispatcher: Dispatcher, settings: LoopSettings) -> std::io::Result<RunningDispatcher> {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -477,8 +519,9 @@ pub fn start(dispatcher: Dispatcher, settings: LoopSettings) -> std::io::Result<
                 let mut last_prune: Option<Instant> = None;
                 let mut last_stats: Option<Instant> = None;
                 let mut failing = false;
+                let mut in_flight = InFlight::new();
                 while !*stopped.borrow() {
-                    let busy = match dispatcher.run_once().await {
+                    let busy = match dispatcher.start_cycle(&mut in_flight).await {
                         Ok(cycle) => {
                             if failing {
                                 log::info!("outbox: the dispatcher works again");
@@ -509,26 +552,45 @@ pub fn start(dispatcher: Dispatcher, settings: LoopSettings) -> std::io::Result<
                         }
                         last_prune = Some(Instant::now());
                     }
-                    if busy {
-                        // A short breath even with work waiting: on SQLite every cycle takes
-                        // the single write lock, which the lead form needs too.
-                        tokio::select! {
-                            () = tokio::time::sleep(BUSY_PAUSE) => {}
-                            _ = stopped.changed() => {}
-                        }
-                        continue;
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(settings.poll_interval) => {}
-                        _ = stopped.changed() => {}
-                    }
+                    // A short breath even with work waiting: on SQLite every cycle takes the
+                    // single write lock, which the lead form needs too.
+                    let pause = if busy {
+                        BUSY_PAUSE
+                    } else {
+                        settings.poll_interval
+                    };
+                    let finished = finish_during(&mut in_flight, pause, &mut stopped).await;
+                    dispatcher.record(finished).await;
                 }
+                // Stopping: the deliveries under way end within their time-outs.
+                let finished: Vec<_> = in_flight.collect().await;
+                dispatcher.record(finished).await;
             });
         })?;
     Ok(RunningDispatcher {
         stop: Some(stop),
         thread: Some(thread),
     })
+}
+
+/// Waits `pause` (or until told to stop) while the deliveries in flight go on; those that
+/// finished meanwhile.
+async fn finish_during(
+    in_flight: &mut InFlight<'_>,
+    pause: Duration,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> Vec<RepoResult<Completion>> {
+    let mut finished = Vec::new();
+    let sleep = tokio::time::sleep(pause);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            () = &mut sleep => break,
+            _ = stopped.changed() => break,
+            Some(result) = in_flight.next(), if !in_flight.is_empty() => finished.push(result),
+        }
+    }
+    finished
 }
 
 impl Drop for RunningDispatcher {
