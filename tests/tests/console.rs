@@ -93,11 +93,25 @@ where
     S: cohai_e2e::TestService<B>,
     B: actix_web::body::MessageBody,
 {
+    sign_in_from(app, key, host, "/admin/login", &[]).await
+}
+
+/// [`sign_in_reply`] from the sign-in page at `login` (its query, if any), posting `extra`
+/// fields beside the token and the key.
+async fn sign_in_from<S, B>(
+    app: &S,
+    key: &str,
+    host: &str,
+    login: &str,
+    extra: &[(&str, &str)],
+) -> Reply
+where
+    S: cohai_e2e::TestService<B>,
+    B: actix_web::body::MessageBody,
+{
     let page = call(
         app,
-        TestRequest::get()
-            .uri("/admin/login")
-            .insert_header(("host", host)),
+        TestRequest::get().uri(login).insert_header(("host", host)),
     )
     .await;
     assert_eq!(page.status, 200);
@@ -113,7 +127,7 @@ where
                     "cohai_console_sign_in",
                     token.value().to_owned(),
                 )),
-            &[("csrf", &csrf), ("key", key)],
+            &[&[("csrf", csrf.as_str()), ("key", key)], extra].concat(),
         ),
     )
     .await
@@ -231,15 +245,16 @@ async fn signing_in_without_the_forms_token_is_refused(backend: Backend) {
 async fn without_a_session_pages_send_to_the_sign_in_page(backend: Backend) {
     let t = app(backend, 1);
     let app = t.service().await;
-    for uri in [
-        "/admin/leads",
-        "/admin/leads/1",
-        "/admin/stats",
-        "/admin/timetable",
+    // The sign-in page is told where to return (the inbox is where it returns anyway).
+    for (uri, login) in [
+        ("/admin/leads", "/admin/login"),
+        ("/admin/leads/1", "/admin/login?next=%2Fadmin%2Fleads%2F1"),
+        ("/admin/stats", "/admin/login?next=%2Fadmin%2Fstats"),
+        ("/admin/timetable", "/admin/login?next=%2Fadmin%2Ftimetable"),
     ] {
         let r = get(&app, uri).await;
         assert_eq!(r.status, 303, "{uri}");
-        assert_eq!(r.header("location"), Some("/admin/login"), "{uri}");
+        assert_eq!(r.header("location"), Some(login), "{uri}");
     }
     let forged = Cookie::new("cohai_console", "f".repeat(64));
     let r = call(&app, with(&forged, TestRequest::get().uri("/admin/leads"))).await;
@@ -864,6 +879,96 @@ async fn sign_in_attempts_are_limited_per_client(backend: Backend) {
     );
 }
 
+/// The value of the hidden `next` field of a page, if it has one.
+fn next_of(page: &str) -> Option<String> {
+    let marker = r#"name="next" value=""#;
+    let start = page.find(marker)? + marker.len();
+    page[start..].split('"').next().map(str::to_owned)
+}
+
+async fn signing_in_returns_to_the_page_that_asked_for_it_and_never_to_another_site(
+    backend: Backend,
+) {
+    let t = app(backend, 1);
+    let app = t.service().await;
+    let id = create_lead(
+        &app,
+        "Вернуться",
+        "+79031114455",
+        t.catalog().locations[0].id,
+    )
+    .await;
+    let card = format!("/admin/leads/{id}?from=inbox");
+    let asked = get(&app, &card).await;
+    assert_eq!(asked.status, 303);
+    let login = asked
+        .header("location")
+        .expect("to the sign-in page")
+        .to_owned();
+    assert_eq!(
+        login,
+        format!("/admin/login?next=%2Fadmin%2Fleads%2F{id}%3Ffrom%3Dinbox")
+    );
+    let page = call(
+        &app,
+        TestRequest::get()
+            .uri(&login)
+            .insert_header(("host", "127.0.0.1:8080")),
+    )
+    .await;
+    assert_eq!(next_of(&text(&page)).as_deref(), Some(card.as_str()));
+    let signed = sign_in_from(
+        &app,
+        ADMIN_KEY,
+        "127.0.0.1:8080",
+        &login,
+        &[("next", &card)],
+    )
+    .await;
+    assert_eq!(signed.status, 303, "{}", text(&signed));
+    assert_eq!(signed.header("location"), Some(card.as_str()));
+    // A wrong key keeps the page for the next try.
+    let wrong = sign_in_from(
+        &app,
+        "not-a-key",
+        "127.0.0.1:8080",
+        &login,
+        &[("next", &card)],
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(next_of(&text(&wrong)).as_deref(), Some(card.as_str()));
+
+    // Another site, in the link or forged into the form, is never followed.
+    for evil in [
+        "https://evil.example/admin/leads",
+        "//evil.example/admin/leads",
+        "/\\evil.example",
+        "/admin/../api/v1/admin/leads",
+    ] {
+        let query = serde_urlencoded::to_string([("next", evil)]).expect("query");
+        let page = call(
+            &app,
+            TestRequest::get()
+                .uri(&format!("/admin/login?{query}"))
+                .insert_header(("host", "127.0.0.1:8080")),
+        )
+        .await;
+        assert_eq!(page.status, 200, "{evil}");
+        assert_eq!(next_of(&text(&page)), None, "{evil}");
+        let signed = sign_in_from(
+            &app,
+            ADMIN_KEY,
+            "127.0.0.1:8080",
+            "/admin/login",
+            &[("next", evil)],
+        )
+        .await;
+        assert_eq!(signed.status, 303, "{evil}");
+        assert_eq!(signed.header("location"), Some("/admin/leads"), "{evil}");
+    }
+}
+
 e2e_tests!(
     signing_in_sets_a_strict_http_only_expiring_cookie_that_is_not_the_key,
     a_wrong_key_gets_401_and_no_session,
@@ -881,4 +986,5 @@ e2e_tests!(
     a_replaced_or_removed_key_ends_its_sessions,
     an_expired_session_sends_to_the_sign_in_page,
     sign_in_attempts_are_limited_per_client,
+    signing_in_returns_to_the_page_that_asked_for_it_and_never_to_another_site,
 );

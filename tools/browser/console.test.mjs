@@ -966,7 +966,21 @@ test('sign-out ends the session: the old cookie no longer opens the inbox', asyn
   }
   const direct = await page.request.get(`${BASE_URL}/admin/leads/${leads.anna.id}`, { maxRedirects: 0 });
   assert.equal(direct.status(), 303);
-  assert.equal(direct.headers().location, '/admin/login');
+  assert.equal(direct.headers().location, `/admin/login?next=%2Fadmin%2Fleads%2F${leads.anna.id}`);
+});
+
+test('a sign-in returns to the page that sent the browser to sign in', async () => {
+  const page = desk;
+  const card = `/admin/leads/${leads.anna.id}`;
+  await goto(page, card);
+  const at = new URL(page.url());
+  assert.equal(at.pathname, '/admin/login', 'no session: the sign-in page');
+  assert.equal(at.searchParams.get('next'), card, 'which knows where to return');
+  await page.getByLabel('Ключ доступа', { exact: true }).fill(ADMIN_KEY);
+  const response = await submit(page, 'Войти');
+  assert.equal(response.status(), 200, `signed in: ${response.url()} says ${await said(page)}`);
+  assert.ok(redirectedFromPost(response), 'the sign-in POST was redirected');
+  assert.equal(new URL(page.url()).pathname, card, 'back on the card, not the inbox');
 });
 
 test('no console error, page error, failed request, unexpected HTTP error or CSP violation; no key in a URL', async () => {

@@ -7,6 +7,7 @@ use maud::html;
 use super::form::{self, Fields};
 use super::layout;
 use super::page::{self, PageError, PageResult};
+use super::return_to;
 use super::session::{
     self, CSRF_FIELD, SESSION_COOKIE, SIGN_IN_COOKIE, Staff, session_cookie, sign_in_cookie,
     token_matches,
@@ -15,14 +16,23 @@ use crate::blocking::blocking;
 use crate::rate_limit::{self, ClientIp};
 use crate::state::AppState;
 
-/// The sign-in page, with `alert` when the last attempt failed.
-fn sign_in_page(status: StatusCode, csrf: &str, alert: Option<&str>) -> HttpResponse {
+/// The sign-in page, with `alert` when the last attempt failed; it returns to `next` (a
+/// page [`return_to::page`] follows) after signing in.
+fn sign_in_page(
+    status: StatusCode,
+    csrf: &str,
+    alert: Option<&str>,
+    next: Option<&str>,
+) -> HttpResponse {
     let body = html! {
         @if let Some(alert) = alert {
             p.alert role="alert" { (alert) }
         }
         form.card method="post" action="/admin/login" {
             input type="hidden" name=(CSRF_FIELD) value=(csrf);
+            @if let Some(next) = next {
+                input type="hidden" name=(return_to::FIELD) value=(next);
+            }
             label for="key" { "Ключ доступа" }
             input #key type="password" name="key" required autocomplete="off"
                 autofocus spellcheck="false";
@@ -38,10 +48,17 @@ fn sign_in_token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// `GET /admin/login`: the sign-in form, with a fresh CSRF token in a cookie of its own.
+/// `GET /admin/login[?next=…]`: the sign-in form, with a fresh CSRF token in a cookie of its
+/// own, returning to the console page `next` names.
 pub(super) async fn form(req: HttpRequest) -> HttpResponse {
     let csrf = sign_in_token();
-    let mut response = sign_in_page(StatusCode::OK, &csrf, None);
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let next = query
+        .iter()
+        .find(|(name, _)| name == return_to::FIELD)
+        .and_then(|(_, page)| return_to::page(page));
+    let mut response = sign_in_page(StatusCode::OK, &csrf, None, next);
     // Built from a constant name and a hex token: cannot fail.
     let _ = response.add_cookie(&sign_in_cookie(&req, csrf));
     response
@@ -70,10 +87,17 @@ pub(super) async fn sign_in(
         .get("key")
         .map(str::trim)
         .and_then(|presented| state.settings.admin_keys.authenticate(presented));
+    // Checked again: the field is whatever the browser sent.
+    let next = fields.get(return_to::FIELD).and_then(return_to::page);
     let Some(key) = key else {
         log::warn!(target: "cohai::console", "a console sign-in with an unknown key was refused");
         let csrf = sign_in_token();
-        let mut response = sign_in_page(StatusCode::UNAUTHORIZED, &csrf, Some("Неверный ключ."));
+        let mut response = sign_in_page(
+            StatusCode::UNAUTHORIZED,
+            &csrf,
+            Some("Неверный ключ."),
+            next,
+        );
         let _ = response.add_cookie(&sign_in_cookie(&req, csrf));
         return Ok(response);
     };
@@ -88,7 +112,7 @@ pub(super) async fn sign_in(
     // No key name in the log: names are people's (the access log has the request).
     log::info!(target: "cohai::console", "a console session was opened");
     let mut response = HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/admin/leads"))
+        .insert_header((header::LOCATION, next.unwrap_or(return_to::DEFAULT)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish();
     let _ = response.add_cookie(&session_cookie(&req, opened.token, opened.expires_at));

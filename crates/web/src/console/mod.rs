@@ -24,6 +24,7 @@ mod layout;
 mod login;
 mod names;
 mod page;
+mod return_to;
 mod session;
 mod stats;
 mod timetable;

@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::form;
 use super::page::{self, PageError};
+use super::return_to;
 use crate::authorize::Access;
 use crate::blocking::blocking;
 use crate::error::ApiError;
@@ -98,7 +99,11 @@ pub(super) async fn signed_in(
     };
     let Some(staff) = staff else {
         let cleared = req.cookie(SESSION_COOKIE).is_some();
-        return Ok(req.into_response(to_sign_in(cleared)));
+        // A page can be opened again after signing in; a form's POST cannot be replayed.
+        let from = matches!(*req.method(), Method::GET | Method::HEAD)
+            .then(|| req.uri().path_and_query().map(|p| p.as_str().to_owned()))
+            .flatten();
+        return Ok(req.into_response(to_sign_in(cleared, from.as_deref())));
     };
     if !access.admits(staff.principal.role) {
         let refusal = page::forbidden("Этот раздел доступен только администраторам.");
@@ -147,10 +152,11 @@ async fn staff_of(state: &AppState, token: String) -> Result<Option<Staff>, ApiE
     }))
 }
 
-/// 303 to the sign-in page; clears a cookie that no longer names a session.
-fn to_sign_in(clear_cookie: bool) -> HttpResponse {
+/// 303 to the sign-in page, which returns to `from` after signing in (when it is a console
+/// page, see [`return_to`]); clears a cookie that no longer names a session.
+fn to_sign_in(clear_cookie: bool, from: Option<&str>) -> HttpResponse {
     let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, "/admin/login"));
+    response.insert_header((header::LOCATION, return_to::sign_in_url(from)));
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     if clear_cookie {
         response.cookie(removal(SESSION_COOKIE, "/admin"));
