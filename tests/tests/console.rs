@@ -969,6 +969,37 @@ async fn signing_in_returns_to_the_page_that_asked_for_it_and_never_to_another_s
     }
 }
 
+async fn an_error_page_shows_the_request_id_of_its_log_line(backend: Backend) {
+    let t = app(backend, 1);
+    let app = t.service().await;
+    let cookie = signed_in(&app, ADMIN_KEY).await;
+    let missing = call(
+        &app,
+        with(
+            &cookie,
+            TestRequest::get()
+                .uri("/admin/leads/999999")
+                .insert_header(("x-request-id", "support-123")),
+        ),
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("x-request-id"), Some("support-123"));
+    assert!(
+        text(&missing).contains("Код запроса: <code>support-123</code>"),
+        "{}",
+        text(&missing)
+    );
+    // Without one from the client, the id the server made (and logged).
+    let missing = call(
+        &app,
+        with(&cookie, TestRequest::get().uri("/admin/leads/999999")),
+    )
+    .await;
+    let id = missing.header("x-request-id").expect("an id").to_owned();
+    assert!(text(&missing).contains(&format!("<code>{id}</code>")));
+}
+
 e2e_tests!(
     signing_in_sets_a_strict_http_only_expiring_cookie_that_is_not_the_key,
     a_wrong_key_gets_401_and_no_session,
@@ -987,4 +1018,5 @@ e2e_tests!(
     an_expired_session_sends_to_the_sign_in_page,
     sign_in_attempts_are_limited_per_client,
     signing_in_returns_to_the_page_that_asked_for_it_and_never_to_another_site,
+    an_error_page_shows_the_request_id_of_its_log_line,
 );

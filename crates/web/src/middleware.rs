@@ -147,6 +147,17 @@ const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
      script-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
 
+tokio::task_local! {
+    /// The id of the request being handled, for what renders an answer without the request
+    /// at hand (the console's error pages, from `ResponseError::error_response`).
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// The id of the request whose handling is running now (inside [`request_context`]).
+pub(crate) fn current_request_id() -> Option<String> {
+    CURRENT_REQUEST_ID.try_with(String::clone).ok()
+}
+
 /// Wraps every request; see the module docs.
 pub async fn request_context(
     req: ServiceRequest,
@@ -183,7 +194,10 @@ pub async fn request_context(
         // Handlers' errors arrive as responses; an `Err` here comes from a middleware and is
         // rendered by actix itself (the request cannot be cloned before routing, see
         // `panic_guard`).
-        None => next.call(req).await?.map_into_boxed_body(),
+        None => CURRENT_REQUEST_ID
+            .scope(request_id.clone(), next.call(req))
+            .await?
+            .map_into_boxed_body(),
     };
 
     let mut status = res.status();

@@ -98,9 +98,14 @@ impl PageError {
             s if s.is_server_error() => "Ошибка сервера",
             _ => "Ошибка",
         };
+        // For a report to whoever runs the server: the log line of this request has it.
+        let request_id = crate::middleware::current_request_id();
         let body = html! {
             div role="alert" {
                 @for message in messages_of(&self.0) { p { (message) } }
+            }
+            @if let Some(id) = request_id {
+                p.hint { "Код запроса: " code { (id) } }
             }
             p { a href="/admin/leads" { "К списку лидов" } }
         };
