@@ -91,9 +91,9 @@ pub trait RateLimitRepository: Send + Sync {
         quota: RateQuota,
         now: DateTime<Utc>,
     ) -> RepoResult<RateDecision>;
-    /// Forgets the clients whose allowance is whole again at `now` (they are as if never
-    /// seen); returns how many.
-    fn purge(&self, now: DateTime<Utc>) -> RepoResult<u64>;
+    /// Forgets the clients whose key starts with `prefix` (one limit's, see `acquire`) and
+    /// whose allowance is whole again at `now` (they are as if never seen); returns how many.
+    fn purge(&self, prefix: &str, now: DateTime<Utc>) -> RepoResult<u64>;
 }
 
 #[cfg(test)]

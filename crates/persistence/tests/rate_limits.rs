@@ -108,10 +108,20 @@ fn purging_forgets_only_clients_whose_allowance_is_whole(backend: Backend) {
             .expect("acquire");
     }
     // a's allowance is whole 6 s after its one request, b's a minute after its ten.
+    // Another limit's client, whole again too, is not this purge's.
+    limits
+        .acquire("sign_in:a", ten_a_minute(), noon())
+        .expect("acquire");
     let purged = limits
-        .purge(noon() + TimeDelta::seconds(30))
+        .purge("lead:", noon() + TimeDelta::seconds(30))
         .expect("purge");
     assert_eq!(purged, 1);
+    assert_eq!(
+        limits
+            .purge("sign_in:", noon() + TimeDelta::seconds(30))
+            .expect("purge"),
+        1
+    );
     assert_eq!(count(&t.db, "SELECT COUNT(*) AS n FROM rate_limits"), 1);
     // b kept its state: half a minute gave it back half its allowance, not all of it.
     let half_a_minute_on = (0..10)
@@ -125,7 +135,9 @@ fn purging_forgets_only_clients_whose_allowance_is_whole(backend: Backend) {
         .count();
     assert_eq!(half_a_minute_on, 5);
     assert_eq!(
-        limits.purge(noon() + TimeDelta::minutes(2)).expect("purge"),
+        limits
+            .purge("lead:", noon() + TimeDelta::minutes(2))
+            .expect("purge"),
         1
     );
     assert_eq!(count(&t.db, "SELECT COUNT(*) AS n FROM rate_limits"), 0);

@@ -37,7 +37,12 @@ pub trait ClientRateLimit: Send + Sync {
 
 /// The limit's key of a client in `namespace` (one per limit in the shared table).
 fn client_key(namespace: &str, client: IpAddr) -> String {
-    format!("{namespace}:{client}")
+    format!("{}{client}", key_prefix(namespace))
+}
+
+/// What every key of `namespace` starts with: one limit's rows, purged by that limit.
+fn key_prefix(namespace: &str) -> String {
+    format!("{namespace}:")
 }
 
 /// The GCRA of `governor`, keyed by client address, in this process's memory.
@@ -134,7 +139,7 @@ impl ClientRateLimit for SharedRateLimit {
     }
 
     fn purge(&self) -> ServiceResult<u64> {
-        Ok(self.store.purge(Utc::now())?)
+        Ok(self.store.purge(&key_prefix(self.namespace), Utc::now())?)
     }
 }
 
@@ -201,8 +206,11 @@ mod tests {
             Ok(decision)
         }
 
-        fn purge(&self, _now: chrono::DateTime<Utc>) -> cohai_domain::RepoResult<u64> {
-            Ok(0)
+        fn purge(&self, prefix: &str, now: chrono::DateTime<Utc>) -> cohai_domain::RepoResult<u64> {
+            let mut tats = self.tats.lock().expect("lock");
+            let before = tats.len();
+            tats.retain(|key, tat| !key.starts_with(prefix) || *tat > now.timestamp_micros());
+            Ok((before - tats.len()) as u64)
         }
     }
 
@@ -217,5 +225,25 @@ mod tests {
         assert!(limit.blocks());
         let keys: Vec<String> = store.tats.lock().expect("lock").keys().cloned().collect();
         assert_eq!(keys, ["lead:2001:db8::1"]);
+    }
+
+    #[test]
+    fn a_shared_limit_purges_only_its_own_clients() {
+        let store = Arc::new(FakeStore::default());
+        let lead = SharedRateLimit::new(ten_a_minute(), store.clone());
+        let sign_in = SharedRateLimit::in_namespace(ten_a_minute(), store.clone(), "sign_in");
+        let long_ago = Utc::now().timestamp_micros() - 3_600_000_000;
+        store.tats.lock().expect("lock").extend([
+            ("lead:192.0.2.1".to_owned(), long_ago),
+            ("sign_in:192.0.2.1".to_owned(), long_ago),
+        ]);
+        assert_eq!(lead.purge().expect("purge"), 1);
+        let keys: Vec<String> = store.tats.lock().expect("lock").keys().cloned().collect();
+        assert_eq!(
+            keys,
+            ["sign_in:192.0.2.1"],
+            "the other limit's client stays"
+        );
+        assert_eq!(sign_in.purge().expect("purge"), 1);
     }
 }

@@ -31,6 +31,11 @@ const ACQUIRE_SQLITE: &str = "INSERT INTO rate_limits AS r (client, tat_us) VALU
      WHERE max(r.tat_us, ?2) + ?3 - ?2 <= ?4 \
      RETURNING tat_us";
 
+diesel::define_sql_function! {
+    /// SQL's `substr(text, start, length)` (1-based, in characters), on both backends.
+    fn substr(text: Text, start: diesel::sql_types::Integer, length: diesel::sql_types::Integer) -> Text;
+}
+
 /// The client's new arrival time, when the upsert allowed the request.
 #[derive(QueryableByName)]
 struct Moved {
@@ -97,11 +102,19 @@ impl RateLimitRepository for DieselRateLimitRepository {
         })
     }
 
-    fn purge(&self, now: DateTime<Utc>) -> RepoResult<u64> {
+    fn purge(&self, prefix: &str, now: DateTime<Utc>) -> RepoResult<u64> {
         let now_us = now.timestamp_micros();
+        // An exact prefix test (`LIKE` would read `_` in `sign_in:` as a wildcard, and a key
+        // range depends on the column's collation). The purge reads the whole table anyway:
+        // `tat_us` has no index, and it runs hourly.
+        let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
         self.db.write(|c| {
-            let purged = diesel::delete(rate_limits::table.filter(rate_limits::tat_us.le(now_us)))
-                .execute(c)?;
+            let purged = diesel::delete(
+                rate_limits::table
+                    .filter(rate_limits::tat_us.le(now_us))
+                    .filter(substr(rate_limits::client, 1, length).eq(prefix)),
+            )
+            .execute(c)?;
             Ok(purged as u64)
         })
     }
