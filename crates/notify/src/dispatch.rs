@@ -553,8 +553,10 @@ pub fn start(dispatcher: Dispatcher, settings: LoopSettings) -> std::io::Result<
                         last_prune = Some(Instant::now());
                     }
                     // A short breath even with work waiting: on SQLite every cycle takes the
-                    // single write lock, which the lead form needs too.
-                    let pause = if busy {
+                    // single write lock, which the lead form needs too. With deliveries in
+                    // flight, short too: what finishes is recorded within it, well inside
+                    // its lease whatever the poll interval.
+                    let pause = if busy || !in_flight.is_empty() {
                         BUSY_PAUSE
                     } else {
                         settings.poll_interval
