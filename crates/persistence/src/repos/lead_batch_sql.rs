@@ -42,11 +42,16 @@ macro_rules! prepared_statement {
     };
 }
 
-/// Writes `unnest($1::…[], $2::…[], …) WITH ORDINALITY AS t(<columns>, n)`: one bound array
-/// per column, each with its SQL type and the cast that names it in the text.
-macro_rules! push_unnest {
-    ($out:ident, $columns:expr; $($array:expr => $sql_type:ty, $cast:literal),+ $(,)?) => {{
-        $out.push_sql("unnest(");
+/// Writes `INSERT INTO <table> (<columns>) SELECT <columns> FROM unnest($1::…[], $2::…[], …)
+/// WITH ORDINALITY AS t(<columns>, n) ORDER BY n`: one bound array per column, each with its
+/// SQL type and the cast that names it in the text, inserted in the arrays' order.
+macro_rules! push_ordered_insert {
+    ($out:ident, $table:literal, $columns:expr; $($array:expr => $sql_type:ty, $cast:literal),+ $(,)?) => {{
+        $out.push_sql(concat!("INSERT INTO ", $table, " ("));
+        $out.push_sql($columns);
+        $out.push_sql(") SELECT ");
+        $out.push_sql($columns);
+        $out.push_sql(" FROM unnest(");
         let mut first = true;
         $(
             if !first {
@@ -59,7 +64,7 @@ macro_rules! push_unnest {
         let _ = first;
         $out.push_sql(") WITH ORDINALITY AS t(");
         $out.push_sql($columns);
-        $out.push_sql(", n)");
+        $out.push_sql(", n) ORDER BY n");
     }};
 }
 
@@ -179,12 +184,7 @@ impl<'a> InsertLeads<'a> {
 
 impl QueryFragment<Pg> for InsertLeads<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("INSERT INTO leads (");
-        out.push_sql(LEAD_COLUMNS);
-        out.push_sql(") SELECT ");
-        out.push_sql(LEAD_COLUMNS);
-        out.push_sql(" FROM ");
-        push_unnest!(out, LEAD_COLUMNS;
+        push_ordered_insert!(out, "leads", LEAD_COLUMNS;
             self.name => Text, "::text[]",
             self.phone => Text, "::text[]",
             self.email => Nullable<Text>, "::text[]",
@@ -207,7 +207,7 @@ impl QueryFragment<Pg> for InsertLeads<'_> {
             self.lost_reason => Nullable<Text>, "::text[]",
             self.consent_at => Nullable<Timestamp>, "::timestamp[]",
         );
-        out.push_sql(" ORDER BY n RETURNING *");
+        out.push_sql(" RETURNING *");
         Ok(())
     }
 }
@@ -240,19 +240,13 @@ impl<'a> InsertLeadEvents<'a> {
 
 impl QueryFragment<Pg> for InsertLeadEvents<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("INSERT INTO lead_events (");
-        out.push_sql(EVENT_COLUMNS);
-        out.push_sql(") SELECT ");
-        out.push_sql(EVENT_COLUMNS);
-        out.push_sql(" FROM ");
-        push_unnest!(out, EVENT_COLUMNS;
+        push_ordered_insert!(out, "lead_events", EVENT_COLUMNS;
             self.lead_id => Nullable<BigInt>, "::int8[]",
             self.kind => Text, "::text[]",
             self.actor => Text, "::text[]",
             self.data => Text, "::text[]",
             self.created_at => Timestamp, "::timestamp[]",
         );
-        out.push_sql(" ORDER BY n");
         Ok(())
     }
 }
@@ -287,12 +281,7 @@ impl<'a> InsertOutboxEvents<'a> {
 
 impl QueryFragment<Pg> for InsertOutboxEvents<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("INSERT INTO outbox_events (");
-        out.push_sql(OUTBOX_COLUMNS);
-        out.push_sql(") SELECT ");
-        out.push_sql(OUTBOX_COLUMNS);
-        out.push_sql(" FROM ");
-        push_unnest!(out, OUTBOX_COLUMNS;
+        push_ordered_insert!(out, "outbox_events", OUTBOX_COLUMNS;
             self.event_id => Text, "::text[]",
             self.event_type => Text, "::text[]",
             self.lead_id => Nullable<BigInt>, "::int8[]",
@@ -300,7 +289,6 @@ impl QueryFragment<Pg> for InsertOutboxEvents<'_> {
             self.payload => Text, "::text[]",
             self.created_at => Timestamp, "::timestamp[]",
         );
-        out.push_sql(" ORDER BY n");
         Ok(())
     }
 }
