@@ -21,6 +21,7 @@ pub mod schedule;
 pub mod text;
 pub mod time;
 pub mod timetable;
+pub mod webhook_secret;
 pub mod webhook_target;
 
 pub use access::{LeadScope, Principal, Role, StaffDirectory};

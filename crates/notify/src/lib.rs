@@ -27,7 +27,7 @@ mod http;
 #[cfg(test)]
 mod test_server;
 
-pub use signature::{new_secret, signature_header, signing_key};
+pub use signature::signature_header;
 pub use telegram::{TelegramAttempt, TelegramClient};
 pub use text::{
     CancellationNotice, LeadNotice, LeadNoticeKind, cancellation_text, format_local_start,

@@ -272,8 +272,8 @@ mod tests {
     use sha2::Sha256;
 
     use super::*;
-    use crate::signature::{new_secret, signing_key};
     use crate::test_server::{FakeServer, Reply, closed_port};
+    use cohai_domain::webhook_secret::WebhookSecret;
 
     const KEY: [u8; 32] = [9; 32];
 
@@ -334,7 +334,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_receiver_verifies_the_signature_with_the_raw_secret() {
-        let secret = new_secret();
+        let secret = WebhookSecret::generate();
         let server = FakeServer::start(Reply::status(200)).await;
         let body = br#"{"id":"e-8","type":"lead.updated","data":{}}"#.to_vec();
         // The client only has what the server stores.
@@ -343,7 +343,7 @@ mod tests {
                 &server.url("/"),
                 "e-8",
                 body,
-                &signing_key(&secret),
+                &secret.signing_key(),
                 1_764_000_123,
             )
             .await;
@@ -357,7 +357,7 @@ mod tests {
             .split_once(",v1=")
             .unwrap();
         assert_eq!(t, "1764000123");
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose().as_bytes()).unwrap();
         mac.update(format!("{t}.").as_bytes());
         mac.update(&r.body);
         mac.verify_slice(&hex::decode(v1).unwrap()).unwrap();

@@ -33,14 +33,6 @@ use crate::{ServiceError, ServiceResult};
 pub const MAX_DELIVERIES_PAGE: i64 = 200;
 /// Default page of a deliveries log.
 pub const DEFAULT_DELIVERIES_PAGE: i64 = 50;
-/// What every secret starts with (so that it is recognisable in a receiver's configuration).
-pub const SECRET_PREFIX: &str = "whsec_";
-/// Random bytes in a secret, written as twice as many hex digits.
-const SECRET_RANDOM_BYTES: usize = 32;
-/// SHA-256's block: HMAC hashes a longer key first, which is what lets the hash stand in.
-const SHA256_BLOCK: usize = 64;
-// The stored key signs like the secret only while the secret is longer than the block.
-const _: () = assert!(SECRET_PREFIX.len() + 2 * SECRET_RANDOM_BYTES > SHA256_BLOCK);
 /// Attempts of a change that keeps meeting concurrent changes.
 const UPDATE_ATTEMPTS: usize = 5;
 
@@ -72,38 +64,7 @@ impl WebhookInput {
     pub const REQUIRED_ON_CREATE: &'static [&'static str] = &["url", "events"];
 }
 
-/// A new webhook's secret, shown once. `Debug` does not print it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookSecret(String);
-
-impl WebhookSecret {
-    /// A fresh secret: [`SECRET_PREFIX`] and 64 lower-case hex digits (256 bits from the
-    /// thread-local CSPRNG, which the operating system seeds).
-    pub fn generate() -> Self {
-        use rand::RngCore as _;
-        let mut bytes = [0_u8; SECRET_RANDOM_BYTES];
-        rand::rng().fill_bytes(&mut bytes);
-        Self(format!("{SECRET_PREFIX}{}", hex::encode(bytes)))
-    }
-
-    /// The secret itself, for the one reply that shows it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The key the server stores and signs with: SHA-256 of the secret's UTF-8 bytes, equal
-    /// to the secret as an HMAC-SHA256 key (see the module docs).
-    pub fn signing_key(&self) -> [u8; 32] {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(self.0.as_bytes()).into()
-    }
-}
-
-impl std::fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookSecret(<redacted>)")
-    }
-}
+pub use cohai_domain::webhook_secret::{SECRET_PREFIX, WebhookSecret};
 
 /// A webhook just registered, with its secret (the only time the secret is at hand).
 #[derive(Debug, Clone)]
@@ -562,19 +523,6 @@ mod tests {
             Err(ServiceError::Validation(errors)) => errors,
             other => panic!("expected a validation error, got {other:?}"),
         }
-    }
-
-    #[test]
-    fn a_secret_is_the_prefix_and_64_lowercase_hex_digits_and_fresh_each_time() {
-        let secret = WebhookSecret::generate();
-        let hex = secret.expose().strip_prefix("whsec_").expect("the prefix");
-        assert_eq!(hex.len(), 64);
-        assert!(
-            hex.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        );
-        assert_ne!(WebhookSecret::generate(), secret);
-        assert!(!format!("{secret:?}").contains(hex), "Debug hides it");
     }
 
     #[test]
