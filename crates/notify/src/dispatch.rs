@@ -9,8 +9,6 @@
 //! move time instead of waiting. Several instances may each run one: claiming is safe
 //! across them (see `cohai-persistence`'s `outbox.rs`).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -21,8 +19,7 @@ use cohai_domain::outbox::{
     OutboxRepository, OutboxStats, TelegramRouting,
 };
 use cohai_domain::{RepoError, RepoResult};
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
+use tokio::task::JoinSet;
 
 use crate::backoff;
 use crate::telegram::{TelegramAttempt, TelegramClient};
@@ -129,12 +126,6 @@ pub struct Cycle {
     pub attempted: usize,
 }
 
-/// Deliveries started and not finished yet. The running dispatcher carries them from one
-/// cycle to the next, so a slow receiver (up to its time-out) holds up only its own
-/// deliveries, not the next cycle's Telegram messages and other webhooks.
-type InFlight<'d> =
-    FuturesUnordered<Pin<Box<dyn Future<Output = RepoResult<Completion>> + Send + 'd>>>;
-
 /// The dispatcher: call [`Dispatcher::run_once`] (tests), or [`start`] it on its thread.
 pub struct Dispatcher {
     outbox: Arc<dyn OutboxRepository>,
@@ -176,21 +167,23 @@ impl Dispatcher {
 
     /// Routes what is new, then makes the deliveries due now (at once, up to the batch), and
     /// records them: one whole cycle, waiting for its slowest delivery (tests; the running
-    /// dispatcher of [`start`] does not wait, see [`Dispatcher::start_cycle`]). Needs a Tokio
-    /// runtime (the blocking pool and timers).
+    /// dispatcher of [`start`] does not wait for them, see [`Dispatcher::claim_cycle`]).
+    /// Needs a Tokio runtime (the blocking pool and timers).
     pub async fn run_once(&self) -> RepoResult<Cycle> {
-        let mut in_flight = InFlight::new();
-        let cycle = self.start_cycle(&mut in_flight).await?;
-        let finished: Vec<_> = in_flight.collect().await;
+        let (routed, claimed) = self.claim_cycle(0).await?;
+        let attempted = claimed.len();
+        let finished =
+            futures_util::future::join_all(claimed.into_iter().map(|d| self.deliver(d))).await;
         self.record(finished).await;
-        Ok(cycle)
+        Ok(Cycle { routed, attempted })
     }
 
-    /// Routes what is new and starts the deliveries due now, as many as the batch has room
-    /// for beside those still `in_flight`, adding them there. A delivery in flight stays
-    /// leased, so it is not claimed again, and a later event of its lead and target waits
-    /// for it (only the first pending one of a lead and target is due).
-    async fn start_cycle<'d>(&'d self, in_flight: &mut InFlight<'d>) -> RepoResult<Cycle> {
+    /// Routes what is new and claims the deliveries due now, as many as the batch has room
+    /// for beside the `in_flight` ones still being made: how many events were routed, and the
+    /// claimed deliveries. A delivery in flight stays leased, so it is not claimed again, and
+    /// a later event of its lead and target waits for it (only the first pending one of a lead
+    /// and target is due).
+    async fn claim_cycle(&self, in_flight: usize) -> RepoResult<(usize, Vec<ClaimedDelivery>)> {
         let now = self.clock.now();
         let routing = self.telegram.as_ref().map(|t| t.routing.clone());
         let (outbox, limit) = (Arc::clone(&self.outbox), self.settings.route_batch);
@@ -198,20 +191,13 @@ impl Dispatcher {
         let room = self
             .settings
             .batch
-            .saturating_sub(i64::try_from(in_flight.len()).unwrap_or(i64::MAX));
+            .saturating_sub(i64::try_from(in_flight).unwrap_or(i64::MAX));
         if room <= 0 {
-            return Ok(Cycle {
-                routed,
-                attempted: 0,
-            });
+            return Ok((routed, Vec::new()));
         }
         let (outbox, lease) = (Arc::clone(&self.outbox), self.settings.lease);
         let claimed = blocking(move || outbox.claim(now, lease, room)).await?;
-        let attempted = claimed.len();
-        for delivery in claimed {
-            in_flight.push(Box::pin(self.deliver(delivery)));
-        }
-        Ok(Cycle { routed, attempted })
+        Ok((routed, claimed))
     }
 
     /// Records finished deliveries, in one transaction.
@@ -495,17 +481,19 @@ const STATS_EVERY: Duration = Duration::from_secs(1);
 /// database's write lock (on SQLite the lead form's writer waits for it meanwhile).
 const BUSY_PAUSE: Duration = Duration::from_millis(100);
 
-/// The running dispatcher; dropping it stops the thread after the cycle in progress.
+/// The running dispatcher; dropping it stops the thread once the deliveries in flight have
+/// ended (each within its client's time-out) and are recorded.
 pub struct RunningDispatcher {
     stop: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// Starts `dispatcher` on a thread of its own. Each cycle routes, claims what is due (up to
-/// the batch, less what is still in flight) and starts those deliveries; they go on through
-/// the pause after it, and what finished is recorded at its end. So a receiver that answers
-/// slowly holds up only its own deliveries: the next cycle's Telegram messages and other
-/// webhooks go out meanwhile.
+/// the batch, less what is still in flight) and starts each delivery as a task; they go on
+/// while the loop does anything else, and what finished is recorded shortly after (see
+/// `finish_during`). So a receiver that answers slowly holds up only its own deliveries: the
+/// next cycle's Telegram messages and other webhooks go out meanwhile, while fewer than the
+/// batch are in flight.
 pub fn start(dispatcher: Dispatcher, settings: LoopSettings) -> std::io::Result<RunningDispatcher> {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -515,19 +503,27 @@ pub fn start(dispatcher: Dispatcher, settings: LoopSettings) -> std::io::Result<
     let thread = std::thread::Builder::new()
         .name("outbox-dispatcher".to_owned())
         .spawn(move || {
+            let dispatcher = Arc::new(dispatcher);
             runtime.block_on(async move {
                 let mut last_prune: Option<Instant> = None;
                 let mut last_stats: Option<Instant> = None;
                 let mut failing = false;
-                let mut in_flight = InFlight::new();
+                // Each delivery is a task of this runtime: it goes on while the loop awaits
+                // anything else (storage calls, stats, the hourly prune, the pause).
+                let mut in_flight: JoinSet<RepoResult<Completion>> = JoinSet::new();
                 while !*stopped.borrow() {
-                    let busy = match dispatcher.start_cycle(&mut in_flight).await {
-                        Ok(cycle) => {
+                    let busy = match dispatcher.claim_cycle(in_flight.len()).await {
+                        Ok((routed, claimed)) => {
                             if failing {
                                 log::info!("outbox: the dispatcher works again");
                                 failing = false;
                             }
-                            cycle.routed > 0 || cycle.attempted > 0
+                            let busy = routed > 0 || !claimed.is_empty();
+                            for delivery in claimed {
+                                let dispatcher = Arc::clone(&dispatcher);
+                                in_flight.spawn(async move { dispatcher.deliver(delivery).await });
+                            }
+                            busy
                         }
                         Err(error) => {
                             // Once per outage, not once per cycle.
@@ -553,10 +549,8 @@ pub fn start(dispatcher: Dispatcher, settings: LoopSettings) -> std::io::Result<
                         last_prune = Some(Instant::now());
                     }
                     // A short breath even with work waiting: on SQLite every cycle takes the
-                    // single write lock, which the lead form needs too. With deliveries in
-                    // flight, short too: what finishes is recorded within it, well inside
-                    // its lease whatever the poll interval.
-                    let pause = if busy || !in_flight.is_empty() {
+                    // single write lock, which the lead form needs too.
+                    let pause = if busy {
                         BUSY_PAUSE
                     } else {
                         settings.poll_interval
@@ -565,7 +559,10 @@ pub fn start(dispatcher: Dispatcher, settings: LoopSettings) -> std::io::Result<
                     dispatcher.record(finished).await;
                 }
                 // Stopping: the deliveries under way end within their time-outs.
-                let finished: Vec<_> = in_flight.collect().await;
+                let mut finished = Vec::new();
+                while let Some(joined) = in_flight.join_next().await {
+                    finished.extend(completion_of(joined));
+                }
                 dispatcher.record(finished).await;
             });
         })?;
@@ -575,10 +572,11 @@ pub fn start(dispatcher: Dispatcher, settings: LoopSettings) -> std::io::Result<
     })
 }
 
-/// Waits `pause` (or until told to stop) while the deliveries in flight go on; those that
-/// finished meanwhile.
+/// Waits out `pause` (or until told to stop) while the deliveries in flight go on; those that
+/// finished meanwhile. Once one has finished, it waits at most [`BUSY_PAUSE`] longer, so a
+/// delivery is recorded soon after it ends (well inside its lease), whatever the pause.
 async fn finish_during(
-    in_flight: &mut InFlight<'_>,
+    in_flight: &mut JoinSet<RepoResult<Completion>>,
     pause: Duration,
     stopped: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Vec<RepoResult<Completion>> {
@@ -589,10 +587,30 @@ async fn finish_during(
         tokio::select! {
             () = &mut sleep => break,
             _ = stopped.changed() => break,
-            Some(result) = in_flight.next(), if !in_flight.is_empty() => finished.push(result),
+            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                finished.extend(completion_of(joined));
+                let soon = tokio::time::Instant::now() + BUSY_PAUSE;
+                if soon < sleep.deadline() {
+                    sleep.as_mut().reset(soon);
+                }
+            }
         }
     }
     finished
+}
+
+/// A delivery task's outcome; `None` (logged) when the task panicked: its lease runs out and
+/// it is made again.
+fn completion_of(
+    joined: Result<RepoResult<Completion>, tokio::task::JoinError>,
+) -> Option<RepoResult<Completion>> {
+    match joined {
+        Ok(result) => Some(result),
+        Err(error) => {
+            log::error!("outbox: a delivery task failed: {error}");
+            None
+        }
+    }
 }
 
 impl Drop for RunningDispatcher {

@@ -500,7 +500,33 @@ fn postgres_batches_of_any_size_run_one_prepared_statement_each() {
     block_on(queue(&repos, lead("Один", phone(1), base()))).expect("stored alone");
     let block = WriterBlock::hold(&t, Backend::Postgres, &phone(9));
     let blocker = queue(&repos, lead("Пробка", phone(9), base()));
-    std::thread::sleep(StdDuration::from_millis(200)); // the writer takes it and waits
+    // The writer took the blocker alone and waits for its phone's lock (seen from a
+    // connection of its own: the pool's two are the block's and the writer's).
+    #[derive(diesel::QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut observer =
+        <diesel::PgConnection as diesel::Connection>::establish(&t.url).expect("connect");
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+    loop {
+        let waiting: Waiting = diesel::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+            ),
+            &mut observer,
+        )
+        .expect("pg_locks");
+        if waiting.n > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never waited"
+        );
+        std::thread::sleep(StdDuration::from_millis(10));
+    }
     let queued: Vec<_> = (0..10)
         .map(|i| queue(&repos, lead(&format!("Анна {i}"), phone(100 + i), base())))
         .collect();

@@ -194,8 +194,9 @@ pub async fn request_context(
         // Handlers' errors arrive as responses; an `Err` here comes from a middleware and is
         // rendered by actix itself (the request cannot be cloned before routing, see
         // `panic_guard`).
+        // Inside the scope from the first line of the next service's `call` on.
         None => CURRENT_REQUEST_ID
-            .scope(request_id.clone(), next.call(req))
+            .scope(request_id.clone(), async move { next.call(req).await })
             .await?
             .map_into_boxed_body(),
     };

@@ -119,8 +119,9 @@ impl LeadEventWrite<'_> {
 }
 
 /// Stores lead events and their outbox rows in two prepared inserts (`lead_batch_sql.rs`), in
-/// the order given (so their ids follow it): the set-based form of [`RecordEvent::record_lead_event`] for the lead
-/// writer's batches on PostgreSQL (`lead_batch.rs`).
+/// the order given (so their ids follow it): the set-based form of
+/// [`RecordEvent::record_lead_event`] for the lead writer's batches on PostgreSQL
+/// (`lead_batch.rs`).
 pub(super) fn record_lead_events_postgres(
     c: &mut PgConnection,
     events: &[LeadEventWrite<'_>],
