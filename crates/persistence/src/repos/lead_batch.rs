@@ -307,8 +307,8 @@ fn insert_leads(
     let rows: Vec<LeadRow> = InsertLeads::new(&records).load(c)?;
     // Ids follow the input's order (`ORDER BY n`: each row takes the identity's next value
     // as it is inserted; `create_many` relies on it too); RETURNING's own order is not
-    // promised, so sort by id. A phone may be created twice in one batch (windows differ), so the phones
-    // are checked pairwise rather than used as keys.
+    // promised, so sort by id. A phone may be created twice in one batch (windows differ),
+    // so the phones are checked pairwise rather than used as keys.
     let mut leads: Vec<Lead> = rows
         .into_iter()
         .map(IntoDomain::into_domain)

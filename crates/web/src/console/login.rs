@@ -52,12 +52,12 @@ fn sign_in_token() -> String {
 /// own, returning to the console page `next` names.
 pub(super) async fn form(req: HttpRequest) -> HttpResponse {
     let csrf = sign_in_token();
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let next = query
-        .iter()
-        .find(|(name, _)| name == return_to::FIELD)
-        .and_then(|(_, page)| return_to::page(page));
+    // Parsed and checked once by the request middleware (a malformed query is a 400 there).
+    let params = crate::routes::query(&req).ok();
+    let next = params
+        .as_deref()
+        .and_then(|params| params.get(return_to::FIELD))
+        .and_then(return_to::page);
     let mut response = sign_in_page(StatusCode::OK, &csrf, None, next);
     // Built from a constant name and a hex token: cannot fail.
     let _ = response.add_cookie(&sign_in_cookie(&req, csrf));
