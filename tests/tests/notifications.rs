@@ -1263,7 +1263,11 @@ async fn a_delivery_claimed_by_an_instance_that_died_is_made_again_once_its_leas
     let stale = t
         .repos
         .outbox
-        .claim(now, Duration::from_secs(60), 32)
+        .claim(
+            now,
+            Duration::from_secs(60),
+            cohai_domain::outbox::ClaimLimits::batch(32),
+        )
         .expect("claim");
     assert_eq!(stale.len(), 1);
     assert_eq!(n.drain().await, 0, "leased to the other instance");
@@ -1429,6 +1433,78 @@ async fn a_slow_webhook_receiver_does_not_hold_up_the_next_leads_telegram_messag
     drop(running);
 }
 
+/// A slow receiver with a backlog takes only `per_webhook` (4) of the dispatcher's 32
+/// deliveries in flight: the rest go to everyone else, so a new lead's Telegram message is
+/// not queued behind the backlog.
+async fn a_slow_receivers_backlog_takes_only_its_share_of_the_deliveries_in_flight(
+    backend: Backend,
+) {
+    const SLOW: Duration = Duration::from_secs(4);
+    const BACKLOG: u32 = 40;
+    let t = app(backend);
+    let moscow = t.catalog().locations[0].id;
+    let telegram = FakeServer::telegram();
+    let settings = telegram_settings(&telegram, moscow, true);
+    let app = t.service().await;
+    let slow = FakeServer::start(Answer::status(200).after(SLOW));
+    register(&app, &slow.url("/hook"), &["lead.created"]).await;
+    for n in 0..BACKLOG {
+        new_lead(
+            &app,
+            &form("Анна", &format!("+7 916 000 {:02} {:02}", n / 100, n % 100)),
+        )
+        .await;
+    }
+    let dispatcher = cohai_server::notifications::dispatcher(
+        &settings,
+        t.repos.outbox.clone(),
+        t.metrics(),
+        Arc::new(SystemClock),
+    )
+    .expect("a dispatcher from the settings");
+    let running = cohai_notify::dispatch::start(
+        dispatcher,
+        LoopSettings {
+            poll_interval: Duration::from_millis(50),
+            retention: TimeDelta::days(7),
+        },
+    )
+    .expect("the dispatcher starts");
+
+    assert!(
+        eventually(SLOW / 2, || slow.count() == 4).await,
+        "four of the backlog are under way"
+    );
+    let submitted = Instant::now();
+    new_lead(
+        &app,
+        &with(
+            form("Борис", "+7 903 111 22 33"),
+            "location_id",
+            json!(moscow),
+        ),
+    )
+    .await;
+    assert!(
+        eventually(SLOW, || messages(&telegram)
+            .iter()
+            .any(|(chat, _)| chat == STUDIO_CHAT))
+        .await,
+        "the studio's message did not wait for the backlog"
+    );
+    assert!(
+        submitted.elapsed() < SLOW / 2,
+        "sent {:?} after the lead",
+        submitted.elapsed()
+    );
+    assert_eq!(
+        slow.count(),
+        4,
+        "no more than four at once reach the slow receiver"
+    );
+    drop(running);
+}
+
 e2e_tests!(
     a_website_lead_sends_one_message_to_its_locations_chat_else_the_default,
     without_include_contact_the_message_has_neither_name_nor_phone,
@@ -1451,6 +1527,7 @@ e2e_tests!(
     a_delivery_claimed_by_an_instance_that_died_is_made_again_once_its_lease_runs_out,
     a_backlog_for_one_telegram_chat_does_not_hold_up_webhook_deliveries,
     a_slow_webhook_receiver_does_not_hold_up_the_next_leads_telegram_message,
+    a_slow_receivers_backlog_takes_only_its_share_of_the_deliveries_in_flight,
 );
 
 // ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::test::TestRequest;
 use chrono::Utc;
-use cohai_domain::outbox::{AttemptRecord, ClaimedDelivery, NextStep};
+use cohai_domain::outbox::{AttemptRecord, ClaimLimits, ClaimedDelivery, NextStep};
 use cohai_domain::{LeadScope, Role};
 use cohai_e2e::{ADMIN_KEY, Backend, Reply, TestApp, TestLeads, admin, builders, call, e2e_tests};
 use cohai_web::{AdminKey, AdminKeys};
@@ -84,7 +84,7 @@ fn lead_event(t: &TestApp, n: u32) {
 fn claim(t: &TestApp) -> Vec<ClaimedDelivery> {
     t.repos
         .outbox
-        .claim(Utc::now(), Duration::from_secs(60), 10)
+        .claim(Utc::now(), Duration::from_secs(60), ClaimLimits::batch(10))
         .expect("claim")
 }
 

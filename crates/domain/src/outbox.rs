@@ -370,6 +370,29 @@ pub struct NoticeContext {
     pub class_start: Option<DateTime<Utc>>,
 }
 
+/// How much one claim may lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// Most deliveries this claim leases.
+    pub batch: i64,
+    /// Most deliveries of one webhook under lease at once, counting those that are already
+    /// leased and not yet recorded (by any instance): one slow receiver's backlog can then
+    /// take only this many of the dispatcher's slots, and the rest go to everyone else. The
+    /// count takes no lock: two instances claiming at the same moment may together go past
+    /// it by what each takes then, which a receiver can bear and which ends with the leases.
+    pub per_webhook: i64,
+}
+
+impl ClaimLimits {
+    /// Up to `batch` deliveries, with no limit per webhook beyond that.
+    pub fn batch(batch: i64) -> Self {
+        Self {
+            batch,
+            per_webhook: i64::MAX,
+        }
+    }
+}
+
 /// The outbox as the dispatcher uses it. All instants come from the caller's clock.
 pub trait OutboxRepository: Send + Sync {
     /// Routes up to `limit` events not yet routed, in order: one delivery per active
@@ -382,14 +405,15 @@ pub trait OutboxRepository: Send + Sync {
         now: DateTime<Utc>,
         limit: i64,
     ) -> RepoResult<usize>;
-    /// Leases up to `limit` due deliveries for `lease`: only the first pending one per
+    /// Leases due deliveries for `lease`, within `limits`: only the first pending one per
     /// target and lead (order per lead), at most one per Telegram chat whose pacing allows a
-    /// message now (and the chat's next message is then a second later).
+    /// message now (and the chat's next message is then a second later), and no more of one
+    /// webhook than [`ClaimLimits::per_webhook`] leased at once.
     fn claim(
         &self,
         now: DateTime<Utc>,
         lease: Duration,
-        limit: i64,
+        limits: ClaimLimits,
     ) -> RepoResult<Vec<ClaimedDelivery>>;
     /// Records an attempt and what follows it. `chat_pause` holds a Telegram chat until then
     /// (a `retry_after`). Returns `false` when the lease had been lost (the attempt is still

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use cohai_domain::outbox::{
-    AttemptRecord, Channel, ClaimedDelivery, Completion, DeliveryTarget, EventType, NextStep,
-    OutboxRepository, OutboxStats, TelegramRouting,
+    AttemptRecord, Channel, ClaimLimits, ClaimedDelivery, Completion, DeliveryTarget, EventType,
+    NextStep, OutboxRepository, OutboxStats, TelegramRouting,
 };
 use cohai_domain::{RepoError, RepoResult};
 use tokio::task::JoinSet;
@@ -103,6 +103,9 @@ pub struct DispatchSettings {
     pub lease: Duration,
     /// Most deliveries claimed (and made at once) per cycle.
     pub batch: i64,
+    /// Most deliveries of one webhook made at once (over every instance): a receiver that
+    /// answers slowly, with a backlog, takes no more of the batch than this.
+    pub per_webhook: i64,
     /// Most events routed per cycle.
     pub route_batch: i64,
 }
@@ -112,6 +115,7 @@ impl Default for DispatchSettings {
         Self {
             lease: Duration::from_secs(60),
             batch: 32,
+            per_webhook: 4,
             route_batch: 100,
         }
     }
@@ -196,7 +200,11 @@ impl Dispatcher {
             return Ok((routed, Vec::new()));
         }
         let (outbox, lease) = (Arc::clone(&self.outbox), self.settings.lease);
-        let claimed = blocking(move || outbox.claim(now, lease, room)).await?;
+        let limits = ClaimLimits {
+            batch: room,
+            per_webhook: self.settings.per_webhook,
+        };
+        let claimed = blocking(move || outbox.claim(now, lease, limits)).await?;
         Ok((routed, claimed))
     }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use cohai_domain::outbox::{
-    AttemptRecord, ClaimedDelivery, DeliveryTarget, EventType, NewWebhook, NextStep, OutboxStats,
-    TelegramRouting, Webhook, WebhookChanges,
+    AttemptRecord, ClaimLimits, ClaimedDelivery, DeliveryTarget, EventType, NewWebhook, NextStep,
+    OutboxStats, TelegramRouting, Webhook, WebhookChanges,
 };
 use cohai_domain::ports::SubmitError;
 use cohai_domain::{
@@ -286,7 +286,10 @@ fn route(repos: &Repositories, telegram: Option<&TelegramRouting>, now: DateTime
 }
 
 fn claim(repos: &Repositories, now: DateTime<Utc>) -> Vec<ClaimedDelivery> {
-    repos.outbox.claim(now, LEASE, 100).expect("claim")
+    repos
+        .outbox
+        .claim(now, LEASE, ClaimLimits::batch(100))
+        .expect("claim")
 }
 
 fn claimed_ids(claimed: &[ClaimedDelivery]) -> BTreeSet<i64> {
@@ -1305,7 +1308,10 @@ fn a_paced_chats_waiting_messages_do_not_hold_back_other_due_deliveries(backend:
     let now = min(2);
     let mut claimed = Vec::new();
     loop {
-        let batch = repos.outbox.claim(now, LEASE, 4).expect("claim");
+        let batch = repos
+            .outbox
+            .claim(now, LEASE, ClaimLimits::batch(4))
+            .expect("claim");
         if batch.is_empty() {
             break;
         }
@@ -1331,6 +1337,99 @@ fn a_paced_chats_waiting_messages_do_not_hold_back_other_due_deliveries(backend:
             .iter()
             .any(|d| chat_of(d) == Some("-100A") && d.event.data["lead"]["id"] == other_chat.id)
     );
+}
+
+fn a_webhooks_leases_stop_at_its_limit_and_the_claim_looks_past_its_backlog(backend: Backend) {
+    let t = TestDatabase::new(backend);
+    let repos = t.db.repositories();
+    let slow = hook(&repos, &[EventType::LeadCreated], base());
+    // A backlog of ten leads for the slow webhook, then a second webhook and two more leads:
+    // in due order ten of the slow one's, then the two leads' deliveries to each.
+    for n in 1..=10 {
+        submitted(&repos, n, min(1), |_| {});
+    }
+    route(&repos, None, min(1));
+    let other = hook(&repos, &[EventType::LeadCreated], min(2));
+    for n in 11..=12 {
+        submitted(&repos, n, min(3), |_| {});
+    }
+    route(&repos, None, min(3));
+    assert_eq!(deliveries(&t).len(), 14);
+    let limits = ClaimLimits {
+        batch: 5,
+        per_webhook: 3,
+    };
+    let to = |claimed: &[ClaimedDelivery], hook: i64| {
+        claimed
+            .iter()
+            .filter(|d| webhook_of(d) == Some(hook))
+            .count()
+    };
+
+    // The first five due are all the slow webhook's: three are taken, and the claim looks
+    // past the rest to the other webhook's.
+    let now = min(4);
+    let first = repos.outbox.claim(now, LEASE, limits).expect("claim");
+    assert_eq!(
+        (to(&first, slow.id), to(&first, other.id)),
+        (3, 2),
+        "{first:?}"
+    );
+    let oldest: BTreeSet<i64> = deliveries(&t)
+        .iter()
+        .filter(|d| d.webhook_id == Some(slow.id))
+        .take(3)
+        .map(|d| d.id)
+        .collect();
+    assert!(
+        oldest.is_subset(&claimed_ids(&first)),
+        "the slow webhook's oldest go first"
+    );
+    // Its three leases count against it until they are recorded or run out.
+    assert!(
+        repos
+            .outbox
+            .claim(sec(4 * 60 + 30), LEASE, limits)
+            .expect("claim")
+            .is_empty(),
+        "the slow webhook is at its limit and the other has nothing more due"
+    );
+    let done = first
+        .iter()
+        .find(|d| webhook_of(d) == Some(slow.id))
+        .expect("a slow webhook delivery");
+    assert!(complete(
+        &repos,
+        done,
+        NextStep::Delivered,
+        sec(4 * 60 + 40)
+    ));
+    let next = repos
+        .outbox
+        .claim(sec(4 * 60 + 41), LEASE, limits)
+        .expect("claim");
+    assert_eq!(
+        to(&next, slow.id),
+        1,
+        "one recorded, one more made: {next:?}"
+    );
+    // Leases that ran out (their holder died) count no more.
+    let later = repos
+        .outbox
+        .claim(now + TimeDelta::minutes(2), LEASE, limits)
+        .expect("claim");
+    assert_eq!(to(&later, slow.id), 3, "{later:?}");
+    assert_eq!(
+        to(&later, other.id),
+        2,
+        "the other webhook's expired leases too"
+    );
+    // With no limit per webhook the batch is what it was.
+    let unlimited = repos
+        .outbox
+        .claim(now + TimeDelta::minutes(4), LEASE, ClaimLimits::batch(5))
+        .expect("claim");
+    assert_eq!(to(&unlimited, slow.id), 5, "{unlimited:?}");
 }
 
 fn a_chat_pause_holds_the_chat_until_then(backend: Backend) {
@@ -1450,7 +1549,9 @@ fn concurrent_claims_never_hand_out_one_delivery_twice(backend: Backend) {
                     start.wait();
                     let mut mine = Vec::new();
                     loop {
-                        let got = outbox.claim(now, LEASE, 7).expect("claim");
+                        let got = outbox
+                            .claim(now, LEASE, ClaimLimits::batch(7))
+                            .expect("claim");
                         if got.is_empty() {
                             return mine;
                         }
@@ -1513,7 +1614,7 @@ fn concurrent_claims_send_at_most_one_message_per_chat_a_second(backend: Backend
                     for round in 0..rounds {
                         barrier.wait();
                         let now = min(2) + TimeDelta::seconds(round as i64);
-                        match outbox.claim(now, LEASE, 10) {
+                        match outbox.claim(now, LEASE, ClaimLimits::batch(10)) {
                             Ok(got) => {
                                 for d in got {
                                     let chat = chat_of(&d).expect("Telegram").to_owned();
@@ -1742,6 +1843,7 @@ backend_tests!(
     a_completion_with_a_lost_lease_returns_false_but_is_logged,
     telegram_gets_at_most_one_message_per_chat_a_second,
     a_paced_chats_waiting_messages_do_not_hold_back_other_due_deliveries,
+    a_webhooks_leases_stop_at_its_limit_and_the_claim_looks_past_its_backlog,
     a_chat_pause_holds_the_chat_until_then,
     deactivate_deactivates_the_webhook_and_drops_its_other_pending_deliveries,
     stats_count_unrouted_events_and_pending_deliveries_from_the_oldest,

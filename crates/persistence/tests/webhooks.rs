@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cohai_domain::outbox::{
-    AttemptRecord, ClaimedDelivery, EventType, NewWebhook, NextStep, Webhook, WebhookChanges,
+    AttemptRecord, ClaimLimits, ClaimedDelivery, EventType, NewWebhook, NextStep, Webhook,
+    WebhookChanges,
 };
 use cohai_domain::{AuditAction, AuditEntity, AuditFilter, RepoError};
 use cohai_persistence::testing::builders::{at, lead, phone};
@@ -93,7 +94,10 @@ fn lead_event(repos: &Repositories, n: u32, at: DateTime<Utc>) {
 
 /// Claims the due deliveries at `now`.
 fn claim(repos: &Repositories, now: DateTime<Utc>) -> Vec<ClaimedDelivery> {
-    repos.outbox.claim(now, LEASE, 10).expect("claim")
+    repos
+        .outbox
+        .claim(now, LEASE, ClaimLimits::batch(10))
+        .expect("claim")
 }
 
 /// Records an attempt of `delivery` answered with `status` at `now`.

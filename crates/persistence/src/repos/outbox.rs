@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cohai_domain::outbox::{
-    AttemptRecord, ClaimedDelivery, Completion, DeliveryTarget, EventType, NextStep, NoticeContext,
-    OutboxEvent, OutboxRepository, OutboxStats, TelegramRouting,
+    AttemptRecord, ClaimLimits, ClaimedDelivery, Completion, DeliveryTarget, EventType, NextStep,
+    NoticeContext, OutboxEvent, OutboxRepository, OutboxStats, TelegramRouting,
 };
 use cohai_domain::{Lead, LeadEventKind, RepoError, RepoResult, WEBSITE_ACTOR};
 use diesel::dsl::{exists, not};
@@ -375,8 +375,14 @@ const PENDING: &str = "deliveries.state = 'pending'";
 /// [`PENDING`] for the alias `earlier` of `deliveries`.
 const EARLIER_PENDING: &str = "earlier.state = 'pending'";
 
+///
+/// `$full_webhooks`: webhooks whose deliveries are passed over (at their limit of leases);
+/// `$held`: deliveries this claim already holds. Both `&[i64]`, empty for none.
 macro_rules! due_deliveries {
-    ($now:expr, $limit:expr) => {{
+    ($now:expr, $limit:expr) => {
+        due_deliveries!($now, $limit, &[] as &[i64], &[] as &[i64])
+    };
+    ($now:expr, $limit:expr, $full_webhooks:expr, $held:expr) => {{
         let earlier = diesel::alias!(deliveries as earlier);
         deliveries::table
             .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(PENDING))
@@ -386,6 +392,12 @@ macro_rules! due_deliveries {
                     .is_null()
                     .or(deliveries::leased_until.lt($now)),
             )
+            .filter(
+                deliveries::webhook_id.is_null().or(deliveries::webhook_id
+                    .assume_not_null()
+                    .ne_all($full_webhooks)),
+            )
+            .filter(deliveries::id.ne_all($held))
             .filter(not(exists(
                 earlier
                     .filter(earlier.field(deliveries::target).eq(deliveries::target))
@@ -425,6 +437,93 @@ type Candidate = (
     i32,
     Option<chrono::NaiveDateTime>,
 );
+
+/// How many deliveries of each webhook are under lease at `$now` (being made by some
+/// instance, not yet recorded), as `(webhook, count)` rows. The predicate of the partial
+/// index `deliveries_leased_idx` is SQL text, for the reason [`PENDING`] gives.
+macro_rules! leased_per_webhook {
+    ($now:expr) => {
+        deliveries::table
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "deliveries.leased_until IS NOT NULL",
+            ))
+            .filter(deliveries::leased_until.ge($now))
+            .filter(deliveries::webhook_id.is_not_null())
+            .group_by(deliveries::webhook_id)
+            .select((
+                deliveries::webhook_id.assume_not_null(),
+                diesel::dsl::count_star(),
+            ))
+    };
+}
+
+/// How many times a claim looks again for due deliveries after passing over a webhook's
+/// that went past its limit (each look passes over at least one more webhook).
+const CLAIM_LOOKS: usize = 4;
+
+/// The due deliveries a claim leases, in due order, within `limits` (see
+/// [`OutboxRepository::claim`]). Deliveries of a webhook at its limit are passed over and the
+/// claim looks again, so a backlog for one slow receiver does not crowd out the others.
+fn choose_due(
+    c: &mut AnyConnection,
+    now: DateTime<Utc>,
+    limits: ClaimLimits,
+) -> Result<Vec<Candidate>, StoreError> {
+    let db_now = to_db_time(now);
+    let mut room: HashMap<i64, i64> = HashMap::new();
+    let mut full: Vec<i64> = Vec::new();
+    if limits.per_webhook < limits.batch {
+        let leased: Vec<(i64, i64)> = leased_per_webhook!(db_now).load(c)?;
+        for (webhook, leased) in leased {
+            let left = limits.per_webhook.saturating_sub(leased);
+            if left <= 0 {
+                full.push(webhook);
+            }
+            room.insert(webhook, left);
+        }
+    }
+    let mut chosen: Vec<Candidate> = Vec::new();
+    for _ in 0..CLAIM_LOOKS {
+        let wanted = limits.batch - i64::try_from(chosen.len()).unwrap_or(i64::MAX);
+        if wanted <= 0 {
+            break;
+        }
+        let held: Vec<i64> = chosen.iter().map(|candidate| candidate.0).collect();
+        let candidates: Vec<Candidate> = match c {
+            AnyConnection::Postgresql(pg) => due_deliveries!(db_now, wanted, &full, &held)
+                .for_update()
+                .skip_locked()
+                .load(pg)?,
+            AnyConnection::Sqlite(sq) => due_deliveries!(db_now, wanted, &full, &held).load(sq)?,
+        };
+        if candidates.is_empty() {
+            break;
+        }
+        let mut passed_over_some = false;
+        let mut fitting = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            let Some(webhook) = candidate.1 else {
+                fitting.push(candidate);
+                continue;
+            };
+            let left = room.entry(webhook).or_insert(limits.per_webhook);
+            if *left > 0 {
+                *left -= 1;
+                if *left == 0 {
+                    full.push(webhook);
+                }
+                fitting.push(candidate);
+            } else {
+                passed_over_some = true;
+            }
+        }
+        chosen.extend(pace_telegram(c, fitting, now)?);
+        if !passed_over_some {
+            break;
+        }
+    }
+    Ok(chosen)
+}
 
 /// Keeps at most one candidate per Telegram chat, and only for chats whose pacing allows a
 /// message now; those chats' next message is then [`TELEGRAM_PACE`] later.
@@ -700,7 +799,7 @@ impl OutboxRepository for DieselOutboxRepository {
         &self,
         now: DateTime<Utc>,
         lease: Duration,
-        limit: i64,
+        limits: ClaimLimits,
     ) -> RepoResult<Vec<ClaimedDelivery>> {
         let lease = chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX);
         // A read first, as in `route`.
@@ -711,18 +810,10 @@ impl OutboxRepository for DieselOutboxRepository {
         }
         self.db.write(|c| {
             immediate_transaction(c, |c| {
-                let db_now = to_db_time(now);
-                let candidates: Vec<Candidate> = match c {
-                    AnyConnection::Postgresql(pg) => due_deliveries!(db_now, limit)
-                        .for_update()
-                        .skip_locked()
-                        .load(pg)?,
-                    AnyConnection::Sqlite(sq) => due_deliveries!(db_now, limit).load(sq)?,
-                };
-                if candidates.is_empty() {
+                let chosen = choose_due(c, now, limits)?;
+                if chosen.is_empty() {
                     return Ok(Vec::new());
                 }
-                let chosen = pace_telegram(c, candidates, now)?;
                 let token = uuid::Uuid::new_v4().to_string();
                 let ids: Vec<i64> = chosen.iter().map(|c| c.0).collect();
                 diesel::update(deliveries::table.filter(deliveries::id.eq_any(&ids)))
@@ -968,6 +1059,45 @@ mod tests {
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(now)
             .bind::<BigInt, _>(32_i64)
+            .load::<Step>(sqlite)
+            .expect("plan")
+            .into_iter()
+            .map(|step| step.detail)
+            .collect()
+    }
+
+    #[test]
+    fn counting_a_webhooks_leases_reads_only_the_leased_index() {
+        let mut conn = AnyConnection::Sqlite(
+            SqliteConnection::establish(":memory:").expect("in-memory database"),
+        );
+        crate::migrations::run_pending(&mut conn).expect("migrations");
+        let AnyConnection::Sqlite(sqlite) = &mut conn else {
+            unreachable!("opened as SQLite")
+        };
+        let query = leased_per_webhook!(to_db_time(Utc::now()));
+        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+        let sql = sql.split(" -- binds:").next().expect("the SQL");
+        let plan: Vec<String> = plan_of(sqlite, &format!("EXPLAIN QUERY PLAN {sql}"));
+        assert!(
+            plan.iter()
+                .any(|s| s.contains("USING COVERING INDEX deliveries_leased_idx")),
+            "{plan:#?}"
+        );
+    }
+
+    /// The `detail` column of SQLite's `EXPLAIN QUERY PLAN` for `explain`, its one bind an
+    /// instant.
+    fn plan_of(sqlite: &mut SqliteConnection, explain: &str) -> Vec<String> {
+        use diesel::sql_types::{Text, Timestamp};
+
+        #[derive(QueryableByName)]
+        struct Step {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        diesel::sql_query(explain)
+            .bind::<Timestamp, _>(to_db_time(Utc::now()))
             .load::<Step>(sqlite)
             .expect("plan")
             .into_iter()
