@@ -841,8 +841,11 @@ async fn the_horizon_starts_at_each_locations_local_today(backend: Backend) {
         })
         .expect("slot")
         .id;
-    let service =
-        cohai_services::TimetableServiceImpl::new(r.timetable.clone(), r.locations.clone());
+    let service = cohai_services::TimetableServiceImpl::new(
+        r.timetable.clone(),
+        r.locations.clone(),
+        cohai_services::PublicChanges::new(),
+    );
     // 22:30 UTC on Monday 2027-03-01: already Tuesday in Moscow (01:30), still Monday in Berlin.
     let now = at("2027-03-01T22:30:00Z");
     let report = service

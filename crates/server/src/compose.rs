@@ -135,11 +135,15 @@ pub fn app_state(
         repos.class_sessions.clone(),
         web_settings.admin_keys.directory(),
     ));
+    // Every service that writes public data counts its writes here, and the public response
+    // cache serves only what it loaded since the last one.
+    let public_changes = cohai_services::PublicChanges::new();
     let catalog_admin = cohai_services::CatalogAdminServices::new(
         repos.locations.clone(),
         repos.program_types.clone(),
         repos.trainers.clone(),
         repos.membership_plans.clone(),
+        &public_changes,
     );
     let class_session_admin = Arc::new(cohai_services::ClassSessionAdmin::new(
         repos.class_session_admin.clone(),
@@ -147,6 +151,7 @@ pub fn app_state(
         repos.program_types.clone(),
         repos.trainers.clone(),
         repos.membership_plans.clone(),
+        public_changes.clone(),
     ));
     let timetable = cohai_services::TimetableServices::new(
         repos.timetable_slots.clone(),
@@ -154,6 +159,7 @@ pub fn app_state(
         repos.locations.clone(),
         repos.program_types.clone(),
         repos.trainers.clone(),
+        &public_changes,
     );
     let audit = Arc::new(cohai_services::AuditServiceImpl::new(repos.audit.clone()));
     let webhooks = Arc::new(cohai_services::WebhookAdminService::new(
@@ -175,7 +181,7 @@ pub fn app_state(
     };
     let metrics = Metrics::new(VERSION, GIT_COMMIT, pool_stats)
         .map_err(|e| prometheus_error::Error(e.to_string()))?;
-    let cache = ResponseCache::new(web_settings.public_cache_ttl);
+    let cache = ResponseCache::new(web_settings.public_cache_ttl, public_changes);
     let lead_rate_limit = client_rate_limit(repos, web_settings.lead_rate_per_minute, "lead");
     let sign_in_rate_limit = client_rate_limit(repos, SIGN_IN_ATTEMPTS_PER_MINUTE, "sign_in");
     Ok(web::Data::new(AppState {

@@ -6,6 +6,8 @@
 //! Several instances on one PostgreSQL database may all run it: a run that finds another
 //! one in progress does nothing (a transaction-scoped advisory lock), and the occurrence key
 //! makes a duplicate session impossible anyway. It runs as a [`Periodic`] job, like the purges.
+//! A run that created sessions counts as a change of public data in the timetable service
+//! (`cohai_services::PublicChanges`), so this instance's public schedule shows them at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,29 +20,25 @@ use crate::periodic::Periodic;
 /// How often the horizon is kept.
 pub const EVERY: Duration = Duration::from_secs(60 * 60);
 
-/// Called after a run that created sessions (the server clears its public response cache).
-pub type OnCreated = Box<dyn Fn() + Send + 'static>;
-
 /// Starts keeping `days` of sessions generated now and every `every`; `None` (and nothing
 /// runs) when `days` is 0.
 pub fn start(
     service: Arc<dyn TimetableService>,
     days: u32,
     every: Duration,
-    on_created: OnCreated,
 ) -> std::io::Result<Option<Periodic>> {
     if days == 0 {
         log::info!("timetable horizon: off (schedule_horizon_days = 0)");
         return Ok(None);
     }
     Periodic::start("timetable-horizon", every, move || {
-        run_once(&*service, days, &on_created);
+        run_once(&*service, days);
     })
     .map(Some)
 }
 
 /// One run, logged in one line.
-fn run_once(service: &dyn TimetableService, days: u32, on_created: &OnCreated) {
+fn run_once(service: &dyn TimetableService, days: u32) {
     match service.keep_horizon(days, Utc::now()) {
         Ok(Some(report)) => {
             log::info!(
@@ -49,9 +47,6 @@ fn run_once(service: &dyn TimetableService, days: u32, on_created: &OnCreated) {
                 report.skipped,
                 report.conflicts.len()
             );
-            if report.created > 0 {
-                on_created();
-            }
         }
         Ok(None) => log::info!(
             "timetable horizon ({days} days): another run is in progress (another instance?); nothing to do"
@@ -63,7 +58,6 @@ fn run_once(service: &dyn TimetableService, days: u32, on_created: &OnCreated) {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use chrono::DateTime;
     use cohai_domain::{ApplyReport, GenerationReport};
@@ -100,39 +94,24 @@ mod tests {
     }
 
     #[test]
-    fn runs_at_start_clears_the_cache_after_creating_and_stops_when_dropped() {
+    fn runs_at_start_and_stops_when_dropped() {
         let service = Arc::new(Recording::default());
-        let cleared = Arc::new(AtomicUsize::new(0));
-        let counter = cleared.clone();
-        let horizon = start(
-            service.clone(),
-            28,
-            Duration::from_secs(3600),
-            Box::new(move || {
-                counter.fetch_add(1, Ordering::SeqCst);
-            }),
-        )
-        .expect("start")
-        .expect("on");
+        let horizon = start(service.clone(), 28, Duration::from_secs(3600))
+            .expect("start")
+            .expect("on");
         // Dropping joins the thread, which ran once before waiting for the next hour.
         drop(horizon);
         let calls = service.0.lock().expect("calls");
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].0, 28);
-        assert_eq!(cleared.load(Ordering::SeqCst), 1);
     }
 
     #[test]
     fn runs_again_after_the_period() {
         let service = Arc::new(Recording::default());
-        let horizon = start(
-            service.clone(),
-            7,
-            Duration::from_millis(20),
-            Box::new(|| {}),
-        )
-        .expect("start")
-        .expect("on");
+        let horizon = start(service.clone(), 7, Duration::from_millis(20))
+            .expect("start")
+            .expect("on");
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while service.0.lock().expect("calls").len() < 3 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
@@ -144,7 +123,7 @@ mod tests {
     #[test]
     fn zero_days_is_off() {
         let service = Arc::new(Recording::default());
-        let horizon = start(service.clone(), 0, EVERY, Box::new(|| {})).expect("start");
+        let horizon = start(service.clone(), 0, EVERY).expect("start");
         assert!(horizon.is_none());
         assert!(service.0.lock().expect("calls").is_empty());
     }

@@ -101,15 +101,11 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
         state.metrics.clone(),
     )?;
     let purge = crate::purge::start(purge_jobs(&state), crate::purge::EVERY)?;
-    let horizon = {
-        let cache_of = state.clone();
-        crate::horizon::start(
-            state.timetable.timetable.clone(),
-            settings.schedule_horizon_days,
-            crate::horizon::EVERY,
-            Box::new(move || cache_of.cache.clear()),
-        )?
-    };
+    let horizon = crate::horizon::start(
+        state.timetable.timetable.clone(),
+        settings.schedule_horizon_days,
+        crate::horizon::EVERY,
+    )?;
 
     let workers = if settings.workers > 0 {
         settings.workers

@@ -18,7 +18,7 @@ use cohai_domain::{
 };
 use serde::{Deserialize, Deserializer};
 
-use crate::{ServiceError, ServiceResult};
+use crate::{PublicChanges, ServiceError, ServiceResult};
 
 /// The message for a required field that is absent.
 pub(crate) const REQUIRED: &str = "is required";
@@ -72,18 +72,22 @@ pub trait CatalogResource: Send + Sync + 'static {
 pub struct CatalogAdmin<R: CatalogResource> {
     repo: Arc<dyn CrudRepository<R::Entity, R::New>>,
     locations: Arc<dyn LocationRepository>,
+    changes: PublicChanges,
     resource: PhantomData<fn() -> R>,
 }
 
 impl<R: CatalogResource> CatalogAdmin<R> {
-    /// The service over the resource's repository (`locations` checks references).
+    /// The service over the resource's repository (`locations` checks references); each
+    /// write counts in `changes`.
     pub fn new(
         repo: Arc<dyn CrudRepository<R::Entity, R::New>>,
         locations: Arc<dyn LocationRepository>,
+        changes: PublicChanges,
     ) -> Self {
         Self {
             repo,
             locations,
+            changes,
             resource: PhantomData,
         }
     }
@@ -128,9 +132,9 @@ impl<R: CatalogResource> AdminCatalogService<R::Entity, R::Input> for CatalogAdm
 
     fn create(&self, input: R::Input, actor: &str) -> ServiceResult<R::Entity> {
         let new = self.prepare(input, None)?;
-        self.repo
-            .create_audited(&new, actor, now())
-            .map_err(duplicate)
+        let created = self.repo.create_audited(&new, actor, now());
+        self.changes.wrote();
+        created.map_err(duplicate)
     }
 
     fn update(
@@ -152,10 +156,11 @@ impl<R: CatalogResource> AdminCatalogService<R::Entity, R::Input> for CatalogAdm
             if R::merge(R::Input::default(), Some(&current)).is_ok_and(|same| same == new) {
                 return Ok(current);
             }
-            match self
+            let updated = self
                 .repo
-                .update_audited(id, &new, Some(current.version()), actor, now())
-            {
+                .update_audited(id, &new, Some(current.version()), actor, now());
+            self.changes.wrote();
+            match updated {
                 Ok(Some(updated)) => return Ok(updated),
                 Ok(None) => return Err(ServiceError::not_found(R::NOUN, id)),
                 Err(RepoError::Stale) if expected_version.is_none() => continue,
@@ -172,7 +177,9 @@ impl<R: CatalogResource> AdminCatalogService<R::Entity, R::Input> for CatalogAdm
         // Without `If-Match`, a row changed between the read and the delete is deleted as it
         // now is (the audit entry records that state).
         for _ in 0..UPDATE_ATTEMPTS {
-            match self.repo.delete_audited(id, expected_version, actor, now()) {
+            let deleted = self.repo.delete_audited(id, expected_version, actor, now());
+            self.changes.wrote();
+            match deleted {
                 Ok(true) => return Ok(()),
                 Ok(false) => return Err(ServiceError::not_found(R::NOUN, id)),
                 Err(RepoError::Stale) if expected_version.is_none() => continue,
@@ -758,24 +765,35 @@ pub struct CatalogAdminServices {
 }
 
 impl CatalogAdminServices {
-    /// The services over the catalog repositories.
+    /// The services over the catalog repositories; their writes count in `changes`.
     pub fn new(
         locations: Arc<dyn LocationRepository>,
         program_types: Arc<dyn ProgramTypeRepository>,
         trainers: Arc<dyn TrainerRepository>,
         plans: Arc<dyn MembershipPlanRepository>,
+        changes: &PublicChanges,
     ) -> Self {
         Self {
             locations: Arc::new(CatalogAdmin::<Locations>::new(
                 locations.clone(),
                 locations.clone(),
+                changes.clone(),
             )),
             program_types: Arc::new(CatalogAdmin::<ProgramTypes>::new(
                 program_types,
                 locations.clone(),
+                changes.clone(),
             )),
-            trainers: Arc::new(CatalogAdmin::<Trainers>::new(trainers, locations.clone())),
-            membership_plans: Arc::new(CatalogAdmin::<MembershipPlans>::new(plans, locations)),
+            trainers: Arc::new(CatalogAdmin::<Trainers>::new(
+                trainers,
+                locations.clone(),
+                changes.clone(),
+            )),
+            membership_plans: Arc::new(CatalogAdmin::<MembershipPlans>::new(
+                plans,
+                locations,
+                changes.clone(),
+            )),
         }
     }
 }

@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use crate::catalog_admin::{Merge, NOT_NULL, REQUIRED, input, present};
 use crate::schedule::resolve_window;
-use crate::{ServiceError, ServiceResult};
+use crate::{PublicChanges, ServiceError, ServiceResult};
 
 /// Largest page of the admin session list.
 pub const MAX_SESSION_PAGE: i64 = 200;
@@ -129,16 +129,18 @@ pub struct ClassSessionAdmin {
     program_types: Arc<dyn ProgramTypeRepository>,
     trainers: Arc<dyn TrainerRepository>,
     plans: Arc<dyn MembershipPlanRepository>,
+    changes: PublicChanges,
 }
 
 impl ClassSessionAdmin {
-    /// The service over these repositories.
+    /// The service over these repositories; each write counts in `changes`.
     pub fn new(
         sessions: Arc<dyn ClassSessionAdminRepository>,
         locations: Arc<dyn LocationRepository>,
         program_types: Arc<dyn ProgramTypeRepository>,
         trainers: Arc<dyn TrainerRepository>,
         plans: Arc<dyn MembershipPlanRepository>,
+        changes: PublicChanges,
     ) -> Self {
         Self {
             sessions,
@@ -146,6 +148,7 @@ impl ClassSessionAdmin {
             program_types,
             trainers,
             plans,
+            changes,
         }
     }
 
@@ -349,9 +352,9 @@ impl ClassSessionAdminService for ClassSessionAdmin {
 
     fn create(&self, input: ClassSessionInput, actor: &str) -> ServiceResult<AdminClassSession> {
         let fields = self.prepare(input, None)?;
-        self.sessions
-            .create_audited(&fields, actor, now())
-            .map_err(refused)
+        let created = self.sessions.create_audited(&fields, actor, now());
+        self.changes.wrote();
+        created.map_err(refused)
     }
 
     fn update(
@@ -373,10 +376,11 @@ impl ClassSessionAdminService for ClassSessionAdmin {
             if fields == ClassSessionFields::of(&current) {
                 return Ok(current);
             }
-            match self
-                .sessions
-                .update_audited(id, &fields, Some(current.version), actor, now())
-            {
+            let updated =
+                self.sessions
+                    .update_audited(id, &fields, Some(current.version), actor, now());
+            self.changes.wrote();
+            match updated {
                 Ok(Some(updated)) => return Ok(updated),
                 Ok(None) => return Err(ServiceError::not_found(NOUN, id)),
                 Err(SessionWriteError::Repo(RepoError::Stale)) if expected_version.is_none() => {
@@ -391,11 +395,11 @@ impl ClassSessionAdminService for ClassSessionAdmin {
     }
 
     fn delete(&self, id: i64, expected_version: Option<i64>, actor: &str) -> ServiceResult<()> {
-        if self
+        let deleted = self
             .sessions
-            .delete_audited(id, expected_version, actor, now())
-            .map_err(refused)?
-        {
+            .delete_audited(id, expected_version, actor, now());
+        self.changes.wrote();
+        if deleted.map_err(refused)? {
             Ok(())
         } else {
             Err(ServiceError::not_found(NOUN, id))

@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod leads;
 #[cfg(feature = "openapi")]
 mod openapi;
+pub mod public_changes;
 pub mod rate_limit;
 mod schedule;
 pub mod timetable;
@@ -35,6 +36,7 @@ pub use idempotency::{IdempotencyService, IdempotencyServiceImpl};
 pub use leads::{
     AdminLeadForm, LeadForm, LeadPatch, LeadService, LeadServiceImpl, PersonalData, SubmitOutcome,
 };
+pub use public_changes::PublicChanges;
 pub use rate_limit::{ClientRateLimit, InMemoryRateLimit, SharedRateLimit};
 pub use schedule::{
     CalendarEntry, CalendarQuery, ScheduleQuery, ScheduleService, ScheduleServiceImpl,

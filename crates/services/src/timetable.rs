@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::catalog_admin::{AdminCatalogService, REQUIRED};
 use crate::timetable_slots::{TimetableSlotAdmin, TimetableSlotInput};
-use crate::{ServiceError, ServiceResult};
+use crate::{PublicChanges, ServiceError, ServiceResult};
 
 /// A manager's generation run: `POST /api/v1/admin/timetable/generate`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -71,17 +71,20 @@ pub trait TimetableService: Send + Sync {
 pub struct TimetableServiceImpl {
     timetable: Arc<dyn TimetableRepository>,
     locations: Arc<dyn LocationRepository>,
+    changes: PublicChanges,
 }
 
 impl TimetableServiceImpl {
-    /// The service over the timetable and the locations.
+    /// The service over the timetable and the locations; each run counts in `changes`.
     pub fn new(
         timetable: Arc<dyn TimetableRepository>,
         locations: Arc<dyn LocationRepository>,
+        changes: PublicChanges,
     ) -> Self {
         Self {
             timetable,
             locations,
+            changes,
         }
     }
 }
@@ -142,9 +145,9 @@ impl TimetableService for TimetableServiceImpl {
             lock: RunLock::Wait,
             audit: RunAudit::Always,
         };
-        self.timetable
-            .generate(&run, actor, now())?
-            .ok_or_else(|| ServiceError::Internal("a waiting generation run was skipped".into()))
+        let report = self.timetable.generate(&run, actor, now());
+        self.changes.wrote();
+        report?.ok_or_else(|| ServiceError::Internal("a waiting generation run was skipped".into()))
     }
 
     fn apply(&self, slot_id: i64, input: ApplyInput, actor: &str) -> ServiceResult<ApplyReport> {
@@ -152,9 +155,9 @@ impl TimetableService for TimetableServiceImpl {
         let Some(from) = date_field(&mut errors, "from", input.from.as_deref()) else {
             return Err(errors.into());
         };
-        self.timetable
-            .apply(slot_id, from, now(), actor)?
-            .ok_or_else(|| ServiceError::not_found("timetable slot", slot_id))
+        let report = self.timetable.apply(slot_id, from, now(), actor);
+        self.changes.wrote();
+        report?.ok_or_else(|| ServiceError::not_found("timetable slot", slot_id))
     }
 
     fn keep_horizon(
@@ -189,7 +192,12 @@ impl TimetableService for TimetableServiceImpl {
             lock: RunLock::SkipIfBusy,
             audit: RunAudit::WhenCreated,
         };
-        Ok(self.timetable.generate(&run, SYSTEM_ACTOR, now)?)
+        let report = self.timetable.generate(&run, SYSTEM_ACTOR, now);
+        // Most hourly runs find every session made already: they change nothing.
+        if !matches!(&report, Ok(None)) && !matches!(&report, Ok(Some(r)) if r.created == 0) {
+            self.changes.wrote();
+        }
+        Ok(report?)
     }
 }
 
@@ -203,13 +211,14 @@ pub struct TimetableServices {
 }
 
 impl TimetableServices {
-    /// The services over the repositories.
+    /// The services over the repositories; their writes count in `changes`.
     pub fn new(
         slots: Arc<dyn TimetableSlotRepository>,
         timetable: Arc<dyn TimetableRepository>,
         locations: Arc<dyn LocationRepository>,
         program_types: Arc<dyn ProgramTypeRepository>,
         trainers: Arc<dyn TrainerRepository>,
+        changes: &PublicChanges,
     ) -> Self {
         Self {
             slots: Arc::new(TimetableSlotAdmin::new(
@@ -217,8 +226,13 @@ impl TimetableServices {
                 locations.clone(),
                 program_types,
                 trainers,
+                changes.clone(),
             )),
-            timetable: Arc::new(TimetableServiceImpl::new(timetable, locations)),
+            timetable: Arc::new(TimetableServiceImpl::new(
+                timetable,
+                locations,
+                changes.clone(),
+            )),
         }
     }
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::catalog_admin::{
     AdminCatalogService, CatalogAdmin, CatalogResource, Merge, input, present,
 };
-use crate::{ServiceError, ServiceResult};
+use crate::{PublicChanges, ServiceError, ServiceResult};
 
 /// Most places in a class.
 pub const MAX_CAPACITY: i32 = 500;
@@ -164,9 +164,10 @@ impl TimetableSlotAdmin {
         locations: Arc<dyn LocationRepository>,
         program_types: Arc<dyn ProgramTypeRepository>,
         trainers: Arc<dyn TrainerRepository>,
+        changes: PublicChanges,
     ) -> Self {
         Self {
-            inner: CatalogAdmin::new(slots, locations.clone()),
+            inner: CatalogAdmin::new(slots, locations.clone(), changes),
             locations,
             program_types,
             trainers,

@@ -224,9 +224,6 @@ pub(super) async fn cancel(
     .await?;
     match result {
         Ok(class) => {
-            // The public schedule and calendar show the cancellation at once, as after the
-            // API's PATCH.
-            state.cache.clear();
             let names = {
                 let catalog = state.catalog_admin.clone();
                 blocking(&state, move || Names::studios(&catalog)).await?

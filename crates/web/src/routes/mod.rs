@@ -135,12 +135,14 @@ where
     let cached = match hit {
         Some(hit) => hit,
         None => {
+            // Read before the load: a write that ends while it runs makes this body stale.
+            let generation = state.cache.generation();
             let body = blocking(state, load).await?;
             let fresh = CachedBody {
                 etag: etag_of(&body),
                 body: body.into(),
             };
-            state.cache.put(key, fresh.clone());
+            state.cache.put(key, generation, fresh.clone());
             fresh
         }
     };

@@ -2,8 +2,9 @@
 //! `admin/trainers.rs`, `admin/memberships.rs`) share: the handlers' bodies, generic over the
 //! resource, and [`admin_catalog_resource!`], which declares one resource's documented routes.
 //!
-//! Each successful write clears the public response cache, so the public API of this
-//! instance shows the change at once (other instances: within their cache TTL).
+//! The services count each write as a change of public data (`cohai_services::PublicChanges`),
+//! so the public API of this instance shows it at once (other instances: within their cache
+//! TTL).
 
 use std::sync::Arc;
 
@@ -154,7 +155,6 @@ where
 {
     let service = r.service;
     let entity = blocking(state, move || service.create(input, &actor)).await?;
-    state.cache.clear();
     let url = format!("{}/{}", r.path, entity.id());
     Ok(crate::routes::with_location(
         one(StatusCode::CREATED, &entity),
@@ -179,7 +179,6 @@ where
     let expected = expected::<E>(req, id);
     let service = r.service;
     let entity = blocking(state, move || service.update(id, input, expected, &actor)).await?;
-    state.cache.clear();
     Ok(one(StatusCode::OK, &entity))
 }
 
@@ -199,7 +198,6 @@ where
     let expected = expected::<E>(req, id);
     let service = r.service;
     blocking(state, move || service.delete(id, expected, &actor)).await?;
-    state.cache.clear();
     Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .finish())

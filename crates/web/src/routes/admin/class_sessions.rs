@@ -3,9 +3,9 @@
 //! `cohai_services::class_session_admin`; the list takes the public schedule's filters and
 //! window (`/api/v1/schedule`) plus `status` and paging.
 //!
-//! Each successful write clears the public response cache, so `/api/v1/schedule` and
-//! `/api/v1/schedule.ics` of this instance show the change at once (other instances: within
-//! their cache TTL).
+//! The service counts each write as a change of public data (`cohai_services::PublicChanges`),
+//! so `/api/v1/schedule` and `/api/v1/schedule.ics` of this instance show it at once (other
+//! instances: within their cache TTL).
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -209,7 +209,6 @@ pub async fn create(
     let service = state.class_session_admin.clone();
     let input = body.into_inner();
     let session = blocking(&state, move || service.create(input, &admin.name)).await?;
-    state.cache.clear();
     let url = format!("{PATH}/{}", session.id);
     Ok(crate::routes::with_location(
         one(StatusCode::CREATED, &session),
@@ -259,7 +258,6 @@ pub async fn update(
         service.update(id, input, expected, &admin.name)
     })
     .await?;
-    state.cache.clear();
     Ok(one(StatusCode::OK, &session))
 }
 
@@ -292,7 +290,6 @@ pub async fn delete(
     let expected = expected::<AdminClassSession>(&req, id);
     let service = state.class_session_admin.clone();
     blocking(&state, move || service.delete(id, expected, &admin.name)).await?;
-    state.cache.clear();
     Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .finish())

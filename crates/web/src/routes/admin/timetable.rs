@@ -2,8 +2,9 @@
 //! `POST /api/v1/admin/timetable-slots/{id}/apply`. The rules are in
 //! `cohai_services::timetable`.
 //!
-//! A call that created or changed sessions clears the public response cache, so this
-//! instance's public schedule shows them at once (other instances: within their cache TTL).
+//! The service counts each run as a change of public data (`cohai_services::PublicChanges`),
+//! so this instance's public schedule shows what it made at once (other instances: within
+//! their cache TTL).
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -51,9 +52,6 @@ pub async fn generate(
         body.into_inner(),
     );
     let report = blocking(&state, move || service.generate(input, &actor)).await?;
-    if report.created > 0 {
-        state.cache.clear();
-    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .json(report))
@@ -92,9 +90,6 @@ pub async fn apply(
         body.into_inner(),
     );
     let report = blocking(&state, move || service.apply(id, input, &actor)).await?;
-    if report.updated > 0 {
-        state.cache.clear();
-    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, PRIVATE))
         .json(report))
