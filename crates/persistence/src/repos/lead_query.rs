@@ -31,7 +31,8 @@ fn open_statuses() -> String {
 }
 
 /// `(leads.status || '') IN ('new', 'contacted', 'trial_scheduled')`: the predicate of the
-/// partial index `leads_overdue_idx`, written exactly as the index states it (a planner uses a
+/// partial index `leads_overdue_idx` (with `next_contact_at IS NOT NULL`), written exactly as
+/// the index states it (a planner uses a
 /// partial index only for a query that says the same, and not with bound parameters). As an
 /// expression rather than the bare column, the status index cannot serve it: without table
 /// statistics SQLite would otherwise take that index, as if a status were rare, and read every
@@ -59,6 +60,7 @@ fn overdue(query: LeadQuery, filter: &OverdueFilter, access: Access) -> LeadQuer
     match (filter.overdue, access) {
         (true, Access::Indexed) => query
             .filter(sql::<Bool>(&open_status_sql()))
+            .filter(leads::next_contact_at.is_not_null())
             .filter(leads::next_contact_at.lt(now)),
         (true, Access::Walk) => query.filter(
             sql::<Bool>(&format!("leads.status IN ({})", open_statuses()))
@@ -340,13 +342,20 @@ mod tests {
 
     #[test]
     fn the_open_statuses_are_named_as_the_overdue_index_names_them() {
+        // As the latest migration that builds the index states it.
         for migration in [
-            include_str!("../../../../migrations/sqlite/2026-12-01-000004_lead_work/up.sql"),
-            include_str!("../../../../migrations/postgres/2026-12-01-000004_lead_work/up.sql"),
+            include_str!(
+                "../../../../migrations/sqlite/2026-12-02-000002_sparse_lead_indexes/up.sql"
+            ),
+            include_str!(
+                "../../../../migrations/postgres/2026-12-02-000002_sparse_lead_indexes/up.sql"
+            ),
         ] {
             let predicate = open_status_sql().replace("leads.", "");
             assert!(
-                migration.contains(&format!("WHERE {predicate};")),
+                migration.contains(&format!(
+                    "WHERE {predicate} AND next_contact_at IS NOT NULL;"
+                )),
                 "{predicate}"
             );
         }
