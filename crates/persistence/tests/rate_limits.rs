@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use cohai_domain::rate_limit::{RateDecision, RateQuota};
+use cohai_persistence::PoolSettings;
 use cohai_persistence::backend_tests;
 use cohai_persistence::testing::builders::at;
 use cohai_persistence::testing::{Backend, TestDatabase, count};
@@ -141,6 +142,51 @@ fn purging_forgets_only_clients_whose_allowance_is_whole(backend: Backend) {
         1
     );
     assert_eq!(count(&t.db, "SELECT COUNT(*) AS n FROM rate_limits"), 0);
+}
+
+/// The upsert runs as one statement that PostgreSQL parsed and planned once per connection,
+/// whoever the client and whatever the quota (SQLite prepares statements in-process; on
+/// PostgreSQL a text sent anew is parsed and planned again for each request).
+#[test]
+fn postgres_runs_the_upsert_as_one_prepared_statement() {
+    let t = TestDatabase::with_settings(
+        Backend::Postgres,
+        &PoolSettings {
+            max_size: 1,
+            ..PoolSettings::default()
+        },
+    );
+    t.db.migrate().expect("migrate");
+    let limits = t.db.repositories().rate_limits;
+    for (n, client) in ["lead:203.0.113.1", "lead:203.0.113.2", "sign_in:a"]
+        .into_iter()
+        .enumerate()
+    {
+        let quota = RateQuota::per_minute(5 + n as u32).expect("a quota");
+        for _ in 0..3 {
+            limits.acquire(client, quota, noon()).expect("acquire");
+        }
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        runs: i64,
+    }
+    // The pool's one connection, on which every request ran.
+    let mut conn = t.db.pool().get().expect("the connection");
+    let upserts: Vec<Prepared> = diesel::RunQueryDsl::load::<Prepared>(
+        diesel::sql_query(
+            "SELECT statement, generic_plans + custom_plans AS runs \
+             FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO rate_limits%'",
+        ),
+        &mut **conn,
+    )
+    .expect("prepared statements");
+    assert_eq!(upserts.len(), 1, "one text for every client and quota");
+    assert_eq!(upserts[0].runs, 9, "{}", upserts[0].statement);
 }
 
 backend_tests!(

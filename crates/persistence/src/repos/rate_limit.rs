@@ -2,34 +2,106 @@
 //! PostgreSQL database counts a client's submissions together (the algorithm is in
 //! [`cohai_domain::rate_limit`]).
 //!
-//! One statement per request: an `INSERT … ON CONFLICT DO UPDATE … WHERE` that moves the
-//! client's theoretical arrival time only when the request is allowed, and returns nothing
-//! when it is not. The row lock the upsert takes serialises concurrent requests of one client
-//! across instances, so exactly the quota gets through. A refusal reads the row once more to
-//! say how long to wait.
+//! One prepared statement per request: an `INSERT … ON CONFLICT DO UPDATE … WHERE` that
+//! moves the client's theoretical arrival time only when the request is allowed, and returns
+//! nothing when it is not. The row lock the upsert takes serialises concurrent requests of one
+//! client across instances, so exactly the quota gets through. A refusal reads the row once
+//! more to say how long to wait. The table is `UNLOGGED` on PostgreSQL, so the upsert's commit
+//! waits for no WAL flush.
 
 use chrono::{DateTime, Utc};
 use cohai_domain::RepoResult;
 use cohai_domain::rate_limit::{RateDecision, RateLimitRepository, RateQuota};
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Text, Untyped};
+use diesel::sqlite::Sqlite;
 
 use super::Db;
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
 use crate::schema::rate_limits;
 
-/// The upsert on PostgreSQL: `$1` client, `$2` now, `$3` interval, `$4` burst (µs).
-const ACQUIRE_POSTGRES: &str = "INSERT INTO rate_limits AS r (client, tat_us) VALUES ($1, $2 + $3) \
-     ON CONFLICT (client) DO UPDATE SET tat_us = GREATEST(r.tat_us, $2) + $3 \
-     WHERE GREATEST(r.tat_us, $2) + $3 - $2 <= $4 \
-     RETURNING tat_us";
+/// The upsert of one request, as a statement Diesel keeps prepared on each connection (its
+/// type is its cache key; `sql_query` would send and plan the text anew per request): it
+/// moves the client's arrival time only when the request is allowed and returns the new one,
+/// else nothing. A placeholder stands for one use of a bind, so `now` and the interval are
+/// bound at each of their uses.
+struct Acquire<'a> {
+    client: &'a str,
+    now_us: i64,
+    interval_us: i64,
+    burst_us: i64,
+}
 
-/// The same on SQLite (`max` of two values is its `GREATEST`).
-const ACQUIRE_SQLITE: &str = "INSERT INTO rate_limits AS r (client, tat_us) VALUES (?1, ?2 + ?3) \
-     ON CONFLICT (client) DO UPDATE SET tat_us = max(r.tat_us, ?2) + ?3 \
-     WHERE max(r.tat_us, ?2) + ?3 - ?2 <= ?4 \
-     RETURNING tat_us";
+impl QueryId for Acquire<'_> {
+    type QueryId = Acquire<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for Acquire<'_> {
+    type SqlType = Untyped;
+}
+
+impl<C: diesel::Connection> RunQueryDsl<C> for Acquire<'_> {}
+
+impl Acquire<'_> {
+    /// Writes the statement; `greatest` is the backend's maximum of two values (PostgreSQL's
+    /// `GREATEST`, SQLite's two-argument `max`).
+    fn walk<'b, DB>(&'b self, mut out: AstPass<'_, 'b, DB>, greatest: &str) -> QueryResult<()>
+    where
+        DB: diesel::backend::Backend,
+        DB: diesel::sql_types::HasSqlType<BigInt> + diesel::sql_types::HasSqlType<Text>,
+        &'b str: diesel::serialize::ToSql<Text, DB>,
+        i64: diesel::serialize::ToSql<BigInt, DB>,
+    {
+        out.push_sql("INSERT INTO rate_limits AS r (client, tat_us) VALUES (");
+        out.push_bind_param::<Text, _>(&self.client)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.now_us)?;
+        out.push_sql(" + ");
+        out.push_bind_param::<BigInt, _>(&self.interval_us)?;
+        out.push_sql(") ON CONFLICT (client) DO UPDATE SET tat_us = ");
+        self.moved_tat(&mut out, greatest)?;
+        // Allowed when the new arrival time lies at most the burst ahead of now.
+        out.push_sql(" WHERE ");
+        self.moved_tat(&mut out, greatest)?;
+        out.push_sql(" - ");
+        out.push_bind_param::<BigInt, _>(&self.now_us)?;
+        out.push_sql(" <= ");
+        out.push_bind_param::<BigInt, _>(&self.burst_us)?;
+        out.push_sql(" RETURNING tat_us");
+        Ok(())
+    }
+
+    /// `greatest(r.tat_us, now) + interval`: the stored client's arrival time after this
+    /// request.
+    fn moved_tat<'b, DB>(&'b self, out: &mut AstPass<'_, 'b, DB>, greatest: &str) -> QueryResult<()>
+    where
+        DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<BigInt>,
+        i64: diesel::serialize::ToSql<BigInt, DB>,
+    {
+        out.push_sql(greatest);
+        out.push_sql("(r.tat_us, ");
+        out.push_bind_param::<BigInt, _>(&self.now_us)?;
+        out.push_sql(") + ");
+        out.push_bind_param::<BigInt, _>(&self.interval_us)?;
+        Ok(())
+    }
+}
+
+impl QueryFragment<Pg> for Acquire<'_> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.walk(out, "GREATEST")
+    }
+}
+
+impl QueryFragment<Sqlite> for Acquire<'_> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        self.walk(out, "max")
+    }
+}
 
 diesel::define_sql_function! {
     /// SQL's `substr(text, start, length)` (1-based, in characters), on both backends.
@@ -61,15 +133,12 @@ fn upsert(
     quota: RateQuota,
     now_us: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let sql = match c {
-        AnyConnection::Postgresql(_) => ACQUIRE_POSTGRES,
-        AnyConnection::Sqlite(_) => ACQUIRE_SQLITE,
+    let query = Acquire {
+        client,
+        now_us,
+        interval_us: quota.interval_micros(),
+        burst_us: quota.burst_micros(),
     };
-    let query = diesel::sql_query(sql)
-        .bind::<Text, _>(client)
-        .bind::<BigInt, _>(now_us)
-        .bind::<BigInt, _>(quota.interval_micros())
-        .bind::<BigInt, _>(quota.burst_micros());
     let moved: Option<Moved> = match c {
         AnyConnection::Postgresql(pg) => query.get_result(pg).optional()?,
         AnyConnection::Sqlite(lite) => query.get_result(lite).optional()?,
