@@ -1,5 +1,6 @@
 //! The lead form's rate limit kept in the database (used on PostgreSQL by every instance):
-//! exactly the quota gets through, also from many threads at once; a refusal says how long to
+//! exactly the quota gets through, also from many threads at once, for several clients and
+//! through two instances (two pools) on one database; a refusal says how long to
 //! wait and uses no allowance; allowance comes back with time; purging forgets only clients
 //! whose allowance is whole — on both backends.
 
@@ -8,10 +9,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use cohai_domain::rate_limit::{RateDecision, RateQuota};
-use cohai_persistence::PoolSettings;
 use cohai_persistence::backend_tests;
 use cohai_persistence::testing::builders::at;
 use cohai_persistence::testing::{Backend, TestDatabase, count};
+use cohai_persistence::{Database, DatabaseUrl, PoolSettings};
 
 fn ten_a_minute() -> RateQuota {
     RateQuota::per_minute(10).expect("a quota")
@@ -95,6 +96,78 @@ fn concurrent_requests_of_one_client_are_counted_exactly(backend: Backend) {
         .map(|t| t.join().expect("a thread"))
         .sum();
     assert_eq!(through, 25, "80 requests at once, a quota of 25");
+}
+
+fn concurrent_requests_of_several_clients_are_each_counted_exactly(backend: Backend) {
+    let t = TestDatabase::new(backend);
+    let limits = t.db.repositories().rate_limits;
+    let start = Arc::new(std::sync::Barrier::new(16));
+    // 16 threads, four per client, 12 requests each: 48 a client against a quota of 10.
+    let threads: Vec<_> = (0..16)
+        .map(|n| {
+            let (limits, start) = (Arc::clone(&limits), Arc::clone(&start));
+            std::thread::spawn(move || {
+                let client = format!("lead:203.0.113.{}", n % 4);
+                start.wait();
+                (0..12)
+                    .map(|_| {
+                        limits
+                            .acquire(&client, ten_a_minute(), noon())
+                            .expect("acquire")
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut allowed_per_client = [0; 4];
+    for (n, thread) in threads.into_iter().enumerate() {
+        for decision in thread.join().expect("a thread") {
+            match decision {
+                RateDecision::Allowed { .. } => allowed_per_client[n % 4] += 1,
+                RateDecision::Limited { retry_after } => {
+                    assert_eq!(retry_after, Duration::from_secs(6), "one interval from now");
+                }
+            }
+        }
+    }
+    assert_eq!(allowed_per_client, [10; 4]);
+    assert_eq!(count(&t.db, "SELECT COUNT(*) AS n FROM rate_limits"), 4);
+}
+
+fn two_instances_count_their_clients_together(backend: Backend) {
+    let t = TestDatabase::new(backend);
+    // A second instance: its own pool (and, on SQLite, its own writer lock) on the same database.
+    let other = Database::open(DatabaseUrl::parse(&t.url), &PoolSettings::default())
+        .expect("a second instance");
+    let instances = [
+        t.db.repositories().rate_limits,
+        other.repositories().rate_limits,
+    ];
+    let start = Arc::new(std::sync::Barrier::new(16));
+    // 16 threads over two instances, each asking for the same four clients in its own order.
+    let threads: Vec<_> = (0..16)
+        .map(|n| {
+            let (limits, start) = (Arc::clone(&instances[n % 2]), Arc::clone(&start));
+            std::thread::spawn(move || {
+                start.wait();
+                (0..24)
+                    .filter(|k| {
+                        let client = format!("lead:198.51.100.{}", (n + k) % 4);
+                        allowed(
+                            limits
+                                .acquire(&client, ten_a_minute(), noon())
+                                .expect("acquire"),
+                        )
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let through: usize = threads
+        .into_iter()
+        .map(|t| t.join().expect("a thread"))
+        .sum();
+    assert_eq!(through, 40, "four clients, ten each, over both instances");
 }
 
 fn purging_forgets_only_clients_whose_allowance_is_whole(backend: Backend) {
@@ -193,5 +266,7 @@ backend_tests!(
     exactly_the_quota_gets_through_then_a_refusal_says_how_long_to_wait,
     allowance_comes_back_with_time_and_refusals_use_none,
     concurrent_requests_of_one_client_are_counted_exactly,
+    concurrent_requests_of_several_clients_are_each_counted_exactly,
+    two_instances_count_their_clients_together,
     purging_forgets_only_clients_whose_allowance_is_whole,
 );
