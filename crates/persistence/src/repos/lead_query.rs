@@ -32,11 +32,10 @@ fn open_statuses() -> String {
 
 /// `(leads.status || '') IN ('new', 'contacted', 'trial_scheduled')`: the predicate of the
 /// partial index `leads_overdue_idx` (with `next_contact_at IS NOT NULL`), written exactly as
-/// the index states it (a planner uses a
-/// partial index only for a query that says the same, and not with bound parameters). As an
-/// expression rather than the bare column, the status index cannot serve it: without table
-/// statistics SQLite would otherwise take that index, as if a status were rare, and read every
-/// open lead.
+/// the index states it (a planner uses a partial index only for a query that says the same,
+/// and not with bound parameters). As an expression rather than the bare column, the status
+/// index cannot serve it: without table statistics SQLite would otherwise take that index, as
+/// if a status were rare, and read every open lead.
 fn open_status_sql() -> String {
     format!("(leads.status || '') IN ({})", open_statuses())
 }
