@@ -234,6 +234,27 @@ pub fn count(db: &Database, sql: &str) -> i64 {
     rows.first().map(|r| r.n).expect("one row")
 }
 
+#[derive(QueryableByName)]
+struct Prepared {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    statement: String,
+    #[diesel(sql_type = BigInt)]
+    runs: i64,
+}
+
+/// The statements PostgreSQL holds prepared on `conn` (`pg_prepared_statements`), each with
+/// how often it ran (generic and custom plans).
+pub fn prepared_statements(conn: &mut crate::AnyConnection) -> Vec<(String, i64)> {
+    diesel::sql_query(
+        "SELECT statement, generic_plans + custom_plans AS runs FROM pg_prepared_statements",
+    )
+    .load::<Prepared>(conn)
+    .expect("pg_prepared_statements")
+    .into_iter()
+    .map(|p| (p.statement, p.runs))
+    .collect()
+}
+
 /// Runs raw SQL (one or more statements) on `db`; panics when it fails.
 pub fn execute(db: &Database, sql: &str) {
     let mut conn = db.pool().get().expect("raw connection");

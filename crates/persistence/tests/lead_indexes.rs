@@ -1,6 +1,6 @@
 //! The lead indexes that leave out NULLs (migration `2026-12-02-000002_sparse_lead_indexes`)
-//! still serve every query that reads their column, on both backends: each query's plan
-//! names its index. On PostgreSQL sequential scans are turned off for the plan, so that a
+//! are defined so, and still serve every query that reads their column, on both backends:
+//! each query's plan names its index. On PostgreSQL sequential scans are turned off for the plan, so that a
 //! tiny test table cannot hide an index the planner could not use (it would then have to
 //! scan anyway).
 
@@ -46,6 +46,43 @@ fn plan(t: &TestDatabase, backend: Backend, query: &str) -> String {
             .collect(),
     };
     lines.join("\n")
+}
+
+/// How `index` is defined, as the database reports it.
+fn definition(t: &TestDatabase, backend: Backend, index: &str) -> String {
+    #[derive(QueryableByName)]
+    struct Definition {
+        #[diesel(sql_type = Text)]
+        sql: String,
+    }
+    let query = match backend {
+        Backend::Sqlite => "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
+        Backend::Postgres => "SELECT indexdef AS sql FROM pg_indexes WHERE indexname = $1",
+    };
+    let mut conn = t.db.pool().get().expect("a connection");
+    let conn: &mut AnyConnection = &mut conn;
+    diesel::sql_query(query)
+        .bind::<Text, _>(index)
+        .get_result::<Definition>(conn)
+        .unwrap_or_else(|e| panic!("{index}: {e}"))
+        .sql
+}
+
+fn the_indexes_of_optional_lead_columns_leave_out_nulls(backend: Backend) {
+    let t = TestDatabase::new(backend);
+    for (index, column) in [
+        ("leads_program_type_idx", "program_type_id"),
+        ("leads_class_session_idx", "class_session_id"),
+        ("leads_next_contact_idx", "next_contact_at"),
+        ("leads_overdue_idx", "next_contact_at"),
+    ] {
+        // PostgreSQL writes the predicate back with parentheses.
+        let sql = definition(&t, backend, index).replace(['(', ')'], "");
+        assert!(
+            sql.contains(&format!("{column} IS NOT NULL")),
+            "{index}: {sql}"
+        );
+    }
 }
 
 #[track_caller]
@@ -103,6 +140,7 @@ fn the_overdue_filter_reads_the_overdue_index(backend: Backend) {
 }
 
 backend_tests!(
+    the_indexes_of_optional_lead_columns_leave_out_nulls,
     a_leads_program_type_and_session_are_found_through_their_indexes,
     the_call_back_order_and_range_read_the_call_back_index,
     the_overdue_filter_reads_the_overdue_index,

@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use cohai_domain::rate_limit::{RateDecision, RateQuota};
 use cohai_persistence::backend_tests;
 use cohai_persistence::testing::builders::at;
-use cohai_persistence::testing::{Backend, TestDatabase, count};
+use cohai_persistence::testing::{Backend, TestDatabase, count, prepared_statements};
 use cohai_persistence::{Database, DatabaseUrl, PoolSettings};
 
 fn ten_a_minute() -> RateQuota {
@@ -71,57 +71,65 @@ fn allowance_comes_back_with_time_and_refusals_use_none(backend: Backend) {
     assert_eq!(tries(noon() + TimeDelta::minutes(5), 30), 10, "whole again");
 }
 
+/// Runs `request(n)` on `threads` threads released at once; their results in thread order.
+fn at_once<T: Send + 'static>(
+    threads: usize,
+    request: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let start = Arc::new(std::sync::Barrier::new(threads));
+    let request = Arc::new(request);
+    let handles: Vec<_> = (0..threads)
+        .map(|n| {
+            let (start, request) = (Arc::clone(&start), Arc::clone(&request));
+            std::thread::spawn(move || {
+                start.wait();
+                request(n)
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("a thread"))
+        .collect()
+}
+
 fn concurrent_requests_of_one_client_are_counted_exactly(backend: Backend) {
     let t = TestDatabase::new(backend);
     let limits = t.db.repositories().rate_limits;
     let quota = RateQuota::per_minute(25).expect("a quota");
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
-            let limits = Arc::clone(&limits);
-            std::thread::spawn(move || {
-                (0..10)
-                    .filter(|_| {
-                        allowed(
-                            limits
-                                .acquire("lead:203.0.113.50", quota, noon())
-                                .expect("acquire"),
-                        )
-                    })
-                    .count()
+    let through: usize = at_once(8, move |_| {
+        (0..10)
+            .filter(|_| {
+                allowed(
+                    limits
+                        .acquire("lead:203.0.113.50", quota, noon())
+                        .expect("acquire"),
+                )
             })
-        })
-        .collect();
-    let through: usize = threads
-        .into_iter()
-        .map(|t| t.join().expect("a thread"))
-        .sum();
+            .count()
+    })
+    .into_iter()
+    .sum();
     assert_eq!(through, 25, "80 requests at once, a quota of 25");
 }
 
 fn concurrent_requests_of_several_clients_are_each_counted_exactly(backend: Backend) {
     let t = TestDatabase::new(backend);
     let limits = t.db.repositories().rate_limits;
-    let start = Arc::new(std::sync::Barrier::new(16));
     // 16 threads, four per client, 12 requests each: 48 a client against a quota of 10.
-    let threads: Vec<_> = (0..16)
-        .map(|n| {
-            let (limits, start) = (Arc::clone(&limits), Arc::clone(&start));
-            std::thread::spawn(move || {
-                let client = format!("lead:203.0.113.{}", n % 4);
-                start.wait();
-                (0..12)
-                    .map(|_| {
-                        limits
-                            .acquire(&client, ten_a_minute(), noon())
-                            .expect("acquire")
-                    })
-                    .collect::<Vec<_>>()
+    let decided = at_once(16, move |n| {
+        let client = format!("lead:203.0.113.{}", n % 4);
+        (0..12)
+            .map(|_| {
+                limits
+                    .acquire(&client, ten_a_minute(), noon())
+                    .expect("acquire")
             })
-        })
-        .collect();
+            .collect::<Vec<_>>()
+    });
     let mut allowed_per_client = [0; 4];
-    for (n, thread) in threads.into_iter().enumerate() {
-        for decision in thread.join().expect("a thread") {
+    for (n, decisions) in decided.into_iter().enumerate() {
+        for decision in decisions {
             match decision {
                 RateDecision::Allowed { .. } => allowed_per_client[n % 4] += 1,
                 RateDecision::Limited { retry_after } => {
@@ -143,30 +151,21 @@ fn two_instances_count_their_clients_together(backend: Backend) {
         t.db.repositories().rate_limits,
         other.repositories().rate_limits,
     ];
-    let start = Arc::new(std::sync::Barrier::new(16));
     // 16 threads over two instances, each asking for the same four clients in its own order.
-    let threads: Vec<_> = (0..16)
-        .map(|n| {
-            let (limits, start) = (Arc::clone(&instances[n % 2]), Arc::clone(&start));
-            std::thread::spawn(move || {
-                start.wait();
-                (0..24)
-                    .filter(|k| {
-                        let client = format!("lead:198.51.100.{}", (n + k) % 4);
-                        allowed(
-                            limits
-                                .acquire(&client, ten_a_minute(), noon())
-                                .expect("acquire"),
-                        )
-                    })
-                    .count()
+    let through: usize = at_once(16, move |n| {
+        (0..24)
+            .filter(|k| {
+                let client = format!("lead:198.51.100.{}", (n + k) % 4);
+                allowed(
+                    instances[n % 2]
+                        .acquire(&client, ten_a_minute(), noon())
+                        .expect("acquire"),
+                )
             })
-        })
-        .collect();
-    let through: usize = threads
-        .into_iter()
-        .map(|t| t.join().expect("a thread"))
-        .sum();
+            .count()
+    })
+    .into_iter()
+    .sum();
     assert_eq!(through, 40, "four clients, ten each, over both instances");
 }
 
@@ -241,25 +240,14 @@ fn postgres_runs_the_upsert_as_one_prepared_statement() {
         }
     }
 
-    #[derive(diesel::QueryableByName)]
-    struct Prepared {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        statement: String,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        runs: i64,
-    }
     // The pool's one connection, on which every request ran.
     let mut conn = t.db.pool().get().expect("the connection");
-    let upserts: Vec<Prepared> = diesel::RunQueryDsl::load::<Prepared>(
-        diesel::sql_query(
-            "SELECT statement, generic_plans + custom_plans AS runs \
-             FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO rate_limits%'",
-        ),
-        &mut **conn,
-    )
-    .expect("prepared statements");
+    let upserts: Vec<(String, i64)> = prepared_statements(&mut conn)
+        .into_iter()
+        .filter(|(statement, _)| statement.starts_with("INSERT INTO rate_limits"))
+        .collect();
     assert_eq!(upserts.len(), 1, "one text for every client and quota");
-    assert_eq!(upserts[0].runs, 9, "{}", upserts[0].statement);
+    assert_eq!(upserts[0].1, 9, "{}", upserts[0].0);
 }
 
 backend_tests!(

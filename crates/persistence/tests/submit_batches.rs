@@ -14,7 +14,7 @@ use cohai_domain::{LeadEventKind, NewLead, Phone, RepoError, Submission};
 use cohai_persistence::backend_tests;
 use cohai_persistence::testing::builders::{lead, phone};
 use cohai_persistence::testing::{
-    Backend, DEDUP_WINDOW, TestDatabase, TestLeads, block_on, count, lead_of,
+    Backend, DEDUP_WINDOW, TestDatabase, TestLeads, block_on, count, lead_of, prepared_statements,
 };
 use cohai_persistence::{
     ConnectionManager, LEAD_MAX_BATCH, LEAD_QUEUE_CAPACITY, PoolSettings, Repositories,
@@ -536,31 +536,15 @@ fn postgres_batches_of_any_size_run_one_prepared_statement_each() {
         block_on(future).expect("stored in one batch");
     }
 
-    #[derive(diesel::QueryableByName)]
-    struct Prepared {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        statement: String,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        runs: i64,
-    }
     // Both connections of the pool, held at once so that they are the two.
     let mut conns = [
         t.db.pool().get().expect("first"),
         t.db.pool().get().expect("second"),
     ];
-    let mut prepared: Vec<Prepared> = Vec::new();
-    for conn in &mut conns {
-        prepared.extend(
-            diesel::RunQueryDsl::load::<Prepared>(
-                diesel::sql_query(
-                    "SELECT statement, generic_plans + custom_plans AS runs \
-                     FROM pg_prepared_statements",
-                ),
-                &mut ***conn,
-            )
-            .expect("prepared statements"),
-        );
-    }
+    let prepared: Vec<(String, i64)> = conns
+        .iter_mut()
+        .flat_map(|conn| prepared_statements(conn))
+        .collect();
     for start in [
         "SELECT pg_advisory_xact_lock(",
         "SELECT l.* FROM unnest(",
@@ -569,13 +553,16 @@ fn postgres_batches_of_any_size_run_one_prepared_statement_each() {
         "INSERT INTO outbox_events (",
     ] {
         // The writer may have used either connection (each prepares its own copy).
-        let found: Vec<&Prepared> = prepared
+        let found: Vec<&(String, i64)> = prepared
             .iter()
-            .filter(|p| p.statement.starts_with(start))
+            .filter(|(statement, _)| statement.starts_with(start))
             .collect();
-        let texts: BTreeSet<&str> = found.iter().map(|p| p.statement.as_str()).collect();
+        let texts: BTreeSet<&str> = found
+            .iter()
+            .map(|(statement, _)| statement.as_str())
+            .collect();
         assert_eq!(texts.len(), 1, "one text of `{start}…`: {texts:?}");
-        let runs: i64 = found.iter().map(|p| p.runs).sum();
+        let runs: i64 = found.iter().map(|(_, runs)| runs).sum();
         assert_eq!(runs, 3, "`{start}…` ran once for each batch");
     }
 }

@@ -19,7 +19,7 @@ use diesel::sql_types::{BigInt, Text, Untyped};
 use diesel::sqlite::Sqlite;
 
 use super::Db;
-use crate::connection::AnyConnection;
+use crate::connection::{AnyConnection, with_backend};
 use crate::error::StoreError;
 use crate::schema::rate_limits;
 
@@ -139,10 +139,7 @@ fn upsert(
         interval_us: quota.interval_micros(),
         burst_us: quota.burst_micros(),
     };
-    let moved: Option<Moved> = match c {
-        AnyConnection::Postgresql(pg) => query.get_result(pg).optional()?,
-        AnyConnection::Sqlite(lite) => query.get_result(lite).optional()?,
-    };
+    let moved: Option<Moved> = with_backend!(c, |c| query.get_result(c).optional())?;
     Ok(moved.map(|m| m.tat_us))
 }
 
