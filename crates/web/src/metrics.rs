@@ -233,7 +233,7 @@ impl Metrics {
             .inc();
     }
 
-    /// Sets the outbox gauges from `stats`, read at `now` (the dispatcher does, every second).
+    /// Sets the outbox gauges from `stats`, read at `now` (the dispatcher does, every five seconds).
     pub fn outbox(
         &self,
         stats: cohai_domain::outbox::OutboxStats,
